@@ -1,0 +1,66 @@
+"""Shared fixtures: datasets copied to a temporary directory so tests can break them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+
+@pytest.fixture
+def toy(tmp_path: Path) -> Path:
+    """A private copy of data/toy."""
+    target = tmp_path / "toy"
+    shutil.copytree(DATA / "toy", target)
+    return target
+
+
+class CsvEdit:
+    """Small edits of a dataset's CSV files, addressed as a planner sees them."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def rows(self, file: str) -> list[list[str]]:
+        text = (self.root / file).read_text(encoding="utf-8")
+        return list(csv.reader(io.StringIO(text)))
+
+    def write(self, file: str, rows: list[list[str]]) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        (self.root / file).write_text(buffer.getvalue(), encoding="utf-8")
+
+    def set(self, file: str, line: int, column: str, value: str) -> None:
+        """Set one cell: `line` is the file's line number (header = 1)."""
+        rows = self.rows(file)
+        rows[line - 1][rows[0].index(column)] = value
+        self.write(file, rows)
+
+    def append(self, file: str, values: dict[str, str]) -> int:
+        """Append a row (missing columns empty); return its line number."""
+        rows = self.rows(file)
+        rows.append([values.get(column, "") for column in rows[0]])
+        self.write(file, rows)
+        return len(rows)
+
+    def drop_column(self, file: str, column: str) -> None:
+        rows = self.rows(file)
+        index = rows[0].index(column)
+        self.write(file, [row[:index] + row[index + 1 :] for row in rows])
+
+    def delete_rows(self, file: str, keep) -> None:
+        rows = self.rows(file)
+        header = rows[0]
+        kept = [row for row in rows[1:] if keep(dict(zip(header, row, strict=True)))]
+        self.write(file, [header, *kept])
+
+
+@pytest.fixture
+def edit(toy: Path) -> CsvEdit:
+    return CsvEdit(toy)

@@ -1,0 +1,81 @@
+"""The `twin` console script: one subcommand per task.
+
+User errors (bad data, bad arguments) print a clear message and exit 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from twin.data import DatasetError, load_dataset
+from twin.network import check_structure, derive_sets
+
+USER_ERROR = 2
+
+
+def validate(path: str, console: Console) -> int:
+    """Load and check a dataset; print a summary, or every problem found."""
+    try:
+        ds = load_dataset(path)
+    except DatasetError as error:
+        console.print(
+            f"[bold red]{escape(path)}: {len(error.problems)} problem(s)[/]", soft_wrap=True
+        )
+        for problem in error.problems:
+            console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+        return USER_ERROR
+    sets = derive_sets(ds)
+    report = check_structure(ds, sets)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    for message in report.errors:
+        console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    if report.errors:
+        return USER_ERROR
+    console.print(_summary(ds, sets))
+    console.print(f"[green]{escape(path)}: valid[/] (data hash {ds.data_hash})")
+    return 0
+
+
+def _summary(ds, sets) -> Table:
+    table = Table(title=f"dataset {ds.name} ({ds.currency} {ds.meta['price_year']})")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail")
+    for name, frame in ds.tables.items():
+        table.add_row(f"{name}.csv", str(len(frame)), "")
+    chains = sorted(set(ds.commodities["chain"]) | set(ds.technologies["chain"]))
+    countries = sorted(set(ds.regions["country"]))
+    crossings = ", ".join(ds.border_crossings["name"])
+    table.add_row("chains", str(len(chains)), ", ".join(chains))
+    table.add_row("countries", str(len(countries)), ", ".join(countries))
+    table.add_row("border crossings", str(len(ds.border_crossings)), crossings)
+    table.add_row("periods", str(len(sets.periods)), ", ".join(map(str, sets.periods)))
+    table.add_row("flow variables (sparse)", str(len(sets.link_flows)), "link x commodity x period")
+    table.add_row("site-periods (sparse)", str(len(sets.site_periods)), "")
+    return table
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="twin", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("validate", help="check a dataset directory and summarise it")
+    check.add_argument("path", help="dataset directory (CSV files + dataset.yaml)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False)
+    if args.command == "validate":
+        return validate(args.path, console)
+    return USER_ERROR  # unreachable: argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

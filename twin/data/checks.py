@@ -1,0 +1,183 @@
+"""Cross-table rules of a dataset: what no single-table schema can see.
+
+Each rule takes the tables that passed their column checks and returns problems; a rule whose
+tables failed is skipped (their problems are already reported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pandas as pd
+
+from twin.data.problems import Problem, csv_row
+
+Tables = dict[str, pd.DataFrame]
+
+# (table, column, referenced table, referenced column); empty cells are not checked.
+FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
+    ("recipes", "technology_id", "technologies", "technology_id"),
+    ("recipes", "commodity_id", "commodities", "commodity_id"),
+    ("sites", "region_id", "regions", "region_id"),
+    ("sites", "technology_id", "technologies", "technology_id"),
+    ("sites", "earliest_period", "periods", "period"),
+    ("links", "src", "regions", "region_id"),
+    ("links", "dst", "regions", "region_id"),
+    ("link_commodities", "link_id", "links", "link_id"),
+    ("link_commodities", "commodity_id", "commodities", "commodity_id"),
+    ("corridors", "link_id", "links", "link_id"),
+    ("corridors", "border_crossing", "border_crossings", "crossing_id"),
+    ("supply", "region_id", "regions", "region_id"),
+    ("supply", "commodity_id", "commodities", "commodity_id"),
+    ("supply", "period", "periods", "period"),
+    ("demand", "region_id", "regions", "region_id"),
+    ("demand", "commodity_id", "commodities", "commodity_id"),
+    ("demand", "period", "periods", "period"),
+)
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series) -> Iterator[tuple[int, pd.Series]]:
+    for index, row in frame[mask].iterrows():
+        yield csv_row(index), row
+
+
+def foreign_key_problems(tables: Tables, parsed: Tables) -> list[Problem]:
+    """Ids that name nothing. The referenced side may be a table that failed its own column
+    checks: its ids are still known (as text), so broken references are reported too."""
+    problems = []
+    for table, column, target, target_column in FOREIGN_KEYS:
+        source = tables.get(target, parsed.get(target))
+        if table not in tables or source is None or target_column not in source:
+            continue
+        frame, known = tables[table], set(source[target_column].dropna().astype(str))
+        unknown = frame[column].notna() & ~frame[column].astype(str).isin(known)
+        for row, record in _rows(frame, unknown):
+            reason = f"unknown {target_column} '{record[column]}' (not in {target}.csv)"
+            problems.append(Problem(f"{table}.csv", row, column, reason))
+    return problems
+
+
+def technology_output_problems(tables: Tables) -> list[Problem]:
+    technologies, recipes = tables["technologies"], tables["recipes"]
+    producing = set(recipes.loc[recipes["coefficient"] > 0, "technology_id"])
+    missing = ~technologies["technology_id"].isin(producing)
+    reason = "recipe has no output (no positive coefficient in recipes.csv)"
+    rows = _rows(technologies, missing)
+    return [Problem("technologies.csv", row, "technology_id", reason) for row, _ in rows]
+
+
+def link_commodity_problems(tables: Tables) -> list[Problem]:
+    links, carried = tables["links"], tables["link_commodities"]
+    empty = ~links["link_id"].isin(set(carried["link_id"]))
+    reason = "link carries no commodity (no row in link_commodities.csv)"
+    return [Problem("links.csv", row, "link_id", reason) for row, _ in _rows(links, empty)]
+
+
+def _one_unit_problems(
+    frame: pd.DataFrame, group: str, units: pd.Series, file: str, what: str
+) -> list[Problem]:
+    """Rows whose commodity unit differs from the first unit seen in their group."""
+    problems = []
+    first_unit: dict[str, str] = {}
+    for index, record in frame.iterrows():
+        unit = units.get(record["commodity_id"])
+        if unit is None or pd.isna(record[group]):
+            continue
+        expected = first_unit.setdefault(record[group], unit)
+        if unit != expected:
+            reason = (
+                f"{what} {record[group]!r} would carry {record['commodity_id']!r} in {unit} "
+                f"besides {expected}: its commodities must share one unit"
+            )
+            problems.append(Problem(file, csv_row(index), "commodity_id", reason))
+    return problems
+
+
+def link_unit_problems(tables: Tables) -> list[Problem]:
+    units = tables["commodities"].set_index("commodity_id")["unit"]
+    return _one_unit_problems(
+        tables["link_commodities"], "link_id", units, "link_commodities.csv", "link"
+    )
+
+
+def crossing_unit_problems(tables: Tables) -> list[Problem]:
+    units = tables["commodities"].set_index("commodity_id")["unit"]
+    corridors = tables["corridors"].drop_duplicates("link_id")  # repeats reported elsewhere
+    crossing_of = corridors.set_index("link_id")["border_crossing"]
+    carried = tables["link_commodities"].copy()
+    carried["crossing"] = carried["link_id"].map(crossing_of)
+    return _one_unit_problems(carried, "crossing", units, "link_commodities.csv", "crossing")
+
+
+def corridor_problems(tables: Tables) -> list[Problem]:
+    corridors = tables["corridors"]
+    problems = []
+    seen: dict[str, tuple[str, int]] = {}
+    for index, record in corridors.iterrows():
+        link, row = record["link_id"], csv_row(index)
+        if link in seen:
+            other, other_row = seen[link]
+            reason = f"link {link!r} is already in corridor {other!r} (row {other_row})"
+            problems.append(Problem("corridors.csv", row, "link_id", reason))
+        else:
+            seen[link] = (record["corridor_id"], row)
+    return problems
+
+
+def crossing_country_problems(tables: Tables) -> list[Problem]:
+    corridors, links = tables["corridors"], tables["links"].set_index("link_id")
+    country = tables["regions"].set_index("region_id")["country"]
+    crossings = tables["border_crossings"].set_index("crossing_id")
+    problems = []
+    for index, record in corridors.iterrows():
+        crossing, link = record["border_crossing"], record["link_id"]
+        if pd.isna(crossing) or crossing not in crossings.index or link not in links.index:
+            continue
+        ends = {country.get(links.at[link, "src"]), country.get(links.at[link, "dst"])}
+        sides = {crossings.at[crossing, "country_a"], crossings.at[crossing, "country_b"]}
+        if ends != sides:
+            reason = (
+                f"crossing {crossing!r} joins {' and '.join(sorted(sides))} but link {link!r} "
+                f"joins {' and '.join(sorted(str(c) for c in ends))}"
+            )
+            problems.append(Problem("corridors.csv", csv_row(index), "border_crossing", reason))
+    return problems
+
+
+def agglomeration_problems(tables: Tables) -> list[Problem]:
+    problems = []
+    for chain, group in tables["agglomeration"].groupby("chain"):
+        group = group.sort_values("modules")
+        first = group.index[0]
+        if group.at[first, "modules"] != 0:
+            reason = f"breakpoints of chain {chain!r} must start at 0 modules"
+            problems.append(Problem("agglomeration.csv", csv_row(first), "modules", reason))
+        rising = group["capex_factor"].diff() > 0
+        for row, record in _rows(group, rising):
+            reason = (
+                f"capex_factor rises to {record['capex_factor']} at {record['modules']} modules: "
+                "agglomeration must not make modules dearer (non-increasing factors)"
+            )
+            problems.append(Problem("agglomeration.csv", row, "capex_factor", reason))
+    return problems
+
+
+RULES: tuple[tuple[tuple[str, ...], Callable[[Tables], list[Problem]]], ...] = (
+    (("technologies", "recipes"), technology_output_problems),
+    (("links", "link_commodities"), link_commodity_problems),
+    (("link_commodities", "commodities"), link_unit_problems),
+    (("link_commodities", "commodities", "corridors"), crossing_unit_problems),
+    (("corridors",), corridor_problems),
+    (("corridors", "links", "regions", "border_crossings"), crossing_country_problems),
+    (("agglomeration",), agglomeration_problems),
+)
+
+
+def cross_table_problems(tables: Tables, parsed: Tables) -> list[Problem]:
+    """Every cross-table problem among the tables that passed their column checks
+    (`tables`), with `parsed` holding the raw text of those that did not."""
+    problems = foreign_key_problems(tables, parsed)
+    for needs, rule in RULES:
+        if all(name in tables for name in needs):
+            problems += rule(tables)
+    return problems

@@ -1,0 +1,258 @@
+"""The multi-echelon graph of a dataset: structural checks and the model's sparse index sets.
+
+Regions are joined by links (one edge per link and mode); sites hang off their region with an
+edge per recipe input and output, so the chains are coupled wherever a commodity produced by
+one chain is an input of another. From the graph twin derives which tuples can carry a
+non-zero value, so the model declares variables only for those:
+
+* a commodity is *available* at (region, period) if it can be bought there, produced there by
+  a site whose inputs are all available, or brought there by a link that carries it;
+* it is *useful* there if it is demanded there, consumed by a site that can run there, or can
+  be carried to a region where it is useful (balances have no disposal, so nothing else can
+  absorb a unit);
+* a site is *active* in a period if it can hold modules then, all its inputs are available
+  and all its outputs are useful.
+
+The three are computed together as a fixpoint that only ever removes sites.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import networkx as nx
+import pandas as pd
+
+from twin.data import Dataset
+
+RCP = tuple[str, str, int]  # (region, commodity, period)
+
+
+@dataclass(frozen=True)
+class IndexSets:
+    """Sparse index sets: only tuples that can be non-zero in some feasible plan."""
+
+    periods: tuple[int, ...]
+    site_periods: tuple[tuple[str, int], ...]
+    available: frozenset[RCP]
+    useful: frozenset[RCP]
+    link_flows: tuple[tuple[str, str, int], ...]  # (link, commodity, period)
+
+
+@dataclass
+class StructureReport:
+    """What the structural checks found: errors block a run, warnings do not."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_graph(ds: Dataset) -> nx.MultiDiGraph:
+    """Regions and sites as nodes; links, site inputs and site outputs as edges."""
+    graph = nx.MultiDiGraph(name=ds.name)
+    for region in ds.regions.itertuples():
+        graph.add_node(
+            ("region", region.region_id),
+            kind="region",
+            country=region.country,
+            lat=region.lat,
+            lon=region.lon,
+        )
+    technologies = ds.technologies.set_index("technology_id")
+    for site in ds.sites.itertuples():
+        tech = technologies.loc[site.technology_id]
+        graph.add_node(
+            ("site", site.site_id),
+            kind="site",
+            region=site.region_id,
+            technology=site.technology_id,
+            chain=tech["chain"],
+            echelon=int(tech["echelon"]),
+        )
+    carried = ds.link_commodities.groupby("link_id")["commodity_id"].apply(list)
+    for link in ds.links.itertuples():
+        graph.add_edge(
+            ("region", link.src),
+            ("region", link.dst),
+            key=link.link_id,
+            kind="link",
+            mode=link.mode,
+            commodities=carried.get(link.link_id, []),
+        )
+    recipes = ds.recipes.merge(ds.sites[["site_id", "region_id", "technology_id"]])
+    for row in recipes.itertuples():
+        site, region = ("site", row.site_id), ("region", row.region_id)
+        edge = (site, region) if row.coefficient > 0 else (region, site)
+        graph.add_edge(
+            *edge,
+            key=row.commodity_id,
+            kind="output" if row.coefficient > 0 else "input",
+            coefficient=row.coefficient,
+        )
+    return graph
+
+
+def operable_site_periods(ds: Dataset) -> set[tuple[str, int]]:
+    """(site, period) where the site can hold modules: existing ones alive, or room to build."""
+    pairs = set()
+    for site in ds.sites.itertuples():
+        for period in ds.periods["period"]:
+            alive = _existing_alive(site, period)
+            may_build = pd.isna(site.earliest_period) or period >= site.earliest_period
+            if alive > 0 or (may_build and site.max_modules > alive):
+                pairs.add((site.site_id, int(period)))
+    return pairs
+
+
+def _existing_alive(site, period: int) -> int:
+    retired = not pd.isna(site.existing_retirement_year) and period >= site.existing_retirement_year
+    return 0 if retired else int(site.existing_modules)
+
+
+class _Reach:
+    """Reachability over links (per-commodity digraphs) and recipes, period by period."""
+
+    def __init__(self, ds: Dataset, open_links: set[str] | None):
+        links = ds.links if open_links is None else ds.links[ds.links["link_id"].isin(open_links)]
+        self.links = links.merge(ds.link_commodities, on="link_id")
+        self.graphs: dict[str, nx.DiGraph] = defaultdict(nx.DiGraph)
+        for row in self.links.itertuples():
+            self.graphs[row.commodity_id].add_edge(row.src, row.dst)
+        self.region_of = ds.sites.set_index("site_id")["region_id"].to_dict()
+        tech_of = ds.sites.set_index("site_id")["technology_id"].to_dict()
+        inputs, outputs = recipe_sides(ds)
+        self.inputs = {s: inputs[t] for s, t in tech_of.items()}
+        self.outputs = {s: outputs[t] for s, t in tech_of.items()}
+        supply = ds.supply[ds.supply["max_quantity"] > 0]
+        demand = ds.demand[ds.demand["quantity"] > 0]
+        self.bought = _pairs_by_period(supply)
+        self.demanded = _pairs_by_period(demand)
+
+    def closure(self, seeds: set[tuple[str, str]], forward: bool) -> set[tuple[str, str]]:
+        """(region, commodity) pairs reachable from `seeds` along links (or against them)."""
+        reached = set(seeds)
+        step = nx.descendants if forward else nx.ancestors
+        for region, commodity in seeds:
+            graph = self.graphs.get(commodity)
+            if graph is not None and region in graph:
+                reached |= {(r, commodity) for r in step(graph, region)}
+        return reached
+
+    def has(self, pairs: set[tuple[str, str]], site: str, side: dict[str, set[str]]) -> bool:
+        return all((self.region_of[site], c) in pairs for c in side[site])
+
+    def available(self, period: int, sites: list[str]) -> set[tuple[str, str]]:
+        """What can be had in a period: supply, then sites and links to a fixpoint."""
+        have = self.closure(self.bought[period], forward=True)
+        pending = list(sites)
+        while ready := [s for s in pending if self.has(have, s, self.inputs)]:
+            pending = [s for s in pending if s not in ready]
+            made = {(self.region_of[s], c) for s in ready for c in self.outputs[s]}
+            have = self.closure(have | made, forward=True)
+        return have
+
+    def useful(self, period: int, sites: list[str]) -> set[tuple[str, str]]:
+        """Where a unit can end in a period: demand and site inputs, then up the links."""
+        sinks = self.demanded[period] | {
+            (self.region_of[s], c) for s in sites for c in self.inputs[s]
+        }
+        return self.closure(sinks, forward=False)
+
+
+def _pairs_by_period(frame: pd.DataFrame) -> dict[int, set[tuple[str, str]]]:
+    pairs: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for row in frame.itertuples():
+        pairs[int(row.period)].add((row.region_id, row.commodity_id))
+    return pairs
+
+
+def recipe_sides(ds: Dataset) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Input and output commodities of each technology."""
+    inputs: dict[str, set[str]] = defaultdict(set)
+    outputs: dict[str, set[str]] = defaultdict(set)
+    for row in ds.recipes.itertuples():
+        (outputs if row.coefficient > 0 else inputs)[row.technology_id].add(row.commodity_id)
+    return inputs, outputs
+
+
+def derive_sets(ds: Dataset, open_links: set[str] | None = None) -> IndexSets:
+    """Sparse index sets of the model; `open_links` restricts the links (None = all)."""
+    reach = _Reach(ds, open_links)
+    periods = tuple(int(p) for p in sorted(ds.periods["period"]))
+    active = operable_site_periods(ds)
+    while True:
+        available: set[RCP] = set()
+        useful: set[RCP] = set()
+        still_active: set[tuple[str, int]] = set()
+        for period in periods:
+            sites = [s for s, p in active if p == period]
+            have = reach.available(period, sites)
+            runnable = [s for s in sites if reach.has(have, s, reach.inputs)]
+            want = reach.useful(period, runnable)
+            keep = [s for s in runnable if reach.has(want, s, reach.outputs)]
+            available |= {(r, c, period) for r, c in have}
+            useful |= {(r, c, period) for r, c in want}
+            still_active |= {(s, period) for s in keep}
+        if still_active == active:
+            break
+        active = still_active
+    link_flows = tuple(
+        sorted(
+            (row.link_id, row.commodity_id, period)
+            for period in periods
+            for row in reach.links.itertuples()
+            if (row.src, row.commodity_id, period) in available
+            and (row.dst, row.commodity_id, period) in useful
+        )
+    )
+    return IndexSets(
+        periods=periods,
+        site_periods=tuple(sorted(active)),
+        available=frozenset(available),
+        useful=frozenset(useful),
+        link_flows=link_flows,
+    )
+
+
+def check_structure(ds: Dataset, sets: IndexSets | None = None) -> StructureReport:
+    """Unreachable demand (error), sites that can never run and isolated regions (warnings)."""
+    sets = sets or derive_sets(ds)
+    report = StructureReport()
+    for row in ds.demand[ds.demand["quantity"] > 0].itertuples():
+        if (row.region_id, row.commodity_id, int(row.period)) not in sets.available:
+            report.errors.append(
+                f"demand for {row.commodity_id} in {row.region_id} ({row.period}) cannot be "
+                "reached from any supply through links and recipes"
+            )
+    active_sites = {s for s, _ in sets.site_periods}
+    inputs, outputs = recipe_sides(ds)
+    for site in ds.sites.itertuples():
+        if site.site_id in active_sites:
+            continue
+        region = site.region_id
+        missing = sorted(
+            c
+            for c in inputs[site.technology_id]
+            if not any((region, c, p) in sets.available for p in sets.periods)
+        )
+        unused = sorted(
+            c
+            for c in outputs[site.technology_id]
+            if not any((region, c, p) in sets.useful for p in sets.periods)
+        )
+        why = (
+            f"no usable input {', '.join(missing)}"
+            if missing
+            else f"no use for its output {', '.join(unused)}"
+            if unused
+            else "its inputs and the uses of its outputs never meet in a period it can run"
+        )
+        report.warnings.append(
+            f"site {site.site_id} ({site.technology_id} in {region}) can never run: {why}"
+        )
+    linked = set(ds.links["src"]) | set(ds.links["dst"])
+    for region in ds.regions["region_id"]:
+        if region not in linked:
+            report.warnings.append(f"region {region} is isolated: no link in or out")
+    return report
