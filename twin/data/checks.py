@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pandas as pd
 
 from twin.data.problems import Problem, csv_row
+from twin.data.schemas import TABLES
 
 Tables = dict[str, pd.DataFrame]
 
@@ -45,11 +46,17 @@ def foreign_key_problems(tables: Tables, parsed: Tables) -> list[Problem]:
     """Ids that name nothing. The referenced side may be a table that failed its own column
     checks: its ids are still known (as text), so broken references are reported too."""
     problems = []
+    absent_optional = {t.name for t in TABLES if not t.required and t.name not in parsed}
     for table, column, target, target_column in FOREIGN_KEYS:
-        source = tables.get(target, parsed.get(target))
-        if table not in tables or source is None or target_column not in source:
+        if table not in tables:
             continue
-        frame, known = tables[table], set(source[target_column].dropna().astype(str))
+        if target in absent_optional:
+            known: set[str] = set()  # nothing can be referenced in a table that is not there
+        elif target_column in parsed.get(target, {}):
+            known = set(parsed[target][target_column].dropna().astype(str))
+        else:
+            continue
+        frame = tables[table]
         unknown = frame[column].notna() & ~frame[column].astype(str).isin(known)
         for row, record in _rows(frame, unknown):
             reason = f"unknown {target_column} '{record[column]}' (not in {target}.csv)"

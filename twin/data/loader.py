@@ -69,6 +69,8 @@ def load_dataset(path: str | Path) -> Dataset:
     problems += cross_table_problems(tables, parsed)
     if problems:
         raise DatasetError(str(path), problems)
+    for spec in TABLES:
+        tables.setdefault(spec.name, _empty_table(spec))
     return Dataset(path=root, meta=meta, tables=tables, data_hash=data_hash(root))
 
 
@@ -142,6 +144,15 @@ def _validate_table(
     for column in spec.bool_columns:
         typed[column] = typed[column].str.lower().isin(("true", "1"))
     return typed
+
+
+def _empty_table(spec: TableSpec) -> pd.DataFrame:
+    """An absent optional table: no rows, but its columns and their dtypes."""
+    columns = {
+        name: pd.Series(dtype=bool if name in spec.bool_columns else column.dtype.type)
+        for name, column in spec.schema.columns.items()
+    }
+    return pd.DataFrame(columns)
 
 
 def _parser_line(error: Exception) -> int | None:

@@ -332,6 +332,7 @@ BORDER_CROSSINGS = TableSpec(
         },
         ("crossing_id",),
     ),
+    required=False,
 )
 
 CORRIDORS = TableSpec(
@@ -358,6 +359,7 @@ CORRIDORS = TableSpec(
         },
         ("corridor_id", "link_id"),
     ),
+    required=False,
 )
 
 SUPPLY = TableSpec(
