@@ -6,6 +6,7 @@ User errors (bad data, bad arguments) print a clear message and exit 2 without a
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from rich.console import Console
@@ -61,11 +62,35 @@ def _summary(ds, sets) -> Table:
     return table
 
 
+def orlib(args: argparse.Namespace, console: Console) -> int:
+    """Solve an OR-Library CFLP instance with the model core; compare with its optimum."""
+    from twin.orlib import OrlibError, solve_instance
+
+    try:
+        summary = solve_instance(args.file, args.capacity, args.time_limit)
+    except (OrlibError, DatasetError) as error:
+        console.print(str(error), markup=False, highlight=False, soft_wrap=True)
+        return USER_ERROR
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        table = Table(title=f"OR-Library {summary['instance']}")
+        for key in ("status", "objective", "published_optimum", "gap", "build_s", "solve_s"):
+            table.add_row(key, str(summary[key]))
+        console.print(table)
+    return 0 if summary["status"] == "optimal" else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("validate", help="check a dataset directory and summarise it")
     check.add_argument("path", help="dataset directory (CSV files + dataset.yaml)")
+    bench = commands.add_parser("orlib", help="solve an OR-Library CFLP instance (validation)")
+    bench.add_argument("file", help="instance file, e.g. data/orlib_cflp/cap41.txt")
+    bench.add_argument("--capacity", type=float, help="warehouse capacity (capa/capb/capc)")
+    bench.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -74,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=False)
     if args.command == "validate":
         return validate(args.path, console)
+    if args.command == "orlib":
+        return orlib(args, console)
     return USER_ERROR  # unreachable: argparse rejects unknown commands
 
 

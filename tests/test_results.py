@@ -1,0 +1,108 @@
+"""Results tables follow docs/results.md: columns, dtypes, identities, KPIs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from twin.data import load_dataset
+from twin.plan import plan_against_as_is
+from twin.results import TABLES
+from twin.results.audit import audit
+from twin.scenario import Scenario, SolverOptions
+
+from .conftest import DATA, ROOT
+
+
+@pytest.fixture(scope="module")
+def toy_plan():
+    return plan_against_as_is(load_dataset(DATA / "toy"), Scenario(), "toy-run")
+
+
+def test_contract_columns_are_documented_in_order():
+    """Every table's columns appear, in order, in docs/results.md (the output contract)."""
+    text = (ROOT / "docs" / "results.md").read_text()
+    for name, columns in TABLES.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| {name}.parquet"))
+        cell = re.sub(r"\([^)]*\)", "", row.split("|")[3])
+        assert [c.strip() for c in cell.split(",")] == list(columns), name
+
+
+def test_every_table_has_the_contract_columns_and_dtypes(toy_plan):
+    to_be, _ = toy_plan
+    for name, columns in TABLES.items():
+        frame = to_be.kpis if name == "kpis" else to_be.results[name]
+        assert list(frame.columns[: len(columns)]) == list(columns), name
+        assert {c: str(frame[c].dtype) for c in columns} == columns, name
+        assert (frame["run_id"] == "toy-run").all()
+
+
+@pytest.mark.parametrize("plan", ["to_be", "as_is"])
+def test_identities_hold_on_the_toy_dataset(toy_plan, plan):
+    run = toy_plan[0] if plan == "to_be" else toy_plan[1]
+    assert audit(run.results.tables, run.results.cost) == []
+    assert run.results.cost == pytest.approx(run.solved.objective, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_identities_hold_on_the_reference_dataset():
+    scenario = Scenario(solver=SolverOptions(mip_gap=0.01, time_limit=120))
+    to_be, as_is = plan_against_as_is(load_dataset(DATA / "eaeu_china"), scenario, "ref")
+    for run in (to_be, as_is):
+        assert run.solved.status == "optimal"
+        assert audit(run.results.tables, run.results.cost) == []
+    kpis = to_be.kpis
+    change = kpis[(kpis["plan"] == "change") & (kpis["scope_type"] == "total")]
+    assert {"value_added_change_pct", "emissions_change_pct", "jobs_created"} <= set(change["kpi"])
+
+
+def test_audit_catches_a_broken_identity(toy_plan):
+    to_be, _ = toy_plan
+    tables = {name: frame.copy() for name, frame in to_be.results.tables.items()}
+    assert audit(tables, to_be.results.cost) == []
+    tables["flows"].loc[0, "flow"] += 1.0
+    tables["production"].loc[0, "activity"] = tables["production"].loc[0, "capacity"] * 2
+    found = audit(tables, to_be.results.cost * (1 + 1e-4))
+    assert any("inflow != sum of flows" in p for p in found)
+    assert any("activity exceeds capacity" in p for p in found)
+    assert any("objective components sum" in p for p in found)
+
+
+def test_kpis_match_hand_computation_on_the_toy(toy_plan):
+    to_be, _ = toy_plan
+    k = to_be.kpis.set_index(["plan", "scope_type", "scope", "period", "kpi"])["value"]
+    # 2025: 80,000 t flour x 350 - 100,000 t grain x 200 - 4,000 MWh x 50
+    assert k["to_be", "total", "total", 2025, "value_added"] == pytest.approx(7_800_000)
+    # 2030 to-be builds a second mill (50 jobs each); as-is keeps one
+    assert k["to_be", "total", "total", 2030, "jobs"] == pytest.approx(100)
+    assert k["change", "total", "total", 2030, "jobs_created"] == pytest.approx(50)
+    # as-is serves 100,000 of 150,000 t: value added 100,000/80,000 of 2025's
+    assert k["as_is", "total", "total", 2030, "value_added"] == pytest.approx(9_750_000)
+    assert k["change", "total", "total", 2030, "value_added_change_pct"] == pytest.approx(50)
+    assert k["to_be", "total", "total", pd.NA, "total_cost"] == pytest.approx(to_be.results.cost)
+
+
+def test_prices_are_balance_duals_per_unit_of_the_period(toy_plan):
+    to_be, _ = toy_plan
+    balance = to_be.results["balance"].set_index(["region", "commodity", "period"])
+    # grain is bought at 150/t at the farm and nothing limits its supply
+    assert balance.loc[("kz_farm", "grain", 2025), "price"] == pytest.approx(150)
+    # at the hub it costs 150 + 1,000 km x 0.02/t-km
+    assert balance.loc[("kz_hub", "grain", 2025), "price"] == pytest.approx(170)
+
+
+def test_investments_report_overnight_and_annualised_capex(toy_plan):
+    to_be, _ = toy_plan
+    built = to_be.results["investments"]
+    assert built[["asset_id", "period", "units_built", "capex"]].values.tolist() == [
+        ["mill_hub", 2030, 1.0, 10_000_000.0]
+    ]
+
+
+def test_failed_solve_has_no_results(toy: Path):
+    to_be, _ = plan_against_as_is(load_dataset(toy), Scenario(carbon_cap=-1.0), "bad")
+    assert to_be.solved.status == "infeasible"
+    assert to_be.results is None and to_be.kpis is None

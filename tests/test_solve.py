@@ -1,0 +1,109 @@
+"""The fast HiGHS path against Pyomo's own HiGHS interface, statuses and explanations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import highspy
+import pyomo.environ as pyo
+import pytest
+
+from twin.data import load_dataset
+from twin.model import build_model
+from twin.scenario import Scenario, SolverOptions
+from twin.solve import _status_name, solve
+
+from .conftest import CsvEdit
+
+
+@pytest.fixture
+def toy_lp(toy: Path, edit: CsvEdit):
+    """Toy as-is (no integers) with a loose rail crossing, so primal and duals are unique."""
+    edit.set("border_crossings.csv", 2, "capacity", "300000")
+    return load_dataset(toy)
+
+
+def contrib_solution(ds, scenario: Scenario, duals: bool = True):
+    built = build_model(ds, scenario)
+    m = built.model
+    if duals:
+        m.dual = pyo.Suffix(direction=pyo.Suffix.IMPORT)
+    pyo.SolverFactory("highs").solve(m)
+    values = {v.name: v.value for v in m.component_data_objects(pyo.Var) if v.value is not None}
+    constraints = m.component_data_objects(pyo.Constraint)
+    duals = {c.name: m.dual[c] for c in constraints} if duals else {}
+    return pyo.value(m.objective), values, duals
+
+
+def test_fast_path_matches_contrib_interface_on_an_lp(toy_lp):
+    scenario = Scenario(allow_investment=False)
+    objective, values, duals = contrib_solution(toy_lp, scenario)
+    built = build_model(toy_lp, scenario)
+    solved, highs = solve(built.model, scenario.solver)
+    assert solved.status == "optimal"
+    assert highs.size["integer_variables"] == 0
+    assert solved.objective == pytest.approx(objective, rel=1e-9)
+    for var in built.model.component_data_objects(pyo.Var):
+        assert var.value == pytest.approx(values[var.name], rel=1e-7, abs=1e-6), var.name
+    ours = {con.name: value for con, value in solved.duals.items()}
+    assert set(ours) == set(duals)
+    for name, dual in duals.items():
+        assert ours[name] == pytest.approx(dual, rel=1e-7, abs=1e-6), name
+
+
+def test_fast_path_matches_contrib_objective_on_a_milp(toy_lp):
+    scenario = Scenario()
+    objective, values, _ = contrib_solution(toy_lp, scenario, duals=False)
+    built = build_model(toy_lp, scenario)
+    solved, highs = solve(built.model, scenario.solver)
+    assert highs.size["integer_variables"] > 0
+    assert solved.objective == pytest.approx(objective, rel=1e-9)
+    assert built.model.build["mill_hub", 2030].value == round(values["build[mill_hub,2030]"])
+    assert "integer decisions fixed" in solved.duals_note
+    assert built.model.balance["cn_city", "flour", 2030] in solved.duals
+
+
+def test_balance_dual_is_the_marginal_cost_of_demand(toy_lp):
+    """Raising demand a little raises the optimal cost by dual x extra demand (an LP)."""
+    scenario = Scenario(allow_investment=False)
+    built = build_model(toy_lp, scenario)
+    solved, _ = solve(built.model, scenario.solver)
+    growth = 1 + 1e-5
+    expected = sum(
+        solved.duals[built.model.balance[key]] * quantity * (growth - 1)
+        for key, (quantity, _) in built.data.demand.items()
+    )
+    more = Scenario(allow_investment=False, demand_growth=growth)
+    solved_more, _ = solve(build_model(toy_lp, more).model, more.solver)
+    assert solved_more.objective - solved.objective == pytest.approx(expected, rel=1e-6)
+
+
+def test_infeasible_cap_is_explained_by_its_constraint(toy: Path):
+    ds = load_dataset(toy)
+    built = build_model(ds, Scenario(carbon_cap=-1.0))
+    solved, highs = solve(built.model, SolverOptions())
+    assert solved.status == "infeasible"
+    assert not solved.ok
+    assert any("carbon_cap[2025]" in line for line in solved.explanation)
+    elastic = highs._elastic()
+    assert elastic == [
+        "carbon_cap[2025] must be relaxed by 1",
+        "carbon_cap[2030] must be relaxed by 1",
+    ]
+
+
+def test_status_names_cover_every_outcome():
+    kinds = highspy.HighsModelStatus
+    assert _status_name(kinds.kOptimal) == "optimal"
+    assert _status_name(kinds.kTimeLimit) == "time_limit"
+    assert _status_name(kinds.kInfeasible) == "infeasible"
+    assert _status_name(kinds.kUnbounded) == "unbounded"
+    assert _status_name(kinds.kSolveError) == "error"
+
+
+def test_log_file_is_written(toy: Path, tmp_path: Path):
+    built = build_model(load_dataset(toy), Scenario())
+    log = tmp_path / "run" / "highs.log"
+    solved, _ = solve(built.model, SolverOptions(), log)
+    assert solved.status == "optimal"
+    assert "HiGHS" in log.read_text()

@@ -1,0 +1,53 @@
+r"""Commodity balance: what enters a region equals what leaves it, for every commodity.
+
+For every (region r, commodity k, period p) touched by any term:
+
+.. math::
+
+    buy_{rkp} + \sum_{l \in in(r)} flow_{lkp} + \sum_{s \in S_r} a^+_{sk}\, activity_{sp}
+    = \sum_{s \in S_r} a^-_{sk}\, activity_{sp} + \sum_{l \in out(r)} flow_{lkp}
+      + (D_{rkp} - unmet_{rkp})
+
+where :math:`a^\pm` are the recipe's output and input coefficients. There is no disposal
+term: every unit bought or produced must be consumed, shipped on or served. Constraint
+`balance[r, k, p]`; its dual is the commodity's price in r (restricted LP for a MILP).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pyomo.environ as pyo
+
+from twin.model.data import ModelData
+
+
+def balance_terms(m: pyo.ConcreteModel, data: ModelData) -> dict[tuple, list]:
+    """Signed terms (+ source, - sink) of every balance row, as (coefficient, variable)."""
+    terms: dict[tuple, list] = defaultdict(list)
+    for key in data.buys:
+        terms[key].append((1.0, m.buy[key]))
+    for link_id, k, p in data.link_flows:
+        link = data.links[link_id]
+        terms[link.dst, k, p].append((1.0, m.flow[link_id, k, p]))
+        terms[link.src, k, p].append((-1.0, m.flow[link_id, k, p]))
+    for s, p in data.site_periods:
+        site = data.sites[s]
+        for k, coefficient in data.recipe[site.technology]:
+            terms[site.region, k, p].append((coefficient, m.activity[s, p]))
+    for key in data.demand:
+        terms[key].append((1.0, m.unmet[key]))
+    return terms
+
+
+def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
+    terms = balance_terms(m, data)
+    keys = sorted(set(terms) | set(data.demand))
+    m.balance_index = pyo.Set(initialize=keys, dimen=3, ordered=True)
+
+    def rule(_, r, k, p):
+        body = pyo.quicksum(c * v for c, v in terms[r, k, p])
+        demand = data.demand.get((r, k, p), (0.0, 0.0))[0]
+        return body == demand
+
+    m.balance = pyo.Constraint(m.balance_index, rule=rule)

@@ -1,0 +1,55 @@
+r"""Capacity: activity within installed modules; modules within the site; fixed charge.
+
+For every active site-period (s, p), with module size :math:`U_s`:
+
+.. math::
+
+    activity_{sp} \le U_s \cdot installed_{sp}, \qquad
+    installed_{sp} = E_{sp} + \sum_{q \le p < q + L_s} build_{sq} \le M_s
+
+where :math:`E_{sp}` are existing modules still alive and :math:`L_s` the lifetime in years.
+Fixed charge, for sites with no existing module and an opening cost: new modules need the
+site opened, once:
+
+.. math::
+
+    build_{sp} \le (M_s - E_s) \sum_{q \le p} open_{sq}, \qquad \sum_p open_{sp} \le 1
+
+Constraints `capacity[s, p]`, `max_modules[s, p]`, `opening[s, p]`, `open_once[s]`.
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from twin.model.data import ModelData
+
+
+def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
+    size = {
+        s: float(data.technologies.at[site.technology, "module_size"])
+        for s, site in data.sites.items()
+    }
+    m.capacity = pyo.Constraint(
+        m.site_periods, rule=lambda _, s, p: m.activity[s, p] <= size[s] * m.installed[s, p]
+    )
+    growing = sorted({(s, p) for s, p in data.site_periods if data.builds_alive(s, p)})
+    m.max_modules = pyo.Constraint(
+        growing, rule=lambda _, s, p: m.installed[s, p] <= data.sites[s].max_modules
+    )
+    opened_sites = sorted({s for s, _ in data.openings})
+
+    def opening(_, s, p):
+        if (s, p) not in m.openings:
+            return pyo.Constraint.Skip
+        room = data.sites[s].max_modules - data.sites[s].existing
+        opened = pyo.quicksum(m.open[s, q] for q in data.periods if q <= p and (s, q) in m.openings)
+        return m.build[s, p] <= room * opened
+
+    m.opening = pyo.Constraint(m.builds, rule=opening)
+    m.open_once = pyo.Constraint(
+        opened_sites,
+        rule=lambda _, s: (
+            pyo.quicksum(m.open[s, p] for p in data.periods if (s, p) in m.openings) <= 1
+        ),
+    )

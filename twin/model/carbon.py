@@ -1,0 +1,98 @@
+r"""Carbon: emissions by source, an optional cap per period (total and per country).
+
+Emissions in period p (tCO2e per year) are the sum of three sources:
+
+.. math::
+
+    E_p = \underbrace{\sum_{rk} e^{buy}_{rkp} buy_{rkp}}_{supply}
+        + \underbrace{\sum_s e^{proc}_s activity_{sp}}_{process}
+        + \underbrace{\sum_{lk} e^{tr}_l flow_{lkp}}_{transport}
+
+Transport emissions count in the origin region's country. With the carbon family on:
+
+.. math::
+
+    E_p \le \bar E_p, \qquad E_{cp} \le \bar E_c
+
+where :math:`\bar E_p` is the tighter of `carbon_cap` and the per-period cap (set from
+`carbon_cap_pct` x as-is emissions of the period when the plan is compared with as-is).
+
+Constraints `carbon_cap[p]`, `country_carbon_cap[c, p]`. The carbon price enters the
+objective (objective.py) as price x :math:`E_p` x discounted years.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyomo.environ as pyo
+
+from twin.model.aggregate import add_period_and_country_sums
+from twin.model.data import ModelData
+
+
+@dataclass(frozen=True)
+class EmissionTerm:
+    """tCO2e per year = coefficient x variable, attributed to a region, source and chain."""
+
+    region: str
+    source: str  # supply / process / transport
+    chain: str
+    period: int
+    coefficient: float
+    var: pyo.Var
+
+
+def emission_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
+    terms = []
+    for (r, k, p), (_, _, factor) in data.buys.items():
+        if factor:
+            terms.append(
+                EmissionTerm(r, "supply", data.commodity_chain[k], p, factor, m.buy[r, k, p])
+            )
+    for s, p in data.site_periods:
+        site = data.sites[s]
+        factor = float(data.technologies.at[site.technology, "emissions_t_per_activity"])
+        if factor:
+            terms.append(
+                EmissionTerm(site.region, "process", site.chain, p, factor, m.activity[s, p])
+            )
+    for link_id, k, p in data.link_flows:
+        link = data.links[link_id]
+        if link.emissions:
+            terms.append(
+                EmissionTerm(
+                    link.src,
+                    "transport",
+                    data.commodity_chain[k],
+                    p,
+                    link.emissions,
+                    m.flow[link_id, k, p],
+                )
+            )
+    return terms
+
+
+def add_emissions(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """Expressions `emissions[p]` and `country_emissions[c, p]` (tCO2e per year)."""
+    terms = (
+        (data.country[t.region], t.period, t.coefficient * t.var) for t in emission_terms(m, data)
+    )
+    add_period_and_country_sums(m, data, "emissions", "country_emissions", terms)
+
+
+def add_carbon(m: pyo.ConcreteModel, data: ModelData) -> None:
+    scenario = data.scenario
+    caps = {
+        p: min(
+            c for c in (scenario.carbon_cap, scenario.carbon_cap_by_period.get(p)) if c is not None
+        )
+        for p in data.periods
+        if scenario.carbon_cap is not None or p in scenario.carbon_cap_by_period
+    }
+    m.carbon_cap = pyo.Constraint(sorted(caps), rule=lambda _, p: m.emissions[p] <= caps[p])
+    by_country = scenario.carbon_cap_by_country
+    m.country_carbon_cap = pyo.Constraint(
+        [(c, p) for c in sorted(by_country) for p in data.periods],
+        rule=lambda _, c, p: m.country_emissions[c, p] <= by_country[c],
+    )

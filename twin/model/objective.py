@@ -1,0 +1,95 @@
+r"""Objective: discounted total cost, total emissions, or their weighted sum.
+
+Every cost is in discounted currency of the first period's year. Per-year costs of period p
+are weighted by :math:`W_p = \sum_{t=p}^{p+Y_p-1} (1+r)^{-(t-t_0)}`; an asset's overnight
+capex :math:`C` built in q becomes annuities :math:`C \cdot CRF(i, L)` paid in the years it
+operates within the horizon, discounted (`ModelData.annuity`), with :math:`i` the green rate
+for low-carbon technologies.
+
+Components (expressions `cost_component[c]`, results.md's objective.parquet):
+
+========================  ===============================================================
+capex                     annuities of modules, openings, link and crossing expansions,
+                          less agglomeration savings
+fixed_opex                fixed opex per installed module x :math:`W_p`
+variable_opex             variable opex x activity x :math:`W_p`
+purchases                 supply cost x purchases x :math:`W_p`
+transport                 distance x cost per unit-km x flow x :math:`W_p`
+tariffs                   corridor tariff x flow x :math:`W_p`
+border                    (delay + transshipment cost) x flow x :math:`W_p`
+carbon_price              carbon price x :math:`E_p` x :math:`W_p` (carbon family on)
+unmet_penalty             penalty x unmet demand x :math:`W_p`
+========================  ===============================================================
+
+Objectives: `cost` = sum of components; `carbon` = :math:`\sum_p Y_p (E_p + \sum unmet
+\cdot penalty / P_{ref})`, where unmet demand is valued in tonnes at the reference carbon
+price so that a carbon-minimal plan still serves demand; `weighted` = cost + carbon weight
+x :math:`\sum_p Y_p E_p`.
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from twin.model.data import ModelData
+from twin.model.finance import capex_terms
+
+COMPONENTS = (
+    "capex",
+    "fixed_opex",
+    "variable_opex",
+    "purchases",
+    "transport",
+    "tariffs",
+    "border",
+    "carbon_price",
+    "unmet_penalty",
+)
+
+
+def _component_terms(m: pyo.ConcreteModel, data: ModelData) -> dict[str, list]:
+    w = data.weight
+    terms: dict[str, list] = {name: [] for name in COMPONENTS}
+    terms["capex"] = [t.coefficient * t.annuity * t.var for t in capex_terms(m, data)]
+    if hasattr(m, "agglomeration_savings"):
+        terms["capex"].append(-m.agglomeration_savings)
+    for s, p in data.site_periods:
+        tech = data.technologies.loc[data.sites[s].technology]
+        terms["fixed_opex"].append(float(tech["fixed_opex_per_module"]) * w[p] * m.installed[s, p])
+        terms["variable_opex"].append(float(tech["variable_opex"]) * w[p] * m.activity[s, p])
+    for (r, k, p), (_, cost, _) in data.buys.items():
+        terms["purchases"].append(cost * w[p] * m.buy[r, k, p])
+    for link_id, k, p in data.link_flows:
+        link, flow = data.links[link_id], m.flow[link_id, k, p]
+        terms["transport"].append(link.transport_cost * w[p] * flow)
+        terms["tariffs"].append(link.tariff * w[p] * flow)
+        terms["border"].append(link.border_cost * w[p] * flow)
+    if data.scenario.has("carbon") and data.scenario.carbon_price:
+        price = data.scenario.carbon_price
+        terms["carbon_price"] = [price * w[p] * m.emissions[p] for p in data.periods]
+    for (r, k, p), (_, penalty) in data.demand.items():
+        terms["unmet_penalty"].append(penalty * w[p] * m.unmet[r, k, p])
+    return terms
+
+
+def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
+    terms = _component_terms(m, data)
+    m.cost_component = pyo.Expression(COMPONENTS, rule=lambda _, c: pyo.quicksum(terms[c]))
+    m.total_cost = pyo.Expression(expr=pyo.quicksum(m.cost_component[c] for c in COMPONENTS))
+    years = data.years
+    m.total_emissions = pyo.Expression(
+        expr=pyo.quicksum(years[p] * m.emissions[p] for p in data.periods)
+    )
+    scenario = data.scenario
+    if scenario.objective == "cost":
+        m.objective = pyo.Objective(expr=m.total_cost, sense=pyo.minimize)
+    elif scenario.objective == "carbon":
+        unmet_t = pyo.quicksum(
+            years[p] * penalty / scenario.carbon_reference_price * m.unmet[r, k, p]
+            for (r, k, p), (_, penalty) in data.demand.items()
+        )
+        m.objective = pyo.Objective(expr=m.total_emissions + unmet_t, sense=pyo.minimize)
+    else:
+        m.objective = pyo.Objective(
+            expr=m.total_cost + scenario.carbon_weight * m.total_emissions, sense=pyo.minimize
+        )

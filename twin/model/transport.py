@@ -1,0 +1,79 @@
+r"""Transport and borders: link capacity and border-crossing throughput, with expansion.
+
+For every link l and period p with flows, with existing capacity :math:`K_l`, step
+:math:`\Delta_l` and lifetime :math:`L_l`:
+
+.. math::
+
+    \sum_k flow_{lkp} \le K_l + \Delta_l \sum_{q \le p < q + L_l} expand\_link_{lq},
+    \qquad \sum_q expand\_link_{lq} \le X_l
+
+and for every border crossing x, over all open links through it (both directions):
+
+.. math::
+
+    \sum_{l \in x} \sum_k flow_{lkp} \le K_x + \Delta_x \sum_{q \le p < q + L_x}
+    expand\_crossing_{xq}, \qquad \sum_q expand\_crossing_{xq} \le X_x
+
+Constraints `link_capacity[l, p]`, `link_expansion_limit[l]`, `crossing_capacity[x, p]`,
+`crossing_expansion_limit[x]`. Tariffs, delay and transshipment costs are in the objective.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pyomo.environ as pyo
+
+from twin.model.data import ModelData
+
+
+def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
+    flows_of: dict[tuple[str, int], list] = defaultdict(list)
+    for link_id, k, p in data.link_flows:
+        flows_of[link_id, p].append(m.flow[link_id, k, p])
+
+    def expansions(var, steps, owner, lifetime, p):
+        return pyo.quicksum(
+            var[owner, q] for o, q in steps if o == owner and data.alive(q, lifetime, p)
+        )
+
+    def link_rule(_, link_id, p):
+        link = data.links[link_id]
+        added = expansions(m.expand_link, data.link_expansions, link_id, link.lifetime, p)
+        return pyo.quicksum(flows_of[link_id, p]) <= link.capacity + link.step * added
+
+    m.link_capacity = pyo.Constraint(sorted(flows_of), rule=link_rule)
+    expandable = sorted({link for link, _ in data.link_expansions})
+    m.link_expansion_limit = pyo.Constraint(
+        expandable,
+        rule=lambda _, link: (
+            pyo.quicksum(m.expand_link[link, p] for x, p in data.link_expansions if x == link)
+            <= data.links[link].max_expansions
+        ),
+    )
+
+    crossing_periods = sorted(
+        (x, p)
+        for x, links in data.crossing_links.items()
+        for p in data.periods
+        if any(flows_of.get((link, p)) for link in links)
+    )
+
+    def crossing_rule(_, x, p):
+        crossing = data.crossings.loc[x]
+        added = expansions(
+            m.expand_crossing, data.crossing_expansions, x, int(crossing["lifetime_years"]), p
+        )
+        through = pyo.quicksum(v for link in data.crossing_links[x] for v in flows_of[link, p])
+        return through <= float(crossing["capacity"]) + float(crossing["expansion_step"]) * added
+
+    m.crossing_capacity = pyo.Constraint(crossing_periods, rule=crossing_rule)
+    crossings = sorted({x for x, _ in data.crossing_expansions})
+    m.crossing_expansion_limit = pyo.Constraint(
+        crossings,
+        rule=lambda _, x: (
+            pyo.quicksum(m.expand_crossing[x, p] for y, p in data.crossing_expansions if y == x)
+            <= int(data.crossings.at[x, "max_expansions"])
+        ),
+    )

@@ -1,0 +1,63 @@
+"""Decision variables, declared only over the sparse index sets of `ModelData`.
+
+| variable | index | meaning (unit) |
+|---|---|---|
+| `activity[s, p]` | active site-periods | activity of site s (activity unit per year) |
+| `build[s, p]` | buildable site-periods | new modules built at s in period p (integer) |
+| `open[s, p]` | first openings | 1 if site s is first opened in p (binary, fixed charge) |
+| `flow[l, k, p]` | reachable link-commodity-periods | flow of k on link l (unit per year) |
+| `expand_link[l, p]` | expandable links | expansion steps of link l built in p (integer) |
+| `expand_crossing[x, p]` | expandable crossings | expansion steps of crossing x in p (integer) |
+| `buy[r, k, p]` | useful supply rows | purchases of k in r (unit per year) |
+| `unmet[r, k, p]` | demand rows | demand not served (unit per year) |
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from twin.model.data import ModelData
+
+
+def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
+    m.site_periods = pyo.Set(initialize=data.site_periods, dimen=2, ordered=True)
+    m.builds = pyo.Set(initialize=data.builds, dimen=2, ordered=True)
+    m.openings = pyo.Set(initialize=data.openings, dimen=2, ordered=True)
+    m.link_flows = pyo.Set(initialize=data.link_flows, dimen=3, ordered=True)
+    m.link_expansions = pyo.Set(initialize=data.link_expansions, dimen=2, ordered=True)
+    m.crossing_expansions = pyo.Set(initialize=data.crossing_expansions, dimen=2, ordered=True)
+    m.buys = pyo.Set(initialize=list(data.buys), dimen=3, ordered=True)
+    m.demands = pyo.Set(initialize=list(data.demand), dimen=3, ordered=True)
+
+    m.activity = pyo.Var(m.site_periods, domain=pyo.NonNegativeReals)
+    m.build = pyo.Var(
+        m.builds,
+        domain=pyo.NonNegativeIntegers,
+        bounds=lambda _, s, p: (0, data.sites[s].max_modules),
+    )
+    m.open = pyo.Var(m.openings, domain=pyo.Binary)
+    m.flow = pyo.Var(m.link_flows, domain=pyo.NonNegativeReals)
+    m.expand_link = pyo.Var(
+        m.link_expansions,
+        domain=pyo.NonNegativeIntegers,
+        bounds=lambda _, link, p: (0, data.links[link].max_expansions),
+    )
+    m.expand_crossing = pyo.Var(
+        m.crossing_expansions,
+        domain=pyo.NonNegativeIntegers,
+        bounds=lambda _, x, p: (0, int(data.crossings.at[x, "max_expansions"])),
+    )
+    m.buy = pyo.Var(
+        m.buys, domain=pyo.NonNegativeReals, bounds=lambda _, r, k, p: (0, data.buys[r, k, p][0])
+    )
+    m.unmet = pyo.Var(
+        m.demands,
+        domain=pyo.NonNegativeReals,
+        bounds=lambda _, r, k, p: (0, data.demand[r, k, p][0]),
+    )
+
+    def installed(_, s, p):
+        built = data.builds_alive(s, p)
+        return data.existing_alive[s, p] + sum(m.build[s, q] for q in built)
+
+    m.installed = pyo.Expression(m.site_periods, rule=installed)

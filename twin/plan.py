@@ -1,0 +1,70 @@
+"""One optimisation from dataset to KPIs, and the to-be plan against as-is.
+
+Each stage is a plain function (build_model, solve, extract_results, compute_kpis), so a
+notebook can stop anywhere; this module only calls them in order and times them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from twin.data import Dataset
+from twin.kpis import compare_kpis, compute_kpis
+from twin.model import BuiltModel, build_model
+from twin.results import Results, extract_results
+from twin.scenario import Scenario
+from twin.solve import HighsModel, SolveResult, solve
+
+
+@dataclass
+class PlanRun:
+    """A solved (or failed) plan with its tables and stage timings in seconds."""
+
+    scenario: Scenario
+    built: BuiltModel
+    solved: SolveResult
+    highs: HighsModel | None
+    results: Results | None = None
+    kpis: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def optimise(ds: Dataset, scenario: Scenario, run_id: str, log_file: Path | None = None) -> PlanRun:
+    """Build, solve and (when there is a solution) extract results and KPIs."""
+    built = build_model(ds, scenario)
+    solved, highs = solve(built.model, scenario.solver, log_file)
+    run = PlanRun(scenario, built, solved, highs)
+    run.timings = {
+        "build": built.build_seconds,
+        "handoff": solved.handoff_seconds,
+        "solve": solved.solve_seconds,
+    }
+    if solved.ok:
+        start = time.perf_counter()
+        run.results = extract_results(built, solved, run_id)
+        run.kpis = compute_kpis(run.results, built.data, plan=scenario.name)
+        run.timings["extract"] = time.perf_counter() - start
+    return run
+
+
+def plan_against_as_is(
+    ds: Dataset, scenario: Scenario, run_id: str, log_dir: Path | None = None
+) -> tuple[PlanRun, PlanRun]:
+    """Solve as-is (existing assets only), then to-be; to-be KPIs carry both and the changes.
+
+    A `carbon_cap_pct` is turned into per-period caps from the as-is emissions here.
+    """
+    log = (lambda name: None) if log_dir is None else (lambda name: log_dir / name)
+    as_is = optimise(ds, scenario.as_is(), run_id, log("highs_as_is.log"))
+    if scenario.carbon_cap_pct is not None and as_is.results is not None:
+        emissions = as_is.results.tables["emissions"].groupby("period")["emissions_t"].sum()
+        caps = {int(p): scenario.carbon_cap_pct / 100 * float(e) for p, e in emissions.items()}
+        scenario = replace(scenario, carbon_cap_by_period=caps)
+    to_be = optimise(ds, scenario, run_id, log("highs.log"))
+    if to_be.kpis is not None and as_is.kpis is not None:
+        to_be.kpis = compare_kpis(to_be.kpis.assign(plan="to_be"), as_is.kpis)
+    return to_be, as_is

@@ -1,0 +1,81 @@
+"""The identities docs/results.md promises, checked on a set of results tables.
+
+An audit returns the violated identities as readable lines (empty = all hold), so the same
+check serves the tests, a run that refuses to write inconsistent results, and a planner who
+doubts a file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+RTOL = 1e-6
+ATOL = 1e-6
+KEY = ["region", "commodity", "period"]
+
+
+def _close(a: pd.Series, b: pd.Series) -> pd.Series:
+    a, b = a.astype(float), b.astype(float)
+    # Tolerance relative to the larger of the two sides' magnitudes.
+    return (a - b).abs() <= ATOL + RTOL * np.maximum(a.abs(), b.abs())
+
+
+def _report(ok: pd.Series, frame: pd.DataFrame, what: str, columns: list[str]) -> list[str]:
+    bad = frame.loc[~ok.to_numpy(), columns].head(5)
+    return [f"{what}: {row}" for row in bad.to_dict("records")]
+
+
+def audit(tables: dict[str, pd.DataFrame], objective_cost: float) -> list[str]:
+    """Every violated identity of results.md (empty when the tables are consistent)."""
+    problems: list[str] = []
+    balance = tables["balance"]
+    sources = balance["purchased"] + balance["inflow"] + balance["produced"]
+    sinks = balance["consumed"] + balance["outflow"] + balance["served"]
+    problems += _report(_close(sources, sinks), balance, "balance does not close", KEY)
+    has_demand = balance["demand"] > 0
+    demand_rows = balance[has_demand]
+    problems += _report(
+        _close(demand_rows["served"] + demand_rows["unmet"], demand_rows["demand"]),
+        demand_rows,
+        "served + unmet != demand",
+        KEY,
+    )
+
+    flows = tables["flows"]
+    inflow = flows.groupby(["dst", "commodity", "period"])["flow"].sum()
+    outflow = flows.groupby(["src", "commodity", "period"])["flow"].sum()
+    indexed = balance.set_index(KEY)
+    for name, sums in (("inflow", inflow), ("outflow", outflow)):
+        expected = sums.reindex(indexed.index, fill_value=0.0)
+        problems += _report(
+            _close(indexed[name], expected).reset_index(drop=True),
+            balance,
+            f"{name} != sum of flows",
+            KEY,
+        )
+        missing = sums.index.difference(indexed.index)
+        problems += [f"flows into/out of {key} have no balance row" for key in missing[:5]]
+
+    conversion = tables["conversion"]
+    signed = conversion.groupby(["region", "commodity", "period"])["quantity"]
+    produced = signed.apply(lambda q: q[q > 0].sum()).reindex(indexed.index, fill_value=0.0)
+    consumed = signed.apply(lambda q: -q[q < 0].sum()).reindex(indexed.index, fill_value=0.0)
+    for name, expected in (("produced", produced), ("consumed", consumed)):
+        problems += _report(
+            _close(indexed[name], expected).reset_index(drop=True),
+            balance,
+            f"{name} != sum of conversion",
+            KEY,
+        )
+
+    over = flows["flow"] > flows["capacity"] * (1 + RTOL) + ATOL
+    problems += _report(~over, flows, "flow exceeds capacity", ["link_id", "commodity", "period"])
+    production = tables["production"]
+    over = production["activity"] > production["capacity"] * (1 + RTOL) + ATOL
+    problems += _report(~over, production, "activity exceeds capacity", ["site_id", "period"])
+
+    total = float(tables["objective"]["value"].sum())
+    if not _close(pd.Series([total]), pd.Series([objective_cost])).iloc[0]:
+        problems.append(f"objective components sum to {total!r}, not the cost {objective_cost!r}")
+    return problems

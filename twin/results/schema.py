@@ -1,0 +1,118 @@
+"""The output contract (docs/results.md): every results table, its columns and dtypes.
+
+Column names and order follow ../design/results.md exactly; `run_id` comes first. Extra
+columns are allowed after the contract's own. `conform` gives a frame these dtypes, so the
+Parquet files carry them explicitly (periods int, ids string, values float64).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+ID = "string"
+YEAR = "int64"
+NULLABLE_YEAR = "Int64"
+VALUE = "float64"
+
+TABLES: dict[str, dict[str, str]] = {
+    "flows": {
+        "run_id": ID,
+        "period": YEAR,
+        "link_id": ID,
+        "src": ID,
+        "dst": ID,
+        "mode": ID,
+        "corridor": ID,
+        "commodity": ID,
+        "flow": VALUE,
+        "capacity": VALUE,
+        "cost": VALUE,
+        "emissions_t": VALUE,
+    },
+    "production": {
+        "run_id": ID,
+        "period": YEAR,
+        "site_id": ID,
+        "region": ID,
+        "technology": ID,
+        "chain": ID,
+        "activity": VALUE,
+        "capacity": VALUE,
+        "modules_installed": VALUE,
+        "utilization": VALUE,
+    },
+    "conversion": {
+        "run_id": ID,
+        "period": YEAR,
+        "site_id": ID,
+        "region": ID,
+        "technology": ID,
+        "commodity": ID,
+        "quantity": VALUE,
+    },
+    "balance": {
+        "run_id": ID,
+        "period": YEAR,
+        "region": ID,
+        "commodity": ID,
+        "purchased": VALUE,
+        "inflow": VALUE,
+        "outflow": VALUE,
+        "produced": VALUE,
+        "consumed": VALUE,
+        "served": VALUE,
+        "unmet": VALUE,
+        "price": VALUE,
+        "demand": VALUE,
+    },
+    "investments": {
+        "run_id": ID,
+        "period": YEAR,
+        "asset_type": ID,
+        "asset_id": ID,
+        "region": ID,
+        "technology_or_mode": ID,
+        "units_built": VALUE,
+        "capex": VALUE,
+        "annualised_capex": VALUE,
+        "low_carbon": "bool",
+    },
+    "emissions": {
+        "run_id": ID,
+        "period": YEAR,
+        "region": ID,
+        "country": ID,
+        "source": ID,
+        "chain": ID,
+        "emissions_t": VALUE,
+    },
+    "kpis": {
+        "run_id": ID,
+        "scope_type": ID,
+        "scope": ID,
+        "period": NULLABLE_YEAR,
+        "kpi": ID,
+        "value": VALUE,
+        "unit": ID,
+    },
+    "objective": {"run_id": ID, "component": ID, "value": VALUE},
+}
+
+
+# twin's own columns after the contract's (results.md welcomes extra columns)
+EXTRA: dict[str, dict[str, str]] = {
+    "flows": {"border_crossing": ID},
+    "kpis": {"plan": ID},
+}
+
+
+def conform(name: str, rows: list[dict] | pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """A results table with the contract's columns first, in order, with their dtypes, then
+    twin's extra columns; the same columns and dtypes when there are no rows at all."""
+    frame = pd.DataFrame(rows)
+    columns = {**TABLES[name], **EXTRA.get(name, {})}
+    frame["run_id"] = run_id
+    for column in columns:
+        if column not in frame:
+            frame[column] = pd.Series(dtype=columns[column])
+    return frame[list(columns)].astype(columns).reset_index(drop=True)

@@ -1,0 +1,70 @@
+"""What to optimise: the scenario a model is built for.
+
+A plain dataclass so that notebooks and tests can build one directly; the Hydra app fills it
+from configs. Money is in the dataset's currency, emissions in tCO2e.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+FAMILIES = ("capacity", "transport", "carbon", "finance", "sovereignty", "agglomeration")
+
+
+@dataclass
+class SolverOptions:
+    """Options handed to HiGHS."""
+
+    time_limit: float = 300.0  # seconds
+    mip_gap: float = 1e-4  # relative
+    threads: int = 0  # 0 = HiGHS decides
+    seed: int = 0
+    log_to_console: bool = False
+
+
+@dataclass
+class Scenario:
+    """Levers of one run. Families listed in `families` are added to the model; the commodity
+    balance is always there (without it there is no model)."""
+
+    name: str = "to_be"
+    objective: Literal["cost", "carbon", "weighted"] = "cost"
+    families: tuple[str, ...] = FAMILIES
+    allow_investment: bool = True  # False = as-is: existing assets only
+    closed_links: frozenset[str] = frozenset()
+    # finance
+    discount_rate: float = 0.08  # per year, social discounting and ordinary capital
+    green_rate: float = 0.04  # per year, capital of low-carbon technologies
+    budget: float | None = None  # currency of overnight capex per period
+    budget_shares: dict[str, float] = field(default_factory=dict)  # country -> max share
+    # carbon
+    carbon_price: float = 0.0  # currency per tCO2e
+    carbon_cap: float | None = None  # tCO2e per year, every period
+    carbon_cap_by_country: dict[str, float] = field(default_factory=dict)  # tCO2e per year
+    carbon_cap_pct: float | None = None  # % of as-is emissions, every period (needs as-is)
+    carbon_cap_by_period: dict[int, float] = field(default_factory=dict)  # tCO2e per year
+    carbon_weight: float = 0.0  # currency per tCO2e, weighted objective only
+    carbon_reference_price: float = 100.0  # currency per tCO2e: values unmet demand in tonnes
+    # sovereignty
+    bloc: str = "EAEU"
+    max_import_share: float | None = None  # of critical commodities used inside the bloc
+    critical_commodities: tuple[str, ...] | None = None  # None = those flagged critical
+    # demand
+    demand_growth: float = 1.0  # multiplier on every demand quantity
+    solver: SolverOptions = field(default_factory=SolverOptions)
+
+    def has(self, family: str) -> bool:
+        return family in self.families
+
+    def __post_init__(self) -> None:
+        unknown = set(self.families) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"unknown constraint families {sorted(unknown)}; known: {FAMILIES}")
+        if self.objective not in ("cost", "carbon", "weighted"):
+            raise ValueError(f"objective must be cost, carbon or weighted, not {self.objective!r}")
+        self.closed_links = frozenset(self.closed_links)
+
+    def as_is(self) -> Scenario:
+        """The same scenario without new investment: what the existing network can do."""
+        return replace(self, name=f"{self.name}:as_is", allow_investment=False)

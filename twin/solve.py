@@ -1,0 +1,305 @@
+"""Hand a Pyomo model to HiGHS and bring the answer back, with a clear status.
+
+The fast path: Pyomo's `LinearStandardFormCompiler` turns the model into CSC arrays, which
+go to highspy in one `passModel` call (several times faster than Pyomo's solver plugins on
+large models). `HighsModel` keeps the map between Pyomo variables/constraints and HiGHS
+columns/rows, so solution values, duals and in-place what-if changes (bounds) use it.
+
+Every outcome is one of optimal / time_limit / infeasible / unbounded / error; an infeasible
+model is explained (IIS of the LP relaxation where HiGHS finds one, else an elastic re-solve
+that reports which caps, budgets or shares had to be violated and by how much).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import highspy
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.common.errors import InfeasibleConstraintException
+from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+from twin.scenario import SolverOptions
+
+INF = highspy.kHighsInf
+# Families whose rows may be relaxed to explain an infeasible model (the balance always holds:
+# unmet demand is its own slack).
+ELASTIC_FAMILIES = (
+    "carbon_cap",
+    "country_carbon_cap",
+    "budget",
+    "budget_share",
+    "import_share",
+    "link_capacity",
+    "crossing_capacity",
+    "capacity",
+    "max_modules",
+)
+
+
+def new_highs() -> highspy.Highs:
+    """A silent HiGHS instance. HiGHS prints its banner to the process's stdout when the
+    first instance is made, which would corrupt machine-readable output (`--json`)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+@dataclass
+class SolveResult:
+    """What a solve produced; values are loaded into the Pyomo model when there are any."""
+
+    status: str  # optimal / time_limit / infeasible / unbounded / error
+    message: str
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    handoff_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    simplex_iterations: int = 0
+    nodes: int = 0
+    has_solution: bool = False
+    duals: dict[object, float] = field(default_factory=dict)  # constraint data -> dual
+    duals_note: str = ""
+    explanation: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.has_solution and self.status in ("optimal", "time_limit")
+
+
+class HighsModel:
+    """A Pyomo model compiled into a HiGHS instance, with the column and row maps."""
+
+    def __init__(self, model: pyo.ConcreteModel):
+        start = time.perf_counter()
+        self.model = model
+        form = LinearStandardFormCompiler().write(model, mixed_form=True)
+        self.columns = form.columns
+        self.rows = form.rows  # (constraint data, sense): 0 '==', 1 '<=', -1 '>='
+        self.column_of = {id(v): j for j, v in enumerate(self.columns)}
+        self.rows_of: dict[int, list[int]] = {}
+        for i, (con, _) in enumerate(self.rows):
+            self.rows_of.setdefault(id(con), []).append(i)
+        self.integer = np.array([v.is_integer() for v in self.columns], dtype=bool)
+        self.highs = new_highs()
+        self.highs.passModel(self._lp(form))
+        self.handoff_seconds = time.perf_counter() - start
+
+    def _lp(self, form) -> highspy.HighsLp:
+        lp = highspy.HighsLp()
+        n, m = len(self.columns), len(self.rows)
+        lp.num_col_, lp.num_row_ = n, m
+        cost = form.c.toarray()[0] if form.c.shape[0] else np.zeros(n)
+        lp.col_cost_ = np.asarray(cost, dtype=float)
+        lp.offset_ = float(form.c_offset[0]) if len(form.c_offset) else 0.0
+        lp.col_lower_ = np.array([-INF if v.lb is None else v.lb for v in self.columns], float)
+        lp.col_upper_ = np.array([INF if v.ub is None else v.ub for v in self.columns], float)
+        rhs = np.asarray(form.rhs, dtype=float)
+        sense = np.array([s for _, s in self.rows], dtype=int)
+        lp.row_lower_ = np.where(sense == 1, -INF, rhs)
+        lp.row_upper_ = np.where(sense == -1, INF, rhs)
+        matrix = form.A.tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+        lp.a_matrix_.value_ = matrix.data.astype(float)
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
+        if self.integer.any():
+            lp.integrality_ = [
+                highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                for i in self.integer
+            ]
+        return lp
+
+    @property
+    def size(self) -> dict[str, int]:
+        return {
+            "variables": len(self.columns),
+            "integer_variables": int(self.integer.sum()),
+            "constraints": len(self.rows),
+            "nonzeros": int(self.highs.getNumNz()),
+        }
+
+    def set_bounds(self, var: pyo.Var, lower: float | None, upper: float | None) -> None:
+        """Change a variable's bounds in place (what-if); ignored if the column was dropped."""
+        j = self.column_of.get(id(var))
+        if j is not None:
+            low = -INF if lower is None else lower
+            self.highs.changeColBounds(j, low, INF if upper is None else upper)
+
+    def solve(self, options: SolverOptions, log_file: Path | None = None) -> SolveResult:
+        """Run HiGHS; load values into the model; duals from the fixed-integer LP."""
+        highs = self.highs
+        highs.setOptionValue("time_limit", float(options.time_limit))
+        highs.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        highs.setOptionValue("random_seed", int(options.seed))
+        if options.threads:
+            highs.setOptionValue("threads", int(options.threads))
+        if log_file is not None:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            highs.setOptionValue("log_file", str(log_file))
+            highs.setOptionValue("output_flag", True)
+            highs.setOptionValue("log_to_console", bool(options.log_to_console))
+        start = time.perf_counter()
+        highs.run()
+        result = self._result(time.perf_counter() - start)
+        if result.status in ("infeasible", "unbounded") and highs.getModelStatus() == (
+            highspy.HighsModelStatus.kUnboundedOrInfeasible
+        ):
+            highs.setOptionValue("presolve", "off")
+            highs.run()
+            highs.setOptionValue("presolve", "choose")
+            result = self._result(result.solve_seconds + time.perf_counter() - start)
+        if result.has_solution:
+            self._load_values()
+            self._duals(result)
+        if result.status == "infeasible":
+            result.explanation = self.explain_infeasibility()
+        return result
+
+    def _result(self, seconds: float) -> SolveResult:
+        highs, info = self.highs, self.highs.getInfo()
+        status = highs.getModelStatus()
+        empty = status == highspy.HighsModelStatus.kModelEmpty  # nothing to decide
+        has_solution = empty or info.primal_solution_status == 2  # feasible
+        mip = bool(self.integer.any())
+        result = SolveResult(
+            status=_status_name(status),
+            message=highs.modelStatusToString(status),
+            handoff_seconds=self.handoff_seconds,
+            solve_seconds=seconds,
+            simplex_iterations=int(info.simplex_iteration_count),
+            nodes=int(info.mip_node_count) if mip else 0,
+            has_solution=has_solution and _status_name(status) in ("optimal", "time_limit"),
+        )
+        if empty:
+            result.objective = result.bound = float(highs.getObjectiveOffset()[1])
+            result.gap = 0.0
+        elif result.has_solution:
+            result.objective = float(info.objective_function_value)
+            result.bound = float(info.mip_dual_bound) if mip else result.objective
+            result.gap = float(info.mip_gap) if mip else 0.0
+            if result.gap is not None and not math.isfinite(result.gap):
+                result.gap = None
+        return result
+
+    def _load_values(self) -> None:
+        values = np.asarray(self.highs.getSolution().col_value)
+        for var, value, integer in zip(self.columns, values, self.integer, strict=True):
+            var.set_value(round(value) if integer else float(value), skip_validation=True)
+        for var in self.model.component_data_objects(pyo.Var, descend_into=True):
+            if var.value is None:  # dropped by the compiler: in no row and not in the objective
+                var.set_value(max(0.0, var.lb or 0.0), skip_validation=True)
+
+    def _duals(self, result: SolveResult) -> None:
+        """Row duals; for a MILP from the LP with integer variables fixed at their optimum."""
+        if self.integer.any():
+            _status, fixed = self.highs.getFixedLp()
+            lp_solver = new_highs()
+            lp_solver.passModel(fixed)
+            lp_solver.run()
+            if lp_solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                result.duals_note = "restricted LP not optimal: no duals"
+                return
+            row_dual = np.asarray(lp_solver.getSolution().row_dual)
+            result.duals_note = "duals of the LP with integer decisions fixed at their optimum"
+        else:
+            row_dual = np.asarray(self.highs.getSolution().row_dual)
+            result.duals_note = "duals of the LP"
+        for i, (con, _) in enumerate(self.rows):
+            result.duals[con] = result.duals.get(con, 0.0) + float(row_dual[i])
+
+    def explain_infeasibility(self) -> list[str]:
+        """Name the constraints that conflict: IIS of the LP relaxation, else elastic."""
+        lines = self._iis()
+        return lines or self._elastic()
+
+    def _iis(self) -> list[str]:
+        relaxed = new_highs()
+        lp = self.highs.getLp()
+        lp.integrality_ = []
+        relaxed.passModel(lp)
+        relaxed.run()
+        if relaxed.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+            return []  # the LP relaxation is feasible: integrality causes the conflict
+        status, iis = relaxed.getIis()
+        if status != highspy.HighsStatus.kOk or not iis.valid_:
+            return []
+        names = [f"constraint {self.rows[i][0].name}" for i in iis.row_index_]
+        names += [f"bounds of {self.columns[j].name}" for j in iis.col_index_]
+        return ["irreducible infeasible set (LP relaxation): " + "; ".join(names)] if names else []
+
+    def _elastic(self) -> list[str]:
+        """Add a penalised slack to every relaxable row; report the slacks that are used."""
+        elastic = new_highs()
+        lp = self.highs.getLp()
+        elastic.passModel(lp)
+        elastic.changeColsCost(
+            lp.num_col_, np.arange(lp.num_col_, dtype=np.int32), np.zeros(lp.num_col_)
+        )
+        relaxable = [
+            i
+            for i, (con, _) in enumerate(self.rows)
+            if con.parent_component().local_name in ELASTIC_FAMILIES
+        ]
+        for i in relaxable:
+            lower, upper = lp.row_lower_[i], lp.row_upper_[i]
+            for sign in [-1.0] if lower == -INF else [1.0] if upper == INF else [-1.0, 1.0]:
+                elastic.addCol(1.0, 0.0, INF, 1, np.array([i], np.int32), np.array([sign]))
+        elastic.run()
+        if elastic.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return [
+                "the model stays infeasible with every cap, budget and share relaxed: "
+                "check integer bounds and fixed decisions"
+            ]
+        values = np.asarray(elastic.getSolution().col_value)[lp.num_col_ :]
+        lines, column = [], 0
+        for i in relaxable:
+            lower, upper = lp.row_lower_[i], lp.row_upper_[i]
+            count = 1 if (lower == -INF or upper == INF) else 2
+            violation = float(values[column : column + count].sum())
+            column += count
+            if violation > 1e-6:
+                lines.append(f"{self.rows[i][0].name} must be relaxed by {violation:.6g}")
+        return lines or ["infeasible for integrality reasons alone"]
+
+
+def _status_name(status) -> str:
+    kinds = highspy.HighsModelStatus
+    return {
+        kinds.kOptimal: "optimal",
+        kinds.kTimeLimit: "time_limit",
+        kinds.kIterationLimit: "time_limit",
+        kinds.kSolutionLimit: "time_limit",
+        kinds.kInterrupt: "time_limit",
+        kinds.kInfeasible: "infeasible",
+        kinds.kUnbounded: "unbounded",
+        kinds.kUnboundedOrInfeasible: "unbounded",
+        kinds.kModelEmpty: "optimal",
+    }.get(status, "error")
+
+
+def solve(
+    model: pyo.ConcreteModel, options: SolverOptions, log_file: Path | None = None
+) -> tuple[SolveResult, HighsModel | None]:
+    """Compile and solve; never raises for a modelling outcome."""
+    try:
+        highs_model = HighsModel(model)
+    except InfeasibleConstraintException as error:
+        return SolveResult(status="infeasible", message=str(error), explanation=[str(error)]), None
+    return highs_model.solve(options, log_file), highs_model
