@@ -212,3 +212,12 @@ def test_data_dictionary_is_current():
     assert (ROOT / "docs" / "data.md").read_text() == render(), (
         "run: python -m twin.data.dictionary > docs/data.md"
     )
+
+
+def test_model_formulation_page_is_current():
+    """docs/model.md is generated from the model's docstrings; regenerate it when they change."""
+    from twin.model.docs import render as render_model
+
+    assert (ROOT / "docs" / "model.md").read_text() == render_model(), (
+        "run: python -m twin.model.docs > docs/model.md"
+    )

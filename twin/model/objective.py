@@ -8,18 +8,17 @@ for low-carbon technologies.
 
 Components (expressions `cost_component[c]`, results.md's objective.parquet):
 
-========================  ===============================================================
-capex                     annuities of modules, openings, link and crossing expansions,
-                          less agglomeration savings
-fixed_opex                fixed opex per installed module x :math:`W_p`
-variable_opex             variable opex x activity x :math:`W_p`
-purchases                 supply cost x purchases x :math:`W_p`
-transport                 distance x cost per unit-km x flow x :math:`W_p`
-tariffs                   corridor tariff x flow x :math:`W_p`
-border                    (delay + transshipment cost) x flow x :math:`W_p`
-carbon_price              carbon price x :math:`E_p` x :math:`W_p` (carbon family on)
-unmet_penalty             penalty x unmet demand x :math:`W_p`
-========================  ===============================================================
+| component | what it sums |
+|---|---|
+| capex | annuities of modules, openings, link and crossing expansions, less MAR savings |
+| fixed_opex | fixed opex per installed module x :math:`W_p` |
+| variable_opex | variable opex x activity x :math:`W_p` |
+| purchases | supply cost x purchases x :math:`W_p` |
+| transport | distance x cost per unit-km x flow x :math:`W_p` |
+| tariffs | corridor tariff x flow x :math:`W_p` |
+| border | (delay + transshipment cost) x flow x :math:`W_p` |
+| carbon_price | carbon price x :math:`E_p` x :math:`W_p` (carbon family on) |
+| unmet_penalty | penalty x unmet demand x :math:`W_p` |
 
 Objectives: `cost` = sum of components; `carbon` = :math:`\sum_p Y_p (E_p + \sum unmet
 \cdot penalty / P_{ref})`, where unmet demand is valued in tonnes at the reference carbon

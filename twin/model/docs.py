@@ -1,0 +1,63 @@
+"""Render docs/model.md, the formulation, from the docstrings of the model's modules.
+
+Each family module opens with the maths it adds; this page strings them together so the
+documentation cannot drift from the code. `python -m twin.model.docs > docs/model.md`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+SECTIONS = (
+    ("Decision variables", "twin.model.variables"),
+    ("Commodity balance", "twin.model.balance"),
+    ("Capacity and fixed charge", "twin.model.capacity"),
+    ("Transport and borders", "twin.model.transport"),
+    ("Carbon", "twin.model.carbon"),
+    ("Finance: budget, country shares, green rate", "twin.model.finance"),
+    ("Sovereignty", "twin.model.sovereignty"),
+    ("Agglomeration (MAR)", "twin.model.agglomeration"),
+    ("Objective", "twin.model.objective"),
+    ("Discounting", "twin.model.discounting"),
+)
+
+INTRO = """# Model formulation
+
+twin optimises a multi-echelon network of four coupled value chains (agrotech, hydrogen,
+logistics, digital) as a mixed-integer linear programme, built in Pyomo and solved by HiGHS.
+Each constraint family is one module of `twin/model/`, added by `build_model` when the
+scenario lists it in `families` (the balance is always there). Component names follow one
+scheme, `family[index]`, so a solver message or a dual traces back to its family and index.
+
+This page is generated from the modules' docstrings by `python -m twin.model.docs`.
+
+Notation: r region, k commodity, p period (its year), s site, l link, x border crossing,
+c country, g (region, chain) group. Sparse index sets (`twin.network.derive_sets`): a
+variable exists only where it can be non-zero — a flow only for a commodity available at the
+link's origin and useful at its end, a site-period only where the site can hold modules, its
+inputs are available and its outputs have a use.
+"""
+
+
+def _markdown(docstring: str) -> str:
+    """RST maths of the docstrings as Markdown maths ($$ blocks, $inline$)."""
+    text = re.sub(r":math:`([^`]*)`", r"$\1$", docstring)
+
+    def block(match: re.Match) -> str:
+        body = "\n".join(line.strip() for line in match.group(1).strip("\n").splitlines())
+        return f"$$\n{body}\n$$\n\n"
+
+    return re.sub(r"\.\. math::\n\n((?:    .*\n|\n)+?)(?=\S|\Z)", block, text + "\n").strip()
+
+
+def render() -> str:
+    parts = [INTRO.rstrip()]
+    for title, module in SECTIONS:
+        doc = importlib.import_module(module).__doc__ or ""
+        parts += ["", f"## {title}", "", f"`{module}`", "", _markdown(doc)]
+    return "\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
