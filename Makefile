@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/twin validate data/eaeu_china
+	$(BIN)/twin run
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -84,6 +84,7 @@ def orlib(args: argparse.Namespace, console: Console) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the Hydra app: twin run [overrides...] (see --help)")
     check = commands.add_parser("validate", help="check a dataset directory and summarise it")
     check.add_argument("path", help="dataset directory (CSV files + dataset.yaml)")
     bench = commands.add_parser("orlib", help="solve an OR-Library CFLP instance (validation)")
@@ -94,7 +95,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run(argv: list[str]) -> int:
+    """`twin run [overrides...]`: hand the arguments to the Hydra app."""
+    from twin import app, sweep
+
+    sys.argv = ["twin run", *argv]
+    app.run_app()
+    failed = max(app.EXIT_CODES, default=0)
+    if sweep.FAILED_RUNS:
+        console = Console(stderr=True)
+        console.print(f"{len(sweep.FAILED_RUNS)} run(s) failed: {', '.join(sweep.FAILED_RUNS)}")
+        failed = max(failed, 1)
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        return run(argv[1:])
     args = _parser().parse_args(argv)
     console = Console(stderr=False)
     if args.command == "validate":

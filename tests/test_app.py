@@ -1,0 +1,151 @@
+"""`twin run` as planners use it: runs, sweeps, failures and resumes, on the toy dataset."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from twin.results import TABLES
+from twin.results.audit import audit
+
+
+def twin_run(*overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "twin", "run", *overrides, "dataset=toy"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def read_results(directory: Path) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
+
+
+def test_default_run_writes_every_table_and_run_json(tmp_path: Path):
+    result = twin_run(f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["status"] == "optimal"
+    for key in (
+        "run_id",
+        "started_at",
+        "finished_at",
+        "message",
+        "objective",
+        "bound",
+        "gap",
+        "config",
+        "dataset",
+        "data_hash",
+        "versions",
+        "timings",
+        "model_size",
+        "solver",
+    ):
+        assert key in meta, key
+    assert set(meta["timings"]) >= {"load", "build", "handoff", "solve", "extract", "write"}
+    for plan_dir in (tmp_path / "results", tmp_path / "as_is" / "results"):
+        tables = read_results(plan_dir)
+        assert audit(tables, float(tables["objective"]["value"].sum())) == []
+    tables = read_results(tmp_path / "results")
+    assert tables["objective"]["value"].sum() == pytest.approx(meta["objective"], rel=1e-9)
+    assert str(tables["flows"]["period"].dtype) == "int64"
+    assert str(tables["flows"]["flow"].dtype) == "float64"
+    import pyarrow.parquet as pq
+
+    schema_metadata = pq.read_schema(tmp_path / "results" / "flows.parquet").metadata
+    assert schema_metadata[b"twin.config_hash"].decode() == meta["config_hash"]
+    kpis = tables["kpis"]
+    assert {"value_added_change_pct", "emissions_change_pct", "jobs_created"} <= set(kpis["kpi"])
+    assert "headline KPIs" in result.stdout
+
+
+@pytest.mark.slow
+def test_joblib_sweep_over_carbon_price_and_corridor(tmp_path: Path):
+    result = twin_run(
+        "-m",
+        "scenario.carbon_price=0,500",
+        "corridor.open=[all],[kz_cn_rail]",
+        "hydra/launcher=joblib",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    sweep = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert len(sweep) == 4
+    assert (sweep["status"] == "optimal").all()
+    flows = pd.read_parquet(tmp_path / "flows.parquet")
+    assert flows["run_id"].nunique() == 4
+    assert {"scenario.carbon_price", "corridor.open"} <= set(flows.columns)
+    for _, group in sweep.groupby("corridor.open"):
+        ordered = group.sort_values("scenario.carbon_price", key=lambda s: s.astype(float))
+        assert ordered["cost"].is_monotonic_increasing
+        assert ordered["emissions_t"].is_monotonic_decreasing
+
+
+def test_bad_override_fails_before_any_work(tmp_path: Path):
+    result = twin_run("scenario.carbon_price=lots", f"hydra.run.dir={tmp_path}")
+    assert result.returncode != 0
+    assert "carbon_price" in result.stderr
+    assert not (tmp_path / "run.json").exists()
+
+
+def test_unknown_config_key_is_rejected(tmp_path: Path):
+    result = twin_run("scenario.carbon_prize=5", f"hydra.run.dir={tmp_path}")
+    assert result.returncode != 0
+    assert "carbon_prize" in result.stderr
+
+
+def test_bad_corridor_is_a_clear_error_naming_the_key(tmp_path: Path):
+    result = twin_run("corridor=kz_cn_dostyk", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    assert "corridor.open names corridors not in the dataset: ['kz_cn_dostyk']" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["status"] == "error" and "corridor.open" in meta["message"]
+
+
+def test_negative_carbon_cap_is_rejected(tmp_path: Path):
+    result = twin_run("scenario.carbon_cap=-5", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2
+    assert "scenario.carbon_cap must be >= 0" in result.stdout
+
+
+def test_failed_write_leaves_no_partial_parquet(tmp_path: Path, monkeypatch):
+    from twin.results import writer
+
+    calls = []
+    real = writer._parquet
+
+    def failing(path, frame, metadata):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        real(path, frame, metadata)
+
+    frames = {name: pd.DataFrame({"run_id": ["x"], "value": [1.0]}) for name in TABLES}
+    writer.write_tables(tmp_path / "results", frames, {"run_id": "good"})
+    monkeypatch.setattr(writer, "_parquet", failing)
+    with pytest.raises(OSError):
+        writer.write_tables(tmp_path / "results", frames, {"run_id": "bad"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no staging left
+    kept = pd.read_parquet(tmp_path / "results" / "flows.parquet")
+    assert kept["run_id"].tolist() == ["x"]
+    assert len(list((tmp_path / "results").iterdir())) == len(TABLES)
+
+
+@pytest.mark.slow
+def test_rerun_of_a_sweep_skips_finished_runs_and_failures_do_not_stop_it(tmp_path: Path):
+    args = ("-m", "scenario.carbon_cap=-1,100000000", f"hydra.sweep.dir={tmp_path}")
+    first = twin_run(*args)
+    assert first.returncode != 0  # one run failed, the sweep went on and says so
+    sweep = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert sorted(sweep["status"]) == ["error", "optimal"]
+    second = twin_run(*args)
+    assert "skipped" in second.stdout
+    assert second.stdout.count("skipped") == 1  # the failed run is tried again

@@ -1,0 +1,176 @@
+"""Structured configs of the Hydra app, and their translation into a Dataset and Scenario.
+
+The dataclasses live in this importable module (not in the entry script) so that launchers
+that pickle them (joblib, Ray, submitit) can rebuild them. Hydra checks types and unknown
+keys against them before any work; `to_run_inputs` checks what only the dataset can tell (a
+corridor or crossing that does not exist, a negative cap) and names the config key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from twin.data import Dataset, load_dataset
+from twin.scenario import FAMILIES, Scenario, SolverOptions
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class ConfigError(ValueError):
+    """A config value that the dataset or the model cannot accept; names the key."""
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    path: str = MISSING  # dataset directory, relative to the repository or absolute
+
+
+@dataclass
+class CorridorConfig:
+    """Which cross-border corridors are open and what crossing them costs."""
+
+    name: str = "all"
+    open: list[str] = field(default_factory=lambda: ["all"])  # corridor ids, or ["all"]
+    crossing_capacity: dict[str, float] = field(default_factory=dict)  # unit per year
+    tariff: dict[str, float] = field(default_factory=dict)  # corridor -> currency per unit
+    border_delay_cost: dict[str, float] = field(default_factory=dict)  # corridor -> per unit
+
+
+@dataclass
+class ScenarioConfig:
+    """The numeric knobs a planner sweeps; money in the dataset's currency."""
+
+    name: str = "to_be"
+    objective: str = "cost"  # cost / carbon / weighted
+    compare_as_is: bool = True  # also solve as-is and report the changes
+    allow_investment: bool = True
+    families: list[str] = field(default_factory=lambda: list(FAMILIES))
+    carbon_price: float = 0.0  # currency per tCO2e
+    carbon_cap: float | None = None  # tCO2e per year, every period
+    carbon_cap_pct: float | None = None  # % of as-is emissions, every period
+    carbon_weight: float = 0.0  # currency per tCO2e (weighted objective)
+    budget: float | None = None  # currency of overnight capex per period
+    budget_shares: dict[str, float] = field(default_factory=dict)  # country -> share
+    discount_rate: float = 0.08  # per year
+    green_rate: float = 0.04  # per year, low-carbon technologies
+    max_import_share: float | None = None  # of critical commodities used in the bloc
+    bloc: str = "EAEU"
+    demand_growth: float = 1.0  # multiplier on every demand quantity
+
+
+@dataclass
+class SolverConfig:
+    name: str = "highs"
+    time_limit: float = 120.0  # seconds
+    mip_gap: float = 0.002  # relative
+    threads: int = 0
+    seed: int = 0
+
+
+@dataclass
+class TwinConfig:
+    dataset: DatasetConfig = MISSING
+    corridor: CorridorConfig = MISSING
+    scenario: ScenarioConfig = MISSING
+    solver: SolverConfig = MISSING
+    resume: bool = True  # skip a run whose run.json is finished for the same config and data
+
+
+def register() -> None:
+    store = ConfigStore.instance()
+    store.store(name="twin_schema", node=TwinConfig)
+    store.store(group="dataset", name="dataset_schema", node=DatasetConfig)
+    store.store(group="corridor", name="corridor_schema", node=CorridorConfig)
+    store.store(group="scenario", name="scenario_schema", node=ScenarioConfig)
+    store.store(group="solver", name="solver_schema", node=SolverConfig)
+
+
+def dataset_path(cfg: DatasetConfig) -> Path:
+    path = Path(cfg.path)
+    return path if path.is_absolute() else REPO / path
+
+
+def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, Scenario]:
+    """The dataset (with corridor overrides applied) and the scenario a config describes."""
+    ds = ds or load_dataset(dataset_path(cfg.dataset))
+    scenario_cfg = cfg.scenario
+    for key in ("carbon_cap", "carbon_cap_pct", "budget", "max_import_share"):
+        value = getattr(scenario_cfg, key)
+        if value is not None and value < 0:
+            raise ConfigError(f"scenario.{key} must be >= 0, got {value}")
+    unknown = sorted(set(scenario_cfg.families) - set(FAMILIES))
+    if unknown:
+        raise ConfigError(f"scenario.families: unknown {unknown}; known: {list(FAMILIES)}")
+    if scenario_cfg.objective not in ("cost", "carbon", "weighted"):
+        raise ConfigError(
+            f"scenario.objective must be cost, carbon or weighted, not {scenario_cfg.objective!r}"
+        )
+    ds, closed = apply_corridor(ds, cfg.corridor)
+    scenario = Scenario(
+        name=scenario_cfg.name,
+        objective=scenario_cfg.objective,  # type: ignore[arg-type]
+        families=tuple(scenario_cfg.families),
+        allow_investment=scenario_cfg.allow_investment,
+        closed_links=closed,
+        discount_rate=scenario_cfg.discount_rate,
+        green_rate=scenario_cfg.green_rate,
+        budget=scenario_cfg.budget,
+        budget_shares=dict(scenario_cfg.budget_shares),
+        carbon_price=scenario_cfg.carbon_price,
+        carbon_cap=scenario_cfg.carbon_cap,
+        carbon_cap_pct=scenario_cfg.carbon_cap_pct,
+        carbon_weight=scenario_cfg.carbon_weight,
+        bloc=scenario_cfg.bloc,
+        max_import_share=scenario_cfg.max_import_share,
+        demand_growth=scenario_cfg.demand_growth,
+        solver=SolverOptions(
+            time_limit=cfg.solver.time_limit,
+            mip_gap=cfg.solver.mip_gap,
+            threads=cfg.solver.threads,
+            seed=cfg.solver.seed,
+        ),
+    )
+    return ds, scenario
+
+
+def apply_corridor(ds: Dataset, corridor: CorridorConfig) -> tuple[Dataset, frozenset[str]]:
+    """The dataset with the corridor's overrides, and the links of closed corridors."""
+    corridors = ds.corridors.copy()
+    crossings = ds.border_crossings.copy()
+    known = set(corridors["corridor_id"])
+    open_ids = known if list(corridor.open) == ["all"] else set(corridor.open)
+    for key, names in (
+        ("open", open_ids),
+        ("tariff", corridor.tariff),
+        ("border_delay_cost", corridor.border_delay_cost),
+    ):
+        missing = sorted(set(names) - known)
+        if missing:
+            raise ConfigError(
+                f"corridor.{key} names corridors not in the dataset: {missing}; "
+                f"known: {sorted(known)}"
+            )
+    missing = sorted(set(corridor.crossing_capacity) - set(crossings["crossing_id"]))
+    if missing:
+        raise ConfigError(
+            f"corridor.crossing_capacity names crossings not in the dataset: "
+            f"{missing}; known: {sorted(crossings['crossing_id'])}"
+        )
+    for crossing, capacity in corridor.crossing_capacity.items():
+        if capacity < 0:
+            raise ConfigError(f"corridor.crossing_capacity.{crossing} must be >= 0")
+        crossings.loc[crossings["crossing_id"] == crossing, "capacity"] = float(capacity)
+    for column, overrides in (
+        ("tariff_per_unit", corridor.tariff),
+        ("border_delay_cost_per_unit", corridor.border_delay_cost),
+    ):
+        for corridor_id, value in overrides.items():
+            corridors.loc[corridors["corridor_id"] == corridor_id, column] = float(value)
+    closed = frozenset(corridors.loc[~corridors["corridor_id"].isin(open_ids), "link_id"])
+    tables = {**ds.tables, "corridors": corridors, "border_crossings": crossings}
+    return replace(ds, tables=tables), closed

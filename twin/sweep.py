@@ -1,0 +1,89 @@
+"""Aggregate a finished sweep: one Parquet per table over all runs, and sweep.parquet.
+
+A Hydra callback that reads what each run left on disk (run.json, results/, the job's
+overrides), so it works the same with every launcher (basic, joblib, Ray, submitit), also
+when some runs failed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from twin.results.schema import TABLES
+from twin.results.writer import write_parquet
+
+FAILED_RUNS: list[str] = []  # run_ids of failed runs in the last sweep of this process
+HEADLINE_KPIS = (
+    "value_added",
+    "emissions_t",
+    "jobs",
+    "unmet_demand",
+    "value_added_change_pct",
+    "emissions_change_pct",
+    "jobs_created",
+)
+
+
+class AggregateSweep(Callback):
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        aggregate(Path(config.hydra.sweep.dir))
+
+
+def _overrides(job_dir: Path) -> dict[str, str]:
+    file = job_dir / ".hydra" / "overrides.yaml"
+    items = yaml.safe_load(file.read_text()) if file.exists() else []
+    pairs = (item.split("=", 1) for item in items or [] if "=" in item)
+    return {key.lstrip("+~"): value for key, value in pairs if not key.startswith("hydra")}
+
+
+def aggregate(sweep_dir: Path) -> pd.DataFrame:
+    """Write `<table>.parquet` (all runs) and `sweep.parquet` (one row per run)."""
+    rows, parts = [], {name: [] for name in TABLES}
+    for record in sorted(sweep_dir.glob("*/run.json")):
+        job_dir = record.parent
+        meta = json.loads(record.read_text())
+        overrides = _overrides(job_dir)
+        row = {
+            "run_id": meta["run_id"],
+            **overrides,
+            "status": meta.get("status"),
+            "objective": meta.get("objective"),
+            "cost": meta.get("cost"),
+            "message": meta.get("message"),
+            "run_dir": job_dir.name,
+        }
+        kpis_file = job_dir / "results" / "kpis.parquet"
+        if kpis_file.exists():
+            row.update(_headline(pd.read_parquet(kpis_file)))
+        rows.append(row)
+        for name in TABLES:
+            file = job_dir / "results" / f"{name}.parquet"
+            if file.exists():
+                parts[name].append(pd.read_parquet(file).assign(**overrides))
+    sweep = pd.DataFrame(rows)
+    FAILED_RUNS[:] = [r["run_id"] for r in rows if r["status"] not in ("optimal", "time_limit")]
+    metadata = {"sweep": str(sweep_dir)}
+    for name, frames in parts.items():
+        if frames:
+            write_parquet(
+                sweep_dir / f"{name}.parquet", pd.concat(frames, ignore_index=True), metadata
+            )
+    write_parquet(sweep_dir / "sweep.parquet", sweep, metadata)
+    return sweep
+
+
+def _headline(kpis: pd.DataFrame) -> dict[str, float]:
+    """Headline KPIs of the last period, for the hypercluster as a whole."""
+    total = kpis[(kpis["scope_type"] == "total") & kpis["period"].notna()]
+    if total.empty:
+        return {}
+    last = total[total["period"] == total["period"].max()]
+    plan = last[last["plan"].isin(["to_be", "change"]) | ~last["plan"].isin(["as_is"])]
+    values = plan.drop_duplicates("kpi").set_index("kpi")["value"]
+    return {k: float(values[k]) for k in HEADLINE_KPIS if k in values.index}
