@@ -88,6 +88,25 @@ def test_joblib_sweep_over_carbon_price_and_corridor(tmp_path: Path):
         assert ordered["emissions_t"].is_monotonic_decreasing
 
 
+@pytest.mark.slow
+def test_ray_sweep_on_a_local_ray(tmp_path: Path):
+    pytest.importorskip(
+        "hydra_plugins.hydra_ray_launcher",
+        reason="Ray launcher not installed (pip install twin[ray])",
+    )
+    result = twin_run(
+        "-m",
+        "scenario.carbon_price=0,500",
+        "hydra/launcher=ray",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    sweep = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert sorted(sweep["scenario.carbon_price"].astype(float)) == [0.0, 500.0]
+    assert (sweep["status"] == "optimal").all()
+
+
 def test_bad_override_fails_before_any_work(tmp_path: Path):
     result = twin_run("scenario.carbon_price=lots", f"hydra.run.dir={tmp_path}")
     assert result.returncode != 0
