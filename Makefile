@@ -27,8 +27,8 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check twin tests benchmarks
-	$(BIN)/ruff format --check twin tests benchmarks
+	$(BIN)/ruff check twin tests
+	$(BIN)/ruff format --check twin tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
