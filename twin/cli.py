@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from twin.data import DatasetError, load_dataset
-from twin.network import check_structure, derive_sets
+from twin.network import build_graph, check_structure, derive_sets
 
 USER_ERROR = 2
 
@@ -57,6 +57,12 @@ def _summary(ds, sets) -> Table:
     table.add_row("countries", str(len(countries)), ", ".join(countries))
     table.add_row("border crossings", str(len(ds.border_crossings)), crossings)
     table.add_row("periods", str(len(sets.periods)), ", ".join(map(str, sets.periods)))
+    graph = build_graph(ds)
+    table.add_row(
+        "graph nodes / edges",
+        f"{graph.number_of_nodes()} / {graph.number_of_edges()}",
+        "regions and sites; links, site inputs and outputs",
+    )
     table.add_row("flow variables (sparse)", str(len(sets.link_flows)), "link x commodity x period")
     table.add_row("site-periods (sparse)", str(len(sets.site_periods)), "")
     return table

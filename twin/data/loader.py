@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +32,6 @@ class Dataset:
     meta: dict
     tables: dict[str, pd.DataFrame]
     data_hash: str
-    warnings: list[str] = field(default_factory=list)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
