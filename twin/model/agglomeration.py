@@ -41,7 +41,9 @@ def add_agglomeration(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     def cumulative_builds(g, p):
         sites = data.agglomeration[g].sites
-        return pyo.quicksum(m.build[s, q] for s, q in data.builds if s in sites and q <= p)
+        return pyo.quicksum(
+            m.build[s, q] for s in sites for q in data.build_periods.get(s, ()) if q <= p
+        )
 
     groups = sorted({(g, p) for g, _, p in index})
     m.agglomeration_fill_sum = pyo.Constraint(

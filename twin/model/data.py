@@ -100,6 +100,7 @@ class ModelData:
     critical: list[str]
     commodity_chain: dict[str, str]
     agglomeration: list[AgglomerationGroup] = field(default_factory=list)
+    build_periods: dict[str, list[int]] = field(default_factory=dict)  # `builds` by site
 
     def alive(self, built: int, lifetime: int, period: int) -> bool:
         """An asset built in period `built` still operates in `period`."""
@@ -108,10 +109,17 @@ class ModelData:
     def lifetime(self, site_id: str) -> int:
         return int(self.technologies.at[self.sites[site_id].technology, "lifetime_years"])
 
+    def periods_of(self, decisions: list[tuple[str, int]]) -> dict[str, list[int]]:
+        """Build periods of each owner (site, link or crossing) of a list of decisions."""
+        by_owner: dict[str, list[int]] = defaultdict(list)
+        for owner, period in decisions:
+            by_owner[owner].append(period)
+        return by_owner
+
     def builds_alive(self, site_id: str, period: int) -> list[int]:
         """Periods whose new modules at the site still operate in `period`."""
         lifetime = self.lifetime(site_id)
-        return [q for s, q in self.builds if s == site_id and self.alive(q, lifetime, period)]
+        return [q for q in self.build_periods.get(site_id, ()) if self.alive(q, lifetime, period)]
 
     def capex_rate(self, technology: str) -> float:
         green = self.scenario.has("finance") and bool(
@@ -247,6 +255,7 @@ def _site_sets(data: ModelData) -> None:
         may_build = site.earliest is None or period >= site.earliest
         if scenario.allow_investment and may_build and site.max_modules > 0:
             data.builds.append((site_id, period))
+    data.build_periods = data.periods_of(data.builds)
     for site_id, period in data.builds:
         site = data.sites[site_id]
         lifetime = int(data.technologies.at[site.technology, "lifetime_years"])

@@ -33,14 +33,17 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
     for link_id, k, p in data.link_flows:
         flows_of[link_id, p].append(m.flow[link_id, k, p])
 
+    link_steps = data.periods_of(data.link_expansions)
+    crossing_steps = data.periods_of(data.crossing_expansions)
+
     def expansions(var, steps, owner, lifetime, p):
         return pyo.quicksum(
-            var[owner, q] for o, q in steps if o == owner and data.alive(q, lifetime, p)
+            var[owner, q] for q in steps.get(owner, ()) if data.alive(q, lifetime, p)
         )
 
     def link_rule(_, link_id, p):
         link = data.links[link_id]
-        added = expansions(m.expand_link, data.link_expansions, link_id, link.lifetime, p)
+        added = expansions(m.expand_link, link_steps, link_id, link.lifetime, p)
         return pyo.quicksum(flows_of[link_id, p]) <= link.capacity + link.step * added
 
     m.link_capacity = pyo.Constraint(sorted(flows_of), rule=link_rule)
@@ -48,7 +51,7 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.link_expansion_limit = pyo.Constraint(
         expandable,
         rule=lambda _, link: (
-            pyo.quicksum(m.expand_link[link, p] for x, p in data.link_expansions if x == link)
+            pyo.quicksum(m.expand_link[link, p] for p in link_steps[link])
             <= data.links[link].max_expansions
         ),
     )
@@ -62,9 +65,7 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     def crossing_rule(_, x, p):
         crossing = data.crossings.loc[x]
-        added = expansions(
-            m.expand_crossing, data.crossing_expansions, x, int(crossing["lifetime_years"]), p
-        )
+        added = expansions(m.expand_crossing, crossing_steps, x, int(crossing["lifetime_years"]), p)
         through = pyo.quicksum(v for link in data.crossing_links[x] for v in flows_of[link, p])
         return through <= float(crossing["capacity"]) + float(crossing["expansion_step"]) * added
 
@@ -73,7 +74,7 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.crossing_expansion_limit = pyo.Constraint(
         crossings,
         rule=lambda _, x: (
-            pyo.quicksum(m.expand_crossing[x, p] for y, p in data.crossing_expansions if y == x)
+            pyo.quicksum(m.expand_crossing[x, p] for p in crossing_steps[x])
             <= int(data.crossings.at[x, "max_expansions"])
         ),
     )

@@ -68,18 +68,20 @@ def extract_results(built: BuiltModel, solved: SolveResult, run_id: str) -> Resu
     )
 
 
-def link_capacity(m, data, link_id: str, period: int) -> float:
-    """Total capacity of a link in a period: existing plus expansions still alive."""
+def link_capacity(m, data, steps: dict[str, list[int]], link_id: str, period: int) -> float:
+    """Total capacity of a link in a period: existing plus expansions still alive
+    (`steps`: expansion periods by link, `ModelData.periods_of(link_expansions)`)."""
     link = data.links[link_id]
     added = sum(
-        _value(m.expand_link[l_id, q])
-        for l_id, q in data.link_expansions
-        if l_id == link_id and data.alive(q, link.lifetime, period)
+        _value(m.expand_link[link_id, q])
+        for q in steps.get(link_id, ())
+        if data.alive(q, link.lifetime, period)
     )
     return link.capacity + link.step * added
 
 
 def _flows(m, data, run_id: str) -> pd.DataFrame:
+    steps = data.periods_of(data.link_expansions)
     rows = []
     for link_id, k, p in data.link_flows:
         flow = _value(m.flow[link_id, k, p])
@@ -96,7 +98,7 @@ def _flows(m, data, run_id: str) -> pd.DataFrame:
                 "corridor": link.corridor,
                 "commodity": k,
                 "flow": flow,
-                "capacity": link_capacity(m, data, link_id, p),
+                "capacity": link_capacity(m, data, steps, link_id, p),
                 "cost": flow * (link.transport_cost + link.tariff + link.border_cost),
                 "emissions_t": flow * link.emissions,
                 "border_crossing": link.crossing,
