@@ -130,13 +130,28 @@ class _Reach:
         self.demanded = _pairs_by_period(demand)
 
     def closure(self, seeds: set[tuple[str, str]], forward: bool) -> set[tuple[str, str]]:
-        """(region, commodity) pairs reachable from `seeds` along links (or against them)."""
-        reached = set(seeds)
-        step = nx.descendants if forward else nx.ancestors
+        """(region, commodity) pairs reachable from `seeds` along links (or against them):
+        one breadth-first search per commodity from all its seeds at once."""
+        starts: dict[str, set[str]] = defaultdict(set)
         for region, commodity in seeds:
+            starts[commodity].add(region)
+        reached = set(seeds)
+        for commodity, regions in starts.items():
             graph = self.graphs.get(commodity)
-            if graph is not None and region in graph:
-                reached |= {(r, commodity) for r in step(graph, region)}
+            if graph is None:
+                continue
+            step = graph.successors if forward else graph.predecessors
+            seen = {r for r in regions if r in graph}
+            frontier = list(seen)
+            while frontier:
+                following = []
+                for region in frontier:
+                    for neighbour in step(region):
+                        if neighbour not in seen:
+                            seen.add(neighbour)
+                            following.append(neighbour)
+                frontier = following
+            reached |= {(r, commodity) for r in seen}
         return reached
 
     def has(self, pairs: set[tuple[str, str]], site: str, side: dict[str, set[str]]) -> bool:
