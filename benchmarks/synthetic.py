@@ -90,15 +90,12 @@ def write_synthetic(directory: Path, scale: int, seed: int = 0) -> Path:
             "opening_cost": 0.0,
         }
     )
-    links = [
-        (f"l{i}_{(i + d) % n_regions}", regions[i], regions[(i + d) % n_regions])
+    pairs = [
+        (regions[i], regions[(i + d) % n_regions])
         for i in range(n_regions)
         for d in range(1, NEIGHBOURS + 1)
     ]
-    links += [
-        (f"l{b}_{a}".replace("l", "m", 1), dst, src)
-        for (_, src, dst), a, b in ((lk, lk[1], lk[2]) for lk in list(links))
-    ]
+    links = [(f"l_{src}_{dst}", src, dst) for a, b in pairs for src, dst in ((a, b), (b, a))]
     tables["links"] = pd.DataFrame(
         {
             "link_id": [lk[0] for lk in links],
