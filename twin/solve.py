@@ -85,7 +85,8 @@ class SolveResult:
 class HighsModel:
     """A Pyomo model compiled into a HiGHS instance, with the column and row maps."""
 
-    def __init__(self, model: pyo.ConcreteModel):
+    def __init__(self, model: pyo.ConcreteModel, relax: bool = False):
+        """Compile `model`; `relax` drops integrality (the LP relaxation)."""
         start = time.perf_counter()
         self.model = model
         form = LinearStandardFormCompiler().write(model, mixed_form=True)
@@ -95,7 +96,7 @@ class HighsModel:
         self.rows_of: dict[int, list[int]] = {}
         for i, (con, _) in enumerate(self.rows):
             self.rows_of.setdefault(id(con), []).append(i)
-        self.integer = np.array([v.is_integer() for v in self.columns], dtype=bool)
+        self.integer = np.array([v.is_integer() and not relax for v in self.columns], dtype=bool)
         self.highs = new_highs()
         self.highs.passModel(self._lp(form))
         self.handoff_seconds = time.perf_counter() - start

@@ -1,0 +1,123 @@
+"""python -m benchmarks run --tier smoke|full [--case NAME] --out DIR
+python -m benchmarks check DIR [--update-baseline]
+python -m benchmarks report DIR"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.cases import select
+from benchmarks.runner import run_cases
+
+BASELINE = Path(__file__).with_name("baseline.json")
+COUNTERS = ("variables", "integer_variables", "constraints", "nonzeros")
+
+
+def exact(row: pd.Series) -> bool:
+    """An objective that must be reproduced: proven optimal with no gap tolerance."""
+    return row["status"] == "optimal" and (row["gap"] or 0) <= 1e-9
+
+
+def check(results: pd.DataFrame, baseline: dict) -> list[str]:
+    """Differences from the baseline: model sizes (deterministic) and exact objectives."""
+    problems = []
+    for row in results.drop_duplicates("case").itertuples():
+        expected = baseline.get(row.case)
+        if row.status not in ("optimal", "time_limit"):
+            problems.append(f"{row.case}: status {row.status}")
+            continue
+        if expected is None:
+            problems.append(f"{row.case}: no baseline (run check --update-baseline)")
+            continue
+        for counter in COUNTERS:
+            if getattr(row, counter) != expected[counter]:
+                problems.append(f"{row.case}: {counter} {getattr(row, counter)} != "
+                                f"baseline {expected[counter]}")
+        known = row.published_optimum if pd.notna(row.published_optimum) else expected.get(
+            "objective")
+        if known is not None and exact(pd.Series(row._asdict())) and not np.isclose(
+                row.objective, known, rtol=1e-6, atol=1e-6):
+            problems.append(f"{row.case}: objective {row.objective} != {known}")
+    return problems
+
+
+def baseline_of(results: pd.DataFrame) -> dict:
+    baseline = {}
+    for _, row in results.drop_duplicates("case").iterrows():
+        entry = {c: int(row[c]) for c in COUNTERS}
+        if exact(row):
+            entry["objective"] = float(row["objective"])
+        baseline[row["case"]] = entry
+    return baseline
+
+
+def report(directory: Path) -> None:
+    results = pd.read_parquet(directory / "results.parquet")
+    columns = ["case", "nonzeros", "integer_variables", "build_s", "handoff_s", "solve_s",
+               "highs_alone_s", "overhead_ratio", "peak_rss_mb", "status", "gap"]
+    print(results[columns].to_markdown(index=False, floatfmt=".3g"))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    synthetic = results[results["case"].str.endswith("_lp") & results["case"].str.startswith(
+        "synthetic")].sort_values("nonzeros")
+    figure, axes = plt.subplots(figsize=(7, 5))
+    for column in ("build_s", "handoff_s", "solve_s"):
+        x, y = synthetic["nonzeros"], synthetic[column]
+        slope = np.polyfit(np.log(x), np.log(y), 1)[0] if len(x) > 1 else float("nan")
+        axes.loglog(x, y, "o-", label=f"{column} (slope {slope:.2f})")
+    axes.set_xlabel("nonzeros")
+    axes.set_ylabel("seconds")
+    axes.set_title("twin on the synthetic hypercluster (LP relaxation)")
+    axes.legend()
+    figure.savefig(directory / "scaling.png", dpi=120, bbox_inches="tight")
+    print(f"wrote {directory / 'scaling.png'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run")
+    run.add_argument("--tier", choices=("smoke", "full"), default="smoke")
+    run.add_argument("--case")
+    run.add_argument("--repetitions", type=int, default=1)
+    run.add_argument("--out", type=Path, required=True)
+    checking = commands.add_parser("check")
+    checking.add_argument("directory", type=Path)
+    checking.add_argument("--update-baseline", action="store_true")
+    reporting = commands.add_parser("report")
+    reporting.add_argument("directory", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        results = run_cases(select(args.tier, args.case), args.tier, args.repetitions)
+        args.out.mkdir(parents=True, exist_ok=True)
+        results.to_parquet(args.out / "results.parquet", index=False)
+        print(f"wrote {args.out / 'results.parquet'}")
+        return 0
+    if args.command == "report":
+        report(args.directory)
+        return 0
+    results = pd.read_parquet(args.directory / "results.parquet")
+    baseline = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+    if args.update_baseline:
+        baseline.update(baseline_of(results))
+        BASELINE.write_text(json.dumps(baseline, indent=2, sort_keys=True) + "\n")
+        print(f"updated {BASELINE}")
+        return 0
+    problems = check(results, baseline)
+    for problem in problems:
+        print(problem)
+    print("benchmark check:", "failed" if problems else "ok")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Run benchmark cases, each in a fresh process (so peak memory is its own), into Parquet.
+
+Per case: model size, build_s (Pyomo construction), handoff_s (compile and pass to HiGHS),
+solve_s (HiGHS), extract_s, and `highs_alone_s`: the same model written to MPS once and
+solved by highspy alone, measured in the same process, so
+`overhead_ratio = (build_s + handoff_s) / highs_alone_s` compares like with like.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import platform
+import resource
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import pandas as pd
+import pyomo.environ as pyo
+
+from benchmarks.cases import Case, scratch
+from twin.model import build_model
+from twin.results import extract_results
+from twin.scenario import SolverOptions
+from twin.solve import HighsModel, new_highs
+
+
+def measure(case: Case) -> dict:
+    """Build, hand off, solve and extract one case; then HiGHS alone on its MPS file."""
+    with scratch() as directory:
+        workdir = Path(directory)
+        ds, scenario, published = case.inputs(workdir)
+        built = build_model(ds, scenario)
+        highs = HighsModel(built.model, relax=case.relax)
+        solved = highs.solve(scenario.solver)
+        start = time.perf_counter()
+        if solved.ok:
+            extract_results(built, solved, case.name)
+        extract_s = time.perf_counter() - start
+        mps = workdir / "model.mps"
+        highs.highs.writeModel(str(mps))
+        alone = new_highs()
+        alone.readModel(str(mps))
+        alone.setOptionValue("time_limit", float(scenario.solver.time_limit))
+        alone.setOptionValue("mip_rel_gap", float(scenario.solver.mip_gap))
+        start = time.perf_counter()
+        alone.run()
+        highs_alone_s = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    row = {
+        "case": case.name, **highs.size, "build_s": built.build_seconds,
+        "handoff_s": highs.handoff_seconds, "solve_s": solved.solve_seconds,
+        "extract_s": extract_s, "highs_alone_s": highs_alone_s,
+        "peak_rss_mb": peak_kb / 1024, "status": solved.status, "objective": solved.objective,
+        "bound": solved.bound, "gap": solved.gap, "nodes": solved.nodes,
+        "simplex_iterations": solved.simplex_iterations, "relaxed": case.relax,
+        "published_optimum": published,
+    }
+    row["total_s"] = row["build_s"] + row["handoff_s"] + row["solve_s"] + row["extract_s"]
+    row["overhead_ratio"] = (row["build_s"] + row["handoff_s"]) / max(highs_alone_s, 1e-9)
+    return row
+
+
+def _warm_up() -> None:
+    """Compile a one-variable model once, so the first case's hand-off does not pay for the
+    one-off imports of the compiler and scipy (a per-process cost, not a per-model one)."""
+    model = pyo.ConcreteModel()
+    model.x = pyo.Var(bounds=(0, 1))
+    model.c = pyo.Constraint(expr=model.x <= 1)
+    model.o = pyo.Objective(expr=model.x)
+    HighsModel(model).solve(SolverOptions())
+
+
+def _child(case: Case, queue) -> None:
+    try:
+        _warm_up()
+        queue.put(measure(case))
+    except Exception as error:  # a failing case is a row with status error, not a crash
+        queue.put({"case": case.name, "status": "error", "message": repr(error)})
+
+
+def run_cases(cases: list[Case], tier: str, repetitions: int = 1) -> pd.DataFrame:
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for case in cases:
+        for repetition in range(repetitions):
+            queue = context.Queue()
+            process = context.Process(target=_child, args=(case, queue))
+            process.start()
+            row = queue.get()
+            process.join()
+            rows.append({**row, "tier": tier, "repetition": repetition})
+            print(f"{case.name:<22} {row.get('status'):<10} nnz {row.get('nonzeros', 0):>9} "
+                  f"build {row.get('build_s', 0):7.2f} s  handoff {row.get('handoff_s', 0):6.2f} s"
+                  f"  solve {row.get('solve_s', 0):7.2f} s  alone {row.get('highs_alone_s', 0):7.2f}"
+                  f" s  ratio {row.get('overhead_ratio', float('nan')):5.2f}", flush=True)
+    frame = pd.DataFrame(rows)
+    frame["versions"] = str({n: version(n) for n in ("twin", "pyomo", "highspy")})
+    frame["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores"
+    return frame
