@@ -37,12 +37,17 @@ def check(results: pd.DataFrame, baseline: dict) -> list[str]:
             continue
         for counter in COUNTERS:
             if getattr(row, counter) != expected[counter]:
-                problems.append(f"{row.case}: {counter} {getattr(row, counter)} != "
-                                f"baseline {expected[counter]}")
-        known = row.published_optimum if pd.notna(row.published_optimum) else expected.get(
-            "objective")
-        if known is not None and exact(pd.Series(row._asdict())) and not np.isclose(
-                row.objective, known, rtol=1e-6, atol=1e-6):
+                problems.append(
+                    f"{row.case}: {counter} {getattr(row, counter)} != baseline {expected[counter]}"
+                )
+        known = (
+            row.published_optimum if pd.notna(row.published_optimum) else expected.get("objective")
+        )
+        if (
+            known is not None
+            and exact(pd.Series(row._asdict()))
+            and not np.isclose(row.objective, known, rtol=1e-6, atol=1e-6)
+        ):
             problems.append(f"{row.case}: objective {row.objective} != {known}")
     return problems
 
@@ -59,16 +64,28 @@ def baseline_of(results: pd.DataFrame) -> dict:
 
 def report(directory: Path) -> None:
     results = pd.read_parquet(directory / "results.parquet")
-    columns = ["case", "nonzeros", "integer_variables", "build_s", "handoff_s", "solve_s",
-               "highs_alone_s", "overhead_ratio", "peak_rss_mb", "status", "gap"]
+    columns = [
+        "case",
+        "nonzeros",
+        "integer_variables",
+        "build_s",
+        "handoff_s",
+        "solve_s",
+        "highs_alone_s",
+        "overhead_ratio",
+        "peak_rss_mb",
+        "status",
+        "gap",
+    ]
     print(results[columns].to_markdown(index=False, floatfmt=".3g"))
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    synthetic = results[results["case"].str.endswith("_lp") & results["case"].str.startswith(
-        "synthetic")].sort_values("nonzeros")
+    synthetic = results[
+        results["case"].str.endswith("_lp") & results["case"].str.startswith("synthetic")
+    ].sort_values("nonzeros")
     figure, axes = plt.subplots(figsize=(7, 5))
     for column in ("build_s", "handoff_s", "solve_s"):
         x, y = synthetic["nonzeros"], synthetic[column]

@@ -51,10 +51,14 @@ CASES = (
     Case("eaeu_china_tight", FULL, "dataset", "data/eaeu_china", mip_gap=0.002),
     Case("synthetic_2_lp", SMOKE, "synthetic", "2", relax=True),
     Case("synthetic_2", SMOKE, "synthetic", "2", time_limit=30, mip_gap=0.01),
-    *(Case(f"synthetic_{s}_lp", FULL, "synthetic", str(s), relax=True, time_limit=600)
-      for s in (5, 10, 20, 30, 40, 50)),
-    *(Case(f"synthetic_{s}", FULL, "synthetic", str(s), time_limit=120, mip_gap=0.01)
-      for s in (10, 30)),
+    *(
+        Case(f"synthetic_{s}_lp", FULL, "synthetic", str(s), relax=True, time_limit=600)
+        for s in (5, 10, 20, 30, 40, 50)
+    ),
+    *(
+        Case(f"synthetic_{s}", FULL, "synthetic", str(s), time_limit=120, mip_gap=0.01)
+        for s in (10, 30)
+    ),
 )
 
 

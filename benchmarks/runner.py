@@ -15,6 +15,7 @@ import resource
 import time
 from importlib.metadata import version
 from pathlib import Path
+from queue import Empty
 
 import pandas as pd
 import pyomo.environ as pyo
@@ -49,12 +50,21 @@ def measure(case: Case) -> dict:
         highs_alone_s = time.perf_counter() - start
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     row = {
-        "case": case.name, **highs.size, "build_s": built.build_seconds,
-        "handoff_s": highs.handoff_seconds, "solve_s": solved.solve_seconds,
-        "extract_s": extract_s, "highs_alone_s": highs_alone_s,
-        "peak_rss_mb": peak_kb / 1024, "status": solved.status, "objective": solved.objective,
-        "bound": solved.bound, "gap": solved.gap, "nodes": solved.nodes,
-        "simplex_iterations": solved.simplex_iterations, "relaxed": case.relax,
+        "case": case.name,
+        **highs.size,
+        "build_s": built.build_seconds,
+        "handoff_s": highs.handoff_seconds,
+        "solve_s": solved.solve_seconds,
+        "extract_s": extract_s,
+        "highs_alone_s": highs_alone_s,
+        "peak_rss_mb": peak_kb / 1024,
+        "status": solved.status,
+        "objective": solved.objective,
+        "bound": solved.bound,
+        "gap": solved.gap,
+        "nodes": solved.nodes,
+        "simplex_iterations": solved.simplex_iterations,
+        "relaxed": case.relax,
         "published_optimum": published,
     }
     row["total_s"] = row["build_s"] + row["handoff_s"] + row["solve_s"] + row["extract_s"]
@@ -80,21 +90,43 @@ def _child(case: Case, queue) -> None:
         queue.put({"case": case.name, "status": "error", "message": repr(error)})
 
 
+def _progress(row: dict) -> str:
+    seconds = "  ".join(
+        f"{name} {row.get(f'{name}_s', 0):7.2f} s" for name in ("build", "handoff", "solve")
+    )
+    return (
+        f"{row['case']:<22} {row.get('status'):<10} nnz {row.get('nonzeros', 0):>9}  {seconds}"
+        f"  alone {row.get('highs_alone_s', 0):7.2f} s"
+        f"  ratio {row.get('overhead_ratio', float('nan')):5.2f}"
+    )
+
+
+def _measure_in_child(context, case: Case) -> dict:
+    """Run one case in a fresh process; a process that dies (out of memory, a crash in the
+    solver) becomes a row with status error instead of a hung suite."""
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(case, queue))
+    process.start()
+    while True:
+        try:
+            row = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():
+                row = {"case": case.name, "status": "error", "message": "process died"}
+                break
+    process.join()
+    return row
+
+
 def run_cases(cases: list[Case], tier: str, repetitions: int = 1) -> pd.DataFrame:
     context = multiprocessing.get_context("spawn")
     rows = []
     for case in cases:
         for repetition in range(repetitions):
-            queue = context.Queue()
-            process = context.Process(target=_child, args=(case, queue))
-            process.start()
-            row = queue.get()
-            process.join()
+            row = _measure_in_child(context, case)
             rows.append({**row, "tier": tier, "repetition": repetition})
-            print(f"{case.name:<22} {row.get('status'):<10} nnz {row.get('nonzeros', 0):>9} "
-                  f"build {row.get('build_s', 0):7.2f} s  handoff {row.get('handoff_s', 0):6.2f} s"
-                  f"  solve {row.get('solve_s', 0):7.2f} s  alone {row.get('highs_alone_s', 0):7.2f}"
-                  f" s  ratio {row.get('overhead_ratio', float('nan')):5.2f}", flush=True)
+            print(_progress(row), flush=True)
     frame = pd.DataFrame(rows)
     frame["versions"] = str({n: version(n) for n in ("twin", "pyomo", "highspy")})
     frame["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores"

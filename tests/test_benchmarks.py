@@ -1,0 +1,95 @@
+"""The benchmark suite's gate: its smoke tier runs, and its check catches what it must."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks.__main__ import baseline_of, check
+from benchmarks.synthetic import write_synthetic
+from twin.data import load_dataset
+from twin.model import build_model
+from twin.scenario import Scenario
+from twin.solve import HighsModel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _row(**changes) -> dict:
+    row = {
+        "case": "c",
+        "variables": 10,
+        "integer_variables": 2,
+        "constraints": 5,
+        "nonzeros": 30,
+        "status": "optimal",
+        "gap": 0.0,
+        "objective": 100.0,
+        "published_optimum": None,
+    }
+    return row | changes
+
+
+def test_check_accepts_its_own_baseline():
+    results = pd.DataFrame([_row()])
+    assert check(results, baseline_of(results)) == []
+
+
+@pytest.mark.parametrize("counter", ["variables", "integer_variables", "constraints", "nonzeros"])
+def test_check_flags_a_model_size_that_moved(counter: str):
+    baseline = baseline_of(pd.DataFrame([_row()]))
+    moved = pd.DataFrame([_row(**{counter: 31})])
+    assert any(counter in problem for problem in check(moved, baseline))
+
+
+def test_check_flags_a_wrong_objective_and_a_published_optimum_missed():
+    baseline = baseline_of(pd.DataFrame([_row()]))
+    assert check(pd.DataFrame([_row(objective=100.1)]), baseline)
+    missed = pd.DataFrame([_row(published_optimum=99.0)])
+    assert any("objective" in problem for problem in check(missed, baseline))
+
+
+def test_check_ignores_objectives_solved_to_a_gap_but_flags_failures_and_new_cases():
+    baseline = baseline_of(pd.DataFrame([_row()]))
+    assert check(pd.DataFrame([_row(objective=101.0, gap=0.01)]), baseline) == []
+    assert check(pd.DataFrame([_row(status="error")]), baseline)
+    assert check(pd.DataFrame([_row(case="new")]), baseline)
+
+
+def test_synthetic_is_deterministic_and_grows_with_its_knob(tmp_path: Path):
+    sizes = []
+    for scale in (1, 2):
+        first = write_synthetic(tmp_path / f"a{scale}", scale)
+        again = write_synthetic(tmp_path / f"b{scale}", scale)
+        for csv in sorted(first.glob("*.csv")):
+            assert csv.read_bytes() == (again / csv.name).read_bytes(), csv.name
+        built = build_model(load_dataset(first), Scenario())
+        sizes.append(HighsModel(built.model).size["nonzeros"])
+    assert sizes[1] > 2 * sizes[0]
+
+
+@pytest.mark.slow
+def test_smoke_tier_runs_and_matches_its_baseline(tmp_path: Path):
+    """The CI gate: published optima reproduced, model sizes as in benchmarks/baseline.json."""
+    run = [sys.executable, "-m", "benchmarks"]
+    done = subprocess.run(
+        [*run, "run", "--tier", "smoke", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = pd.read_parquet(tmp_path / "results.parquet")
+    assert set(results["status"]) == {"optimal"}
+    for column in ("build_s", "handoff_s", "solve_s", "highs_alone_s", "peak_rss_mb"):
+        assert (results[column] > 0).all(), column
+    gate = subprocess.run(
+        [*run, "check", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert "benchmark check: ok" in gate.stdout
