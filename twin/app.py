@@ -1,8 +1,9 @@
 """`twin run`: the Hydra app. A thin shell that calls the pipeline's stages in order.
 
-load -> build -> solve -> extract -> write, each timed and shown with rich; at the end a table
-of headline KPIs, to-be against as-is. Every run leaves `run.json` (also when it fails) and,
-when it has a solution, `results/*.parquet` (and `as_is/results/`), written atomically.
+load -> analysis (build, solve, extract) -> write, each timed and shown with rich; at the end
+a table of headline KPIs, to-be against as-is (or disrupted against the undisrupted plan), and
+the analysis's own table. Every run leaves `run.json` (also when it fails) and, when it has a
+solution, `results/*.parquet` (and `as_is/results/`, ...), written atomically.
 A failed run never raises into the launcher, so one bad run does not kill a sweep.
 """
 
@@ -18,17 +19,20 @@ from importlib.metadata import version
 from pathlib import Path
 
 import hydra
+import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from twin.analysis import Outcome, run_analysis
 from twin.config import REPO, ConfigError, dataset_path, register, to_run_inputs
 from twin.data import DatasetError, load_dataset
-from twin.plan import PlanRun, optimise, plan_against_as_is
+from twin.plan import PlanRun
 from twin.results.audit import audit
 from twin.results.writer import write_json, write_tables
+from twin.whatif import WhatIfError
 
 FINISHED = ("optimal", "time_limit")
 EXIT_CODES: list[int] = []  # exit codes of the runs made in this process
@@ -67,7 +71,7 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
         "config_hash": config_hash(config),
         "dataset": cfg.dataset.path,
         "versions": versions(),
-        "analysis": "plan",
+        "analysis": cfg.analysis.name,
     }
     timings: dict[str, float] = {}
     record = run_dir / "run.json"
@@ -79,34 +83,37 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
             console.print(f"[cyan]skipped[/] {run_id}: finished before with this config and data")
             return 0
         ds, scenario = to_run_inputs(cfg, ds)
-    except (DatasetError, ConfigError) as error:
+        with stage("solve", timings):
+            outcome = run_analysis(cfg, ds, scenario, run_id, run_dir)
+    except (DatasetError, ConfigError, WhatIfError) as error:
         return _fail(record, meta, timings, f"{type(error).__name__}: {error}", 2)
-    if cfg.scenario.compare_as_is:
-        with stage("solve", timings):
-            to_be, as_is = plan_against_as_is(ds, scenario, run_id, run_dir)
-    else:
-        with stage("solve", timings):
-            to_be, as_is = optimise(ds, scenario, run_id, run_dir / "highs.log"), None
-    for key in ("build", "handoff", "extract"):
-        timings[key] = to_be.timings.get(key, 0.0) + (as_is.timings.get(key, 0.0) if as_is else 0)
-    timings["solve"] = to_be.timings["solve"] + (as_is.timings["solve"] if as_is else 0.0)
-    meta.update(_solve_record(to_be))
-    if to_be.results is None:
-        message = "; ".join([to_be.solved.message, *to_be.solved.explanation])
-        return _fail(record, meta, timings, message, 1, status=to_be.solved.status)
-    problems = audit(to_be.results.tables, to_be.results.cost)
-    if problems:
-        return _fail(record, meta, timings, "results fail the audit: " + "; ".join(problems), 1)
+    runs = [outcome.main, *outcome.others.values()]
+    for key in ("build", "handoff", "solve", "extract"):
+        timings[key] = sum(run.timings.get(key, 0.0) for run in runs)
+    main = outcome.main
+    meta.update(_solve_record(main))
+    if main.results is None:
+        message = "; ".join([main.solved.message, *main.solved.explanation])
+        return _fail(record, meta, timings, message, 1, status=main.solved.status)
+    for name, run in {"results": main, **outcome.others}.items():
+        problems = audit(run.results.tables, run.results.cost) if run.results else []
+        if problems:
+            message = f"{name}: results fail the audit: " + "; ".join(problems)
+            return _fail(record, meta, timings, message, 1)
     with stage("write", timings):
         metadata = {"run_id": run_id, "config_hash": meta["config_hash"]}
-        write_tables(run_dir / "results", {**to_be.results.tables, "kpis": to_be.kpis}, metadata)
-        if as_is is not None and as_is.results is not None:
-            tables = {**as_is.results.tables, "kpis": as_is.kpis}
-            write_tables(run_dir / "as_is" / "results", tables, metadata)
+        tables = {**main.results.tables, "kpis": outcome.kpis, **outcome.tables}
+        write_tables(run_dir / "results", tables, metadata)
+        for name, run in outcome.others.items():
+            if run.results is not None:
+                other = {**run.results.tables, "kpis": run.kpis}
+                write_tables(run_dir / name / "results", other, metadata)
+        for file, draw in outcome.figures.items():
+            draw(run_dir / file)
     meta["timings"] = timings
     meta["finished_at"] = datetime.now(UTC).isoformat()
     write_json(record, meta)
-    _summary(to_be, as_is is not None, run_dir)
+    _summary(outcome, run_dir)
     return 0
 
 
@@ -165,15 +172,32 @@ HEADLINE = (
     ("jobs", "jobs", "FTE"),
     ("unmet_demand", "unmet demand", "USD/yr"),
 )
+ANALYSIS_COLUMNS = {
+    "resilience": ("rank", "element", "extra_cost", "extra_unmet_demand", "extra_emissions_t"),
+    "pareto": ("point", "kind", "status", "emissions_t", "cost", "value_added", "jobs"),
+}
 
 
-def _summary(run: PlanRun, compared: bool, run_dir: Path) -> None:
-    kpis = run.kpis
+def _summary(outcome: Outcome, run_dir: Path) -> None:
+    console.print(_kpi_table(outcome))
+    for name, columns in ANALYSIS_COLUMNS.items():
+        if name in outcome.tables:
+            console.print(_frame_table(name, outcome.tables[name], columns))
+    gap = outcome.main.solved.gap
+    console.print(f"status {outcome.main.solved.status}, gap {0 if gap is None else gap:.2%}")
+    console.print(f"results: [bold]{escape(str((run_dir / 'results').resolve()))}[/]")
+
+
+def _kpi_table(outcome: Outcome) -> Table:
+    """Headline KPIs of the last period; with a reference plan, both and the change."""
+    run, kpis, before = outcome.main, outcome.kpis, outcome.before
     total = kpis[(kpis["scope_type"] == "total")]
     last = int(total["period"].dropna().max())
+    after = next(p for p in total["plan"].unique() if p not in (before, "change"))
     table = Table(title=f"{run.scenario.name}: headline KPIs in {last}")
     table.add_column("KPI")
-    for column in ["as-is", "to-be", "change"] if compared else ["value"]:
+    labels = [before.replace("_", "-"), after.replace("_", "-"), "change"] if before else ["value"]
+    for column in labels:
         table.add_column(column, justify="right")
 
     def value(plan: str, kpi: str, period) -> float | None:
@@ -181,26 +205,29 @@ def _summary(run: PlanRun, compared: bool, run_dir: Path) -> None:
         rows = rows[rows["period"].isna()] if period is None else rows[rows["period"] == period]
         return float(rows["value"].iloc[0]) if len(rows) else None
 
-    plan = "to_be" if compared else run.scenario.name
     for kpi, label, unit in HEADLINE:
-        cells = [value(plan, kpi, last)]
-        if compared:
-            before = value("as_is", kpi, last)
-            now = cells[0]
-            change = None if before in (None, 0) or now is None else 100 * (now - before) / before
-            cells = [before, now, change]
+        cells = [value(after, kpi, last)]
+        if before:
+            was, now = value(before, kpi, last), cells[0]
+            change = None if was in (None, 0) or now is None else 100 * (now - was) / was
+            cells = [was, now, change]
         text = [("" if c is None else f"{c:,.0f}") for c in cells]
-        if compared and cells[2] is not None:
+        if before and cells[2] is not None:
             text[2] = f"{cells[2]:+.1f} %"
         table.add_row(f"{label} ({unit})", *text)
-    cost = (
-        [value("as_is", "total_cost", None), run.results.cost] if compared else [run.results.cost]
-    )
+    cost = [value(before, "total_cost", None), run.results.cost] if before else [run.results.cost]
     table.add_row("total cost, discounted (USD)", *(f"{c:,.0f}" for c in cost if c is not None))
-    console.print(table)
-    gap = run.solved.gap
-    console.print(f"status {run.solved.status}, gap {0 if gap is None else gap:.2%}")
-    console.print(f"results: [bold]{escape(str((run_dir / 'results').resolve()))}[/]")
+    return table
+
+
+def _frame_table(title: str, frame: pd.DataFrame, columns: tuple[str, ...]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if frame[column].dtype == "string" else "right")
+    for row in frame[list(columns)].itertuples(index=False):
+        cells = [v if isinstance(v, str) else "" if pd.isna(v) else f"{v:,.0f}" for v in row]
+        table.add_row(*cells)
+    return table
 
 
 register()

@@ -61,6 +61,30 @@ class ScenarioConfig:
     max_import_share: float | None = None  # of critical commodities used in the bloc
     bloc: str = "EAEU"
     demand_growth: float = 1.0  # multiplier on every demand quantity
+    pareto_points: int = 7  # points of the cost-carbon frontier (analysis=pareto)
+
+
+@dataclass
+class AnalysisConfig:
+    """What the run answers: plan (default), disruption, n1 or pareto."""
+
+    name: str = "plan"
+    plan_dir: str | None = None  # a previous run directory whose plan the what-ifs take
+    n1_corridor: str | None = None  # n1 over this corridor's links instead of the crossings
+
+
+@dataclass
+class DisruptionConfig:
+    """What goes wrong in analysis=disruption (ids of the dataset)."""
+
+    name: str = "none"
+    close_links: list[str] = field(default_factory=list)
+    close_corridors: list[str] = field(default_factory=list)
+    close_crossings: list[str] = field(default_factory=list)
+    capacity_cut: dict[str, float] = field(default_factory=dict)  # site/link/crossing -> share
+    demand_factor: float = 1.0  # multiplier on demand quantities
+    demand_commodities: list[str] = field(default_factory=list)  # [] = every commodity
+    price_factor: dict[str, float] = field(default_factory=dict)  # commodity -> supply cost x
 
 
 @dataclass
@@ -78,6 +102,8 @@ class TwinConfig:
     corridor: CorridorConfig = MISSING
     scenario: ScenarioConfig = MISSING
     solver: SolverConfig = MISSING
+    analysis: AnalysisConfig = MISSING
+    disruption: DisruptionConfig = MISSING
     resume: bool = True  # skip a run whose run.json is finished for the same config and data
 
 
@@ -88,6 +114,8 @@ def register() -> None:
     store.store(group="corridor", name="corridor_schema", node=CorridorConfig)
     store.store(group="scenario", name="scenario_schema", node=ScenarioConfig)
     store.store(group="solver", name="solver_schema", node=SolverConfig)
+    store.store(group="analysis", name="analysis_schema", node=AnalysisConfig)
+    store.store(group="disruption", name="disruption_schema", node=DisruptionConfig)
 
 
 def dataset_path(cfg: DatasetConfig) -> Path:

@@ -224,8 +224,9 @@ CHANGES = (
 )
 
 
-def compare_kpis(to_be: pd.DataFrame, as_is: pd.DataFrame) -> pd.DataFrame:
-    """Both plans' KPIs and the to-be changes against as-is, in one table."""
+def compare_kpis(to_be: pd.DataFrame, as_is: pd.DataFrame, before: str = "as_is") -> pd.DataFrame:
+    """Both plans' KPIs and the to-be changes against as-is, in one table. `before` names
+    the reference plan in the `plan` column (a what-if compares with its `baseline`)."""
     keys = ["scope_type", "scope", "period", "kpi"]
     merged = to_be.merge(as_is[[*keys, "value"]], on=keys, how="inner", suffixes=("", "_as_is"))
     rows = []
@@ -251,5 +252,5 @@ def compare_kpis(to_be: pd.DataFrame, as_is: pd.DataFrame) -> pd.DataFrame:
             )
     run_id = str(to_be["run_id"].iloc[0])
     changes = conform("kpis", rows, run_id) if rows else to_be.iloc[0:0]
-    as_is = as_is.assign(run_id=run_id, plan="as_is")
+    as_is = as_is.assign(run_id=run_id, plan=before)
     return conform("kpis", pd.concat([to_be, as_is, changes], ignore_index=True), run_id)

@@ -7,6 +7,7 @@ notebook can stop anywhere; this module only calls them in order and times them.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,20 +34,37 @@ class PlanRun:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def optimise(ds: Dataset, scenario: Scenario, run_id: str, log_file: Path | None = None) -> PlanRun:
-    """Build, solve and (when there is a solution) extract results and KPIs."""
+def optimise(
+    ds: Dataset,
+    scenario: Scenario,
+    run_id: str,
+    log_file: Path | None = None,
+    adjust: Callable[[BuiltModel], None] | None = None,
+    start: dict[str, float] | None = None,
+) -> PlanRun:
+    """Build, solve and (when there is a solution) extract results and KPIs; `adjust`
+    changes the built model before it is solved (what-ifs fix a plan's investments);
+    `start` is a starting solution by variable name (`HighsModel.values` of a related run)."""
     built = build_model(ds, scenario)
-    solved, highs = solve(built.model, scenario.solver, log_file)
-    run = PlanRun(scenario, built, solved, highs)
+    if adjust is not None:
+        adjust(built)
+    solved, highs = solve(built.model, scenario.solver, log_file, start)
+    return finish(PlanRun(scenario, built, solved, highs), run_id)
+
+
+def finish(run: PlanRun, run_id: str) -> PlanRun:
+    """Record a solved run's timings and, when it has a solution, its tables and KPIs."""
+    solved = run.solved
     run.timings = {
-        "build": built.build_seconds,
+        "build": run.built.build_seconds,
         "handoff": solved.handoff_seconds,
         "solve": solved.solve_seconds,
     }
+    run.results, run.kpis = None, None
     if solved.ok:
         start = time.perf_counter()
-        run.results = extract_results(built, solved, run_id)
-        run.kpis = compute_kpis(run.results, built.data, plan=scenario.name)
+        run.results = extract_results(run.built, solved, run_id)
+        run.kpis = compute_kpis(run.results, run.built.data, plan=run.scenario.name)
         run.timings["extract"] = time.perf_counter() - start
     return run
 

@@ -46,12 +46,16 @@ class Scenario:
     carbon_cap_by_period: dict[int, float] = field(default_factory=dict)  # tCO2e per year
     carbon_weight: float = 0.0  # currency per tCO2e, weighted objective only
     carbon_reference_price: float = 100.0  # currency per tCO2e: values unmet demand in tonnes
+    emissions_budget: float | None = None  # tCO2e over the whole horizon (epsilon-constraint)
+    cost_cap: float | None = None  # discounted currency: the cost objective's ceiling
     # sovereignty
     bloc: str = "EAEU"
     max_import_share: float | None = None  # of critical commodities used inside the bloc
     critical_commodities: tuple[str, ...] | None = None  # None = those flagged critical
     # demand
     demand_growth: float = 1.0  # multiplier on every demand quantity
+    # what-if: share of capacity available per site, link or border crossing id (default 1)
+    availability: dict[str, float] = field(default_factory=dict)
     solver: SolverOptions = field(default_factory=SolverOptions)
 
     def has(self, family: str) -> bool:

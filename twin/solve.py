@@ -33,6 +33,8 @@ INF = highspy.kHighsInf
 ELASTIC_FAMILIES = (
     "carbon_cap",
     "country_carbon_cap",
+    "emissions_budget",
+    "cost_cap",
     "budget",
     "budget_share",
     "import_share",
@@ -142,6 +144,29 @@ class HighsModel:
         if j is not None:
             low = -INF if lower is None else lower
             self.highs.changeColBounds(j, low, INF if upper is None else upper)
+
+    def fix_integers(self) -> None:
+        """Fix every integer column at its current value and drop integrality: what remains
+        is the LP of operations, which re-solves warm from its basis after a bound change."""
+        columns = np.flatnonzero(self.integer).astype(np.int32)
+        if not len(columns):
+            return
+        values = np.round(np.asarray(self.highs.getSolution().col_value)[columns])
+        self.highs.changeColsBounds(len(columns), columns, values, values)
+        continuous = np.full(len(columns), highspy.HighsVarType.kContinuous)
+        self.highs.changeColsIntegrality(len(columns), columns, continuous)
+        self.integer[:] = False
+
+    def start_from(self, values: dict[str, float]) -> None:
+        """A starting solution by variable name (a feasible plan of a related model), so
+        that a MIP with a tight side constraint has an incumbent from the first node."""
+        solution = highspy.HighsSolution()
+        solution.col_value = [values.get(v.name, 0.0) for v in self.columns]
+        self.highs.setSolution(solution)
+
+    def values(self) -> dict[str, float]:
+        """Column values by variable name: a start for `start_from`."""
+        return {v.name: float(v.value) for v in self.columns if v.value is not None}
 
     def solve(self, options: SolverOptions, log_file: Path | None = None) -> SolveResult:
         """Run HiGHS; load values into the model; duals from the fixed-integer LP."""
@@ -296,11 +321,17 @@ def _status_name(status) -> str:
 
 
 def solve(
-    model: pyo.ConcreteModel, options: SolverOptions, log_file: Path | None = None
+    model: pyo.ConcreteModel,
+    options: SolverOptions,
+    log_file: Path | None = None,
+    start: dict[str, float] | None = None,
 ) -> tuple[SolveResult, HighsModel | None]:
-    """Compile and solve; never raises for a modelling outcome."""
+    """Compile and solve (from `start`, values by variable name, if given); never raises
+    for a modelling outcome."""
     try:
         highs_model = HighsModel(model)
     except InfeasibleConstraintException as error:
         return SolveResult(status="infeasible", message=str(error), explanation=[str(error)]), None
+    if start:
+        highs_model.start_from(start)
     return highs_model.solve(options, log_file), highs_model

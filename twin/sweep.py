@@ -15,7 +15,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from twin.results.schema import TABLES
+from twin.results.schema import ANALYSIS_TABLES, TABLES
 from twin.results.writer import write_parquet
 
 FAILED_RUNS: list[str] = []  # run_ids of failed runs in the last sweep of this process
@@ -44,7 +44,7 @@ def _overrides(job_dir: Path) -> dict[str, str]:
 
 def aggregate(sweep_dir: Path) -> pd.DataFrame:
     """Write `<table>.parquet` (all runs) and `sweep.parquet` (one row per run)."""
-    rows, parts = [], {name: [] for name in TABLES}
+    rows, parts = [], {name: [] for name in [*TABLES, *ANALYSIS_TABLES]}
     for record in sorted(sweep_dir.glob("*/run.json")):
         job_dir = record.parent
         meta = json.loads(record.read_text())
@@ -62,7 +62,7 @@ def aggregate(sweep_dir: Path) -> pd.DataFrame:
         if kpis_file.exists():
             row.update(_headline(pd.read_parquet(kpis_file)))
         rows.append(row)
-        for name in TABLES:
+        for name in parts:
             file = job_dir / "results" / f"{name}.parquet"
             if file.exists():
                 parts[name].append(pd.read_parquet(file).assign(**overrides))

@@ -1,10 +1,11 @@
 r"""Capacity: activity within installed modules; modules within the site; fixed charge.
 
-For every active site-period (s, p), with module size :math:`U_s`:
+For every active site-period (s, p), with module size :math:`U_s` and available share
+:math:`\alpha_s` (1 unless a what-if cuts the site's capacity):
 
 .. math::
 
-    activity_{sp} \le U_s \cdot installed_{sp}, \qquad
+    activity_{sp} \le \alpha_s U_s \cdot installed_{sp}, \qquad
     installed_{sp} = E_{sp} + \sum_{q \le p < q + L_s} build_{sq} \le M_s
 
 where :math:`E_{sp}` are existing modules still alive and :math:`L_s` the lifetime in years.
@@ -27,7 +28,7 @@ from twin.model.data import ModelData
 
 def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
     size = {
-        s: float(data.technologies.at[site.technology, "module_size"])
+        s: data.available(s) * float(data.technologies.at[site.technology, "module_size"])
         for s, site in data.sites.items()
     }
     m.capacity = pyo.Constraint(

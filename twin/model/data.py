@@ -106,6 +106,10 @@ class ModelData:
         """An asset built in period `built` still operates in `period`."""
         return built <= period < built + lifetime
 
+    def available(self, asset_id: str) -> float:
+        """Share of an asset's capacity that may be used (a what-if cut; 1 by default)."""
+        return self.scenario.availability.get(asset_id, 1.0)
+
     def lifetime(self, site_id: str) -> int:
         return int(self.technologies.at[self.sites[site_id].technology, "lifetime_years"])
 

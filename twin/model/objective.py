@@ -24,6 +24,11 @@ Objectives: `cost` = sum of components; `carbon` = :math:`\sum_p Y_p (E_p + \sum
 \cdot penalty / P_{ref})`, where unmet demand is valued in tonnes at the reference carbon
 price so that a carbon-minimal plan still serves demand; `weighted` = cost + carbon weight
 x :math:`\sum_p Y_p E_p`.
+
+Bounds on the objectives, for the cost-carbon frontier (`twin.pareto`): an emissions budget
+over the horizon, :math:`\sum_p Y_p E_p \le \bar E` (constraint `emissions_budget`, the
+epsilon-constraint), and a cost ceiling, total cost :math:`\le \bar C` (constraint
+`cost_cap`, the second stage of a lexicographic optimisation).
 """
 
 from __future__ import annotations
@@ -80,6 +85,10 @@ def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
         expr=pyo.quicksum(years[p] * m.emissions[p] for p in data.periods)
     )
     scenario = data.scenario
+    if scenario.emissions_budget is not None:
+        m.emissions_budget = pyo.Constraint(expr=m.total_emissions <= scenario.emissions_budget)
+    if scenario.cost_cap is not None:
+        m.cost_cap = pyo.Constraint(expr=m.total_cost <= scenario.cost_cap)
     if scenario.objective == "cost":
         m.objective = pyo.Objective(expr=m.total_cost, sense=pyo.minimize)
     elif scenario.objective == "carbon":

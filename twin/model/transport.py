@@ -1,19 +1,22 @@
 r"""Transport and borders: link capacity and border-crossing throughput, with expansion.
 
 For every link l and period p with flows, with existing capacity :math:`K_l`, step
-:math:`\Delta_l` and lifetime :math:`L_l`:
+:math:`\Delta_l`, lifetime :math:`L_l` and available share :math:`\alpha_l` (1 unless a
+what-if cuts it):
 
 .. math::
 
-    \sum_k flow_{lkp} \le K_l + \Delta_l \sum_{q \le p < q + L_l} expand\_link_{lq},
+    \sum_k flow_{lkp} \le \alpha_l \left(K_l + \Delta_l \sum_{q \le p < q + L_l}
+    expand\_link_{lq}\right),
     \qquad \sum_q expand\_link_{lq} \le X_l
 
 and for every border crossing x, over all open links through it (both directions):
 
 .. math::
 
-    \sum_{l \in x} \sum_k flow_{lkp} \le K_x + \Delta_x \sum_{q \le p < q + L_x}
-    expand\_crossing_{xq}, \qquad \sum_q expand\_crossing_{xq} \le X_x
+    \sum_{l \in x} \sum_k flow_{lkp} \le \alpha_x \left(K_x + \Delta_x
+    \sum_{q \le p < q + L_x} expand\_crossing_{xq}\right), \qquad
+    \sum_q expand\_crossing_{xq} \le X_x
 
 Constraints `link_capacity[l, p]`, `link_expansion_limit[l]`, `crossing_capacity[x, p]`,
 `crossing_expansion_limit[x]`. Tariffs, delay and transshipment costs are in the objective.
@@ -44,7 +47,8 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
     def link_rule(_, link_id, p):
         link = data.links[link_id]
         added = expansions(m.expand_link, link_steps, link_id, link.lifetime, p)
-        return pyo.quicksum(flows_of[link_id, p]) <= link.capacity + link.step * added
+        share = data.available(link_id)
+        return pyo.quicksum(flows_of[link_id, p]) <= share * (link.capacity + link.step * added)
 
     m.link_capacity = pyo.Constraint(sorted(flows_of), rule=link_rule)
     expandable = sorted({link for link, _ in data.link_expansions})
@@ -67,7 +71,8 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
         crossing = data.crossings.loc[x]
         added = expansions(m.expand_crossing, crossing_steps, x, int(crossing["lifetime_years"]), p)
         through = pyo.quicksum(v for link in data.crossing_links[x] for v in flows_of[link, p])
-        return through <= float(crossing["capacity"]) + float(crossing["expansion_step"]) * added
+        total = float(crossing["capacity"]) + float(crossing["expansion_step"]) * added
+        return through <= data.available(x) * total
 
     m.crossing_capacity = pyo.Constraint(crossing_periods, rule=crossing_rule)
     crossings = sorted({x for x, _ in data.crossing_expansions})

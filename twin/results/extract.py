@@ -77,7 +77,7 @@ def link_capacity(m, data, steps: dict[str, list[int]], link_id: str, period: in
         for q in steps.get(link_id, ())
         if data.alive(q, link.lifetime, period)
     )
-    return link.capacity + link.step * added
+    return data.available(link_id) * (link.capacity + link.step * added)
 
 
 def _flows(m, data, run_id: str) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def _modules(m, data, site_id: str, period: int) -> float:
 def _production(m, data, run_id: str) -> pd.DataFrame:
     rows = []
     for site_id, site in data.sites.items():
-        size = float(data.technologies.at[site.technology, "module_size"])
+        size = data.available(site_id) * float(data.technologies.at[site.technology, "module_size"])
         for p in data.periods:
             modules = _modules(m, data, site_id, p)
             if modules <= 0:
@@ -135,7 +135,7 @@ def _production(m, data, run_id: str) -> pd.DataFrame:
                     "activity": activity,
                     "capacity": size * modules,
                     "modules_installed": modules,
-                    "utilization": activity / (size * modules),
+                    "utilization": activity / (size * modules) if size else 0.0,
                 }
             )
     return conform("production", rows, run_id)

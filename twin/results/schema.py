@@ -12,6 +12,7 @@ import pandas as pd
 ID = "string"
 YEAR = "int64"
 NULLABLE_YEAR = "Int64"
+NULLABLE_INT = "Int64"
 VALUE = "float64"
 
 TABLES: dict[str, dict[str, str]] = {
@@ -99,6 +100,36 @@ TABLES: dict[str, dict[str, str]] = {
 }
 
 
+# Tables of the what-if analyses (docs/results.md, "Analyses")
+ANALYSIS_TABLES: dict[str, dict[str, str]] = {
+    "resilience": {
+        "run_id": ID,
+        "element": ID,
+        "element_type": ID,
+        "status": ID,
+        "extra_cost": VALUE,
+        "unmet_demand": VALUE,
+        "extra_unmet_demand": VALUE,
+        "extra_emissions_t": VALUE,
+        "value_added_lost": VALUE,
+        "seconds": VALUE,
+        "rank": NULLABLE_INT,
+    },
+    "pareto": {
+        "run_id": ID,
+        "point": "int64",
+        "kind": ID,
+        "carbon_cap": VALUE,
+        "status": ID,
+        "emissions_t": VALUE,
+        "cost": VALUE,
+        "gap": VALUE,
+        "value_added": VALUE,
+        "jobs": VALUE,
+        "unmet_demand": VALUE,
+    },
+}
+
 # twin's own columns after the contract's (results.md welcomes extra columns)
 EXTRA: dict[str, dict[str, str]] = {
     "flows": {"border_crossing": ID},
@@ -110,7 +141,7 @@ def conform(name: str, rows: list[dict] | pd.DataFrame, run_id: str) -> pd.DataF
     """A results table with the contract's columns first, in order, with their dtypes, then
     twin's extra columns; the same columns and dtypes when there are no rows at all."""
     frame = pd.DataFrame(rows)
-    columns = {**TABLES[name], **EXTRA.get(name, {})}
+    columns = {**{**TABLES, **ANALYSIS_TABLES}[name], **EXTRA.get(name, {})}
     frame["run_id"] = run_id
     for column in columns:
         if column not in frame:

@@ -1,0 +1,237 @@
+"""What-ifs on a plan: disruptions, N-1 over crossings, and the cost-carbon frontier.
+
+The border case is solvable by hand: 100 t of grain from A (10/t) to B across one of two
+crossings. Crossing `x` (link A->B, 2/t to ship) is the cheap route; crossing `y` (link A->C
+then C->B, 2/t + 3/t) is the detour. Grain is worth 50/t; unmet demand costs 1,000/t. One
+period of one year, money not discounted, so each expected cost is the arithmetic beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from twin.data import load_dataset
+from twin.plan import optimise
+from twin.results.audit import audit
+from twin.scenario import Scenario, SolverOptions
+from twin.whatif import Disruption, WhatIfError, n_minus_one, operations, resilience_table
+
+from .builders import link, region, write
+
+ROOT = Path(__file__).resolve().parents[1]
+EXACT = Scenario(discount_rate=0.0, green_rate=0.0, solver=SolverOptions(mip_gap=1e-9))
+
+
+@pytest.fixture
+def border(tmp_path: Path):
+    return write(
+        tmp_path / "border",
+        regions=[region("A"), region("B", "CHN", ""), region("C", "MNG", "")],
+        commodities=[{"commodity_id": "grain", "value_per_unit": 50}],
+        technologies=[{"technology_id": "silo", "module_size": 1}],
+        recipes=[{"technology_id": "silo", "commodity_id": "grain", "coefficient": 1}],
+        sites=[{"site_id": "unused", "region_id": "A", "technology_id": "silo", "max_modules": 0}],
+        links=[
+            link("ab", "A", "B", cost_per_unit_km=2),
+            link("ac", "A", "C", cost_per_unit_km=2),
+            link("cb", "C", "B", cost_per_unit_km=3),
+        ],
+        link_commodities=[{"link_id": lk, "commodity_id": "grain"} for lk in ("ab", "ac", "cb")],
+        border_crossings=[
+            {"crossing_id": cx, "name": cx, "country_a": a, "country_b": b, "capacity": 1e6}
+            for cx, a, b in (("x", "KAZ", "CHN"), ("y", "KAZ", "MNG"))
+        ],
+        corridors=[
+            {"corridor_id": "direct", "link_id": "ab", "border_crossing": "x"},
+            {"corridor_id": "detour", "link_id": "ac", "border_crossing": "y"},
+        ],
+        supply=[
+            {"region_id": "A", "commodity_id": "grain", "max_quantity": 1e6, "cost_per_unit": 10}
+        ],
+        demand=[{"region_id": "B", "commodity_id": "grain", "quantity": 100}],
+    )
+
+
+def no_investments() -> pd.DataFrame:
+    return pd.DataFrame(columns=["asset_type", "asset_id", "period", "units_built"])
+
+
+def test_closing_the_only_crossing_on_a_path_leaves_exactly_its_demand_unmet(border):
+    """Both crossings shut: 100 t unmet (5,000 of value) at 1,000/t instead of 12/t."""
+    shut = Disruption(close_crossings=("x", "y"))
+    run = operations(border, EXACT, no_investments(), "t", shut)
+    assert run.results.cost == pytest.approx(100 * 1000)
+    balance = run.results.tables["balance"].set_index("region")
+    assert balance.at["B", "unmet"] == pytest.approx(100)
+    assert run.results.tables["flows"].empty
+
+
+def test_n1_has_one_row_per_crossing_ranked_by_extra_cost(border):
+    """x shut: the detour costs 10 + 2 + 3 = 15/t instead of 12/t, 300 more, nothing
+    unmet. y shut: nothing changes."""
+    baseline, losses = n_minus_one(border, EXACT, no_investments(), "t")
+    assert baseline.results.cost == pytest.approx(100 * 12)
+    table = resilience_table(losses, "t").set_index("element")
+    assert sorted(table.index) == ["x", "y"]
+    assert table.at["x", "extra_cost"] == pytest.approx(300)
+    assert table.at["x", "extra_unmet_demand"] == pytest.approx(0, abs=1e-6)
+    assert table.at["y", "extra_cost"] == pytest.approx(0, abs=1e-6)
+    assert table.at["x", "rank"] == 1 and table.at["y", "rank"] == 2
+
+
+def test_n1_of_a_corridor_closes_its_links_in_turn(border):
+    _, losses = n_minus_one(border, EXACT, no_investments(), "t", "link", ["ab", "cb"])
+    cost = {item.element: item.extra_cost for item in losses}
+    assert cost == pytest.approx({"ab": 300, "cb": 0})
+
+
+@pytest.fixture
+def plan(toy):
+    ds = load_dataset(toy)
+    return ds, optimise(ds, EXACT, "plan")
+
+
+def test_operations_of_a_plan_reproduce_its_cost(plan):
+    ds, planned = plan
+    investments = planned.results.tables["investments"]
+    assert not investments.empty  # the toy plan builds a mill: something is fixed
+    again = operations(ds, EXACT, investments, "ops")
+    assert again.results.cost == pytest.approx(planned.results.cost, rel=1e-9)
+    assert again.highs.size["integer_variables"] == 0
+    built = again.results.tables["investments"]
+    assert built["units_built"].sum() == pytest.approx(investments["units_built"].sum())
+
+
+def test_in_place_n1_matches_a_rebuild_with_each_crossing_closed(plan):
+    ds, planned = plan
+    investments = planned.results.tables["investments"]
+    baseline, losses = n_minus_one(ds, EXACT, investments, "n1")
+    assert len(losses) == len(ds.border_crossings)
+    for item in losses:
+        closed = Disruption(close_crossings=(item.element,))
+        rebuilt = operations(ds, EXACT, investments, "one", closed)
+        assert item.extra_cost == pytest.approx(rebuilt.results.cost - baseline.results.cost)
+        emissions = rebuilt.results.emissions_t - baseline.results.emissions_t
+        assert item.extra_emissions_t == pytest.approx(emissions, abs=1e-6)
+
+
+def test_a_full_capacity_cut_equals_a_closure_and_half_a_cut_halves_the_room(plan):
+    ds, planned = plan
+    investments = planned.results.tables["investments"]
+    closed = operations(ds, EXACT, investments, "c", Disruption(close_crossings=("rail_crossing",)))
+    cut = operations(ds, EXACT, investments, "c", Disruption(capacity_cut={"rail_crossing": 1.0}))
+    assert cut.results.cost == pytest.approx(closed.results.cost, rel=1e-9)
+    half = operations(ds, EXACT, investments, "h", Disruption(capacity_cut={"rail_crossing": 0.5}))
+    flows = half.results.tables["flows"]
+    through = flows[flows["border_crossing"] == "rail_crossing"].groupby("period")["flow"].sum()
+    steps = investments[investments["asset_id"] == "rail_crossing"].set_index("period")
+    for period, flow in through.items():  # 100,000 t/yr plus 50,000 per expansion built
+        built = steps.loc[steps.index <= period, "units_built"].sum()
+        assert flow == pytest.approx(0.5 * (100000 + 50000 * built))  # full: worth using
+    assert audit(half.results.tables, half.results.cost) == []
+
+
+def test_demand_and_price_shocks_change_the_inputs_they_name(border):
+    surge = operations(border, EXACT, no_investments(), "d", Disruption(demand_factor=1.2))
+    balance = surge.results.tables["balance"].set_index("region")
+    assert balance.at["B", "served"] + balance.at["B", "unmet"] == pytest.approx(120)
+    dear = operations(border, EXACT, no_investments(), "p", Disruption(price_factor={"grain": 3}))
+    assert dear.results.cost == pytest.approx(100 * (30 + 2))
+
+
+@pytest.mark.parametrize(
+    ("disruption", "key"),
+    [
+        (Disruption(close_crossings=("nowhere",)), "close_crossings"),
+        (Disruption(close_corridors=("nowhere",)), "close_corridors"),
+        (Disruption(capacity_cut={"nowhere": 0.5}), "capacity_cut.nowhere"),
+        (Disruption(capacity_cut={"x": 1.5}), "capacity_cut.x"),
+        (Disruption(price_factor={"gold": 2.0}), "price_factor"),
+    ],
+)
+def test_a_disruption_that_does_not_fit_the_dataset_names_its_key(border, disruption, key):
+    with pytest.raises(WhatIfError, match=key.replace(".", r"\.")):
+        operations(border, EXACT, no_investments(), "bad", disruption)
+
+
+def test_pareto_is_monotone_and_its_ends_are_the_single_objective_optima(toy):
+    from twin.pareto import frontier, pareto_table
+
+    ds = load_dataset(toy)
+    points = frontier(ds, EXACT, 5, "p")
+    table = pareto_table(points, "p")
+    assert list(table["point"]) == [0, 1, 2, 3, 4]
+    assert (table["status"] == "optimal").all()
+    tolerance = 1e-6 * table["cost"].abs().max()
+    assert (table["cost"].diff().dropna() >= -tolerance).all()  # cost never falls
+    assert (table["emissions_t"].diff().dropna() <= 1e-6).all()  # as the cap tightens
+    cheapest = optimise(ds, EXACT, "c").results
+    cleanest = optimise(ds, replace(EXACT, objective="carbon"), "e").results
+    assert table["cost"].iloc[0] == pytest.approx(cheapest.cost, rel=1e-6)
+    assert table["emissions_t"].iloc[0] <= cheapest.emissions_t + 1e-6
+    assert table["emissions_t"].iloc[-1] == pytest.approx(cleanest.emissions_t, rel=1e-6)
+    assert table["cost"].iloc[-1] <= cleanest.cost * (1 + 1e-6)
+
+
+def twin_run(*overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "twin", "run", *overrides, "dataset=toy", "solver.mip_gap=1e-9"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_n1_run_from_a_previous_plan_writes_the_resilience_table(tmp_path: Path):
+    first = twin_run(f"hydra.run.dir={tmp_path / 'plan'}")
+    assert first.returncode == 0, first.stdout + first.stderr
+    plan_cost = json.loads((tmp_path / "plan" / "run.json").read_text())["cost"]
+    result = twin_run(
+        "analysis=n1", f"analysis.plan_dir={tmp_path / 'plan'}", f"hydra.run.dir={tmp_path / 'n1'}"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    meta = json.loads((tmp_path / "n1" / "run.json").read_text())
+    assert meta["analysis"] == "n1"
+    assert meta["cost"] == pytest.approx(plan_cost, rel=1e-9)
+    table = pd.read_parquet(tmp_path / "n1" / "results" / "resilience.parquet")
+    assert sorted(table["element"]) == ["rail_crossing", "road_crossing"]
+    assert "resilience" in result.stdout
+
+
+@pytest.mark.slow
+def test_disruption_and_pareto_runs_write_their_tables_and_figure(tmp_path: Path):
+    shut = twin_run(
+        "analysis=disruption",
+        "disruption.close_crossings=[rail_crossing]",
+        f"hydra.run.dir={tmp_path / 'shut'}",
+    )
+    assert shut.returncode == 0, shut.stdout + shut.stderr
+    for results in (tmp_path / "shut" / "results", tmp_path / "shut" / "baseline" / "results"):
+        tables = {f.stem: pd.read_parquet(f) for f in results.glob("*.parquet")}
+        assert audit(tables, float(tables["objective"]["value"].sum())) == []
+    kpis = pd.read_parquet(tmp_path / "shut" / "results" / "kpis.parquet")
+    assert {"baseline", "disrupted", "change"} <= set(kpis["plan"])
+    front = twin_run(
+        "analysis=pareto", "scenario.pareto_points=3", f"hydra.run.dir={tmp_path / 'p'}"
+    )
+    assert front.returncode == 0, front.stdout + front.stderr
+    assert len(pd.read_parquet(tmp_path / "p" / "results" / "pareto.parquet")) == 3
+    assert (tmp_path / "p" / "pareto.png").stat().st_size > 0
+    assert (tmp_path / "p" / "pareto" / "point_2" / "results" / "flows.parquet").exists()
+
+
+def test_an_unknown_crossing_in_a_disruption_is_a_clear_error(tmp_path: Path):
+    result = twin_run(
+        "analysis=disruption", "disruption.close_crossings=[nowhere]", f"hydra.run.dir={tmp_path}"
+    )
+    assert result.returncode == 2
+    assert "disruption.close_crossings" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

@@ -1,0 +1,129 @@
+"""The analyses a run can make (`analysis=` in the config), each a plain function.
+
+plan: the to-be plan, against as-is. disruption: a plan's operations under a disruption,
+against the same plan undisrupted. n1: every border crossing (or every link of a corridor)
+closed in turn. pareto: the cost-carbon frontier. Each returns an `Outcome` that the app
+writes: the main run to `results/`, the others to `<name>/results/`, the analysis tables
+beside the main results, and figures in the run directory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from twin.config import ConfigError, TwinConfig
+from twin.data import Dataset
+from twin.kpis import compare_kpis
+from twin.pareto import frontier, pareto_table, plot
+from twin.plan import PlanRun, optimise, plan_against_as_is
+from twin.scenario import Scenario
+from twin.whatif import Disruption, loss, n_minus_one, operations, resilience_table
+
+ANALYSES = ("plan", "disruption", "n1", "pareto")
+
+
+@dataclass
+class Outcome:
+    main: PlanRun  # its results go to results/, its status to run.json
+    kpis: pd.DataFrame | None  # the main run's KPIs, with the comparison when there is one
+    before: str | None = None  # the plan the main one is compared with (plan column of kpis)
+    others: dict[str, PlanRun] = field(default_factory=dict)  # subdirectory -> run
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # written to results/
+    figures: dict[str, Callable[[Path], None]] = field(default_factory=dict)  # file -> draw
+
+
+def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    """The outcome of the analysis `cfg.analysis.name` asks for."""
+    name = cfg.analysis.name
+    if name not in ANALYSES:
+        raise ConfigError(f"analysis.name must be one of {list(ANALYSES)}, not {name!r}")
+    if name != "plan" and scenario.carbon_cap_pct is not None and cfg.analysis.plan_dir:
+        raise ConfigError(
+            "scenario.carbon_cap_pct needs this run's as-is solve; with analysis.plan_dir "
+            "give scenario.carbon_cap (tCO2e per year) instead"
+        )
+    runner = {"plan": plan, "disruption": disruption, "n1": n1, "pareto": pareto}[name]
+    return runner(cfg, ds, scenario, run_id, run_dir)
+
+
+def plan(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    if not cfg.scenario.compare_as_is:
+        run = optimise(ds, scenario, run_id, run_dir / "highs.log")
+        return Outcome(run, run.kpis)
+    to_be, as_is = plan_against_as_is(ds, scenario, run_id, run_dir)
+    return Outcome(to_be, to_be.kpis, "as_is", {"as_is": as_is})
+
+
+def _plan_to_test(cfg: TwinConfig, ds, scenario, run_id, run_dir):
+    """The plan a what-if takes: from `analysis.plan_dir`, else solved in this run.
+
+    Returns (investments table, scenario with any as-is derived caps, the plan outcome).
+    """
+    if cfg.analysis.plan_dir:
+        file = Path(cfg.analysis.plan_dir) / "results" / "investments.parquet"
+        if not file.exists():
+            raise ConfigError(f"analysis.plan_dir: no plan at {file} (run twin run first)")
+        return pd.read_parquet(file), scenario, None
+    outcome = plan(cfg, ds, scenario, run_id, run_dir)
+    if outcome.main.results is None:
+        return None, scenario, outcome
+    return outcome.main.results.tables["investments"], outcome.main.scenario, outcome
+
+
+def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    if investments is None:
+        return planned
+    what = cfg.disruption
+    event = Disruption(
+        name=what.name,
+        close_links=tuple(what.close_links),
+        close_corridors=tuple(what.close_corridors),
+        close_crossings=tuple(what.close_crossings),
+        capacity_cut=dict(what.capacity_cut),
+        demand_factor=what.demand_factor,
+        demand_commodities=tuple(what.demand_commodities),
+        price_factor=dict(what.price_factor),
+    )
+    baseline = operations(ds, scenario, investments, run_id)
+    start = time.perf_counter()
+    hit = operations(ds, scenario, investments, run_id, event)
+    seconds = time.perf_counter() - start
+    if baseline.results is None or hit.results is None:
+        return Outcome(baseline if baseline.results is None else hit, None)
+    kpis = compare_kpis(hit.kpis.assign(plan="disrupted"), baseline.kpis, before="baseline")
+    table = resilience_table([loss(baseline, hit, event.name, "disruption", seconds)], run_id)
+    return Outcome(hit, kpis, "baseline", {"baseline": baseline}, {"resilience": table})
+
+
+def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    if investments is None:
+        return planned
+    kind, elements = "crossing", None
+    corridor = cfg.analysis.n1_corridor
+    if corridor:
+        rows = ds.corridors[ds.corridors["corridor_id"] == corridor]
+        if rows.empty:
+            known = sorted(set(ds.corridors["corridor_id"]))
+            raise ConfigError(f"analysis.n1_corridor: no corridor {corridor!r}; known: {known}")
+        kind, elements = "link", sorted(rows["link_id"])
+    baseline, losses = n_minus_one(ds, scenario, investments, run_id, kind, elements)
+    table = resilience_table(losses, run_id)
+    return Outcome(baseline, baseline.kpis, tables={"resilience": table})
+
+
+def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    if scenario.carbon_cap_pct is not None:
+        raise ConfigError("analysis=pareto spans every emission level: unset carbon_cap_pct")
+    points = frontier(ds, scenario, cfg.scenario.pareto_points, run_id)
+    table = pareto_table(points, run_id)
+    others = {f"pareto/point_{p.point}": p.run for p in points[1:] if p.run.results is not None}
+    figures = {"pareto.png": lambda path: plot(table, ds.currency, path)}
+    first = points[0].run
+    return Outcome(first, first.kpis, None, others, {"pareto": table}, figures)

@@ -1,0 +1,120 @@
+"""The cost-carbon Pareto frontier by the epsilon-constraint method.
+
+Endpoints by lexicographic optimisation, so neither is a dominated plan:
+
+- cost end: least cost :math:`C^*`; then least emissions with cost within
+  :math:`C^*(1+\\tau)` (`Scenario.cost_cap`);
+- carbon end: least emissions (the `carbon` objective, which still values unmet demand); then
+  least cost with emissions within :math:`E^*(1+\\tau)` (`Scenario.emissions_budget`);
+
+with :math:`\\tau` the solver's relative gap (at least 1e-6). Between them, evenly spaced
+emission budgets over the horizon (tCO2e), each solved for least cost. Cost never falls as
+the budget tightens (up to the MIP gap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twin.data import Dataset
+from twin.plan import PlanRun, optimise
+from twin.results.schema import conform
+from twin.scenario import Scenario
+
+HEADLINE = ("value_added", "jobs", "unmet_demand")
+
+
+@dataclass
+class ParetoPoint:
+    point: int
+    kind: str  # cost_optimal / epsilon / carbon_optimal
+    carbon_cap: float | None  # tCO2e over the horizon
+    run: PlanRun
+
+
+def frontier(ds: Dataset, scenario: Scenario, points: int, run_id: str) -> list[ParetoPoint]:
+    """`points` plans from least cost to least carbon (only the two first stages when one
+    of them has no solution)."""
+    if points < 2:
+        raise ValueError(f"a frontier needs at least 2 points, got {points}")
+    tolerance = max(scenario.solver.mip_gap, 1e-6)
+    cost_first = replace(scenario, objective="cost", emissions_budget=None, cost_cap=None)
+
+    def solve(
+        point: int, kind: str, cap: float | None, start: ParetoPoint | None, **changes
+    ) -> ParetoPoint:
+        name = f"{scenario.name}:pareto_{point}"
+        variant = replace(cost_first, name=name, emissions_budget=cap, **changes)
+        values = start.run.highs.values() if start is not None else None
+        run = optimise(ds, variant, f"{run_id}:pareto_{point}", start=values)
+        return ParetoPoint(point, kind, cap, run)
+
+    cheapest = solve(0, "cost_optimal", None, None)
+    cleanest = solve(points - 1, "carbon_optimal", None, None, objective="carbon")
+    if cheapest.run.results is None or cleanest.run.results is None:
+        return [cheapest, cleanest]  # the table and the run record say which failed
+    # each refinement starts from the plan it refines, which satisfies its side constraint
+    cost_cap = cheapest.run.results.cost * (1 + tolerance)
+    high = solve(0, "cost_optimal", None, cheapest, objective="carbon", cost_cap=cost_cap)
+    low_cap = cleanest.run.results.emissions_t * (1 + tolerance)
+    low = solve(points - 1, "carbon_optimal", low_cap, cleanest)
+    ends = [
+        refined if refined.run.results is not None else first
+        for refined, first in ((high, cheapest), (low, cleanest))
+    ]
+    top, bottom = (p.run.results.emissions_t for p in ends)
+    caps = np.linspace(top, bottom, points)[1:-1]
+    # the carbon end meets every budget: a feasible start for each epsilon point
+    middle = [solve(i + 1, "epsilon", float(cap), ends[1]) for i, cap in enumerate(caps)]
+    return [ends[0], *middle, ends[1]]
+
+
+def pareto_table(points: list[ParetoPoint], run_id: str) -> pd.DataFrame:
+    """results/pareto.parquet: one row per point; emissions over the horizon, discounted cost,
+    and headline KPIs of the last period (per year)."""
+    rows = []
+    for item in points:
+        run, results = item.run, item.run.results
+        row = {
+            "point": item.point,
+            "kind": item.kind,
+            "carbon_cap": item.carbon_cap,
+            "status": run.solved.status,
+            "gap": run.solved.gap,
+        }
+        if results is not None:
+            kpis = run.kpis[(run.kpis["scope_type"] == "total") & run.kpis["period"].notna()]
+            last = kpis[kpis["period"] == kpis["period"].max()].set_index("kpi")["value"]
+            row |= {"emissions_t": results.emissions_t, "cost": results.cost}
+            row |= {kpi: float(last.get(kpi, 0.0)) for kpi in HEADLINE}
+        rows.append(row)
+    return conform("pareto", rows, run_id)
+
+
+def plot(table: pd.DataFrame, currency: str, path: Path) -> None:
+    """pareto.png: discounted cost against emissions, each point labelled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    solved = table.dropna(subset=["cost", "emissions_t"])
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    axes.plot(solved["emissions_t"] / 1e6, solved["cost"] / 1e9, "o-", color="tab:green")
+    for row in solved.itertuples():
+        axes.annotate(
+            str(row.point),
+            (row.emissions_t / 1e6, row.cost / 1e9),
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    axes.set_xlabel("emissions over the horizon (Mt CO2e)")
+    axes.set_ylabel(f"total discounted cost (bn {currency})")
+    axes.set_title("Cost-carbon frontier (0 = least cost)")
+    axes.grid(alpha=0.3)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)

@@ -1,0 +1,243 @@
+"""The twin side: a plan's operations under a disruption, and N-1 over border crossings.
+
+A plan is its investments (the investments table of a run). Its operations are re-optimised
+with every build, opening and expansion fixed at the plan's values, so only flows, activity,
+purchases and unmet demand respond. A disruption closes links, corridors or crossings
+(their flows fixed at zero), cuts capacities by a share (`Scenario.availability`), or shocks
+demand or supply prices (the dataset's quantities and costs scaled).
+
+N-1 builds the model once: each crossing is closed by setting its links' flow bounds to zero
+in HiGHS, the LP is re-solved warm from the previous basis, and the bounds are restored.
+The loss of each case is measured against the undisrupted operations of the same plan.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from twin.data import Dataset
+from twin.model import BuiltModel, build_model
+from twin.model.data import ModelData
+from twin.plan import PlanRun, finish, optimise
+from twin.results.schema import conform
+from twin.scenario import Scenario
+from twin.solve import HighsModel
+
+
+class WhatIfError(ValueError):
+    """A disruption or plan that does not fit the dataset; says which key and why."""
+
+
+@dataclass
+class Disruption:
+    """What goes wrong. Ids are those of the dataset; shares and factors are plain numbers."""
+
+    name: str = "none"
+    close_links: tuple[str, ...] = ()
+    close_corridors: tuple[str, ...] = ()
+    close_crossings: tuple[str, ...] = ()
+    capacity_cut: dict[str, float] = field(default_factory=dict)  # site/link/crossing -> share
+    demand_factor: float = 1.0  # multiplier on demand quantities
+    demand_commodities: tuple[str, ...] = ()  # commodities the demand shock hits; () = all
+    price_factor: dict[str, float] = field(default_factory=dict)  # commodity -> supply cost x
+
+
+def element_links(data: ModelData, kind: str, ids: Iterable[str]) -> dict[str, list[str]]:
+    """Links of each link, corridor or border crossing named (`kind`: link/corridor/crossing)."""
+    attribute = {"link": "link_id", "corridor": "corridor", "crossing": "crossing"}[kind]
+    links: dict[str, list[str]] = {element: [] for element in ids}
+    for link in data.links.values():
+        owner = getattr(link, attribute)
+        if owner in links:
+            links[owner].append(link.link_id)
+    unknown = sorted(element for element, found in links.items() if not found)
+    if unknown:
+        raise WhatIfError(f"disruption.close_{kind}s: not in the dataset: {unknown}")
+    return links
+
+
+def shocked_inputs(ds: Dataset, scenario: Scenario, disruption: Disruption):
+    """The dataset and scenario with the disruption's capacity cuts and shocks applied."""
+    assets = set(ds.sites["site_id"]) | set(ds.links["link_id"])
+    assets |= set(ds.border_crossings["crossing_id"])
+    for asset, share in disruption.capacity_cut.items():
+        if asset not in assets:
+            raise WhatIfError(f"disruption.capacity_cut.{asset}: no such site, link or crossing")
+        if not 0 <= share <= 1:
+            raise WhatIfError(f"disruption.capacity_cut.{asset} must be in [0, 1], got {share}")
+    commodities = set(ds.commodities["commodity_id"])
+    for key, named in (
+        ("demand_commodities", disruption.demand_commodities),
+        ("price_factor", disruption.price_factor),
+    ):
+        unknown = sorted(set(named) - commodities)
+        if unknown:
+            raise WhatIfError(f"disruption.{key}: unknown commodities {unknown}")
+    factors = [disruption.demand_factor, *disruption.price_factor.values()]
+    if any(factor < 0 for factor in factors):
+        raise WhatIfError("disruption: demand_factor and price_factor must be >= 0")
+    demand = ds.demand.copy()
+    hit = demand["commodity_id"].isin(disruption.demand_commodities or commodities)
+    demand.loc[hit, "quantity"] *= disruption.demand_factor
+    supply = ds.supply.copy()
+    supply["cost_per_unit"] *= supply["commodity_id"].map(disruption.price_factor).fillna(1.0)
+    available = {asset: 1.0 - share for asset, share in disruption.capacity_cut.items()}
+    scenario = replace(scenario, availability={**scenario.availability, **available})
+    return replace(ds, tables={**ds.tables, "demand": demand, "supply": supply}), scenario
+
+
+def fix_investments(built: BuiltModel, investments: pd.DataFrame) -> None:
+    """Fix every investment decision at the plan's value (zero where the plan built nothing).
+
+    A site with a fixed charge is opened in the first period the plan builds there.
+    """
+    m = built.model
+    units = {
+        (row.asset_type, row.asset_id, int(row.period)): float(row.units_built)
+        for row in investments.itertuples()
+        if row.units_built > 0
+    }
+    decisions = {"site": m.build, "link": m.expand_link, "crossing": m.expand_crossing}
+    missing = sorted(
+        f"{kind} {asset} in {period}"
+        for kind, asset, period in units
+        if (asset, period) not in decisions[kind]
+    )
+    if missing:
+        raise WhatIfError(f"the plan's investments do not fit this model: {missing}")
+    for kind, var in decisions.items():
+        for (asset, period), data in var.items():
+            data.fix(round(units.get((kind, asset, period), 0.0)))
+    first_build: dict[str, int] = {}
+    for kind, asset, period in sorted(units, key=lambda key: key[2]):
+        if kind == "site":
+            first_build.setdefault(asset, period)
+    for (site, period), opened in m.open.items():
+        opened.fix(int(first_build.get(site) == period))
+
+
+def close_links(built: BuiltModel, links: Iterable[str]) -> None:
+    """Fix the flows of every commodity on these links at zero, in every period."""
+    closed = set(links)
+    for (link, _, _), flow in built.model.flow.items():
+        if link in closed:
+            flow.fix(0.0)
+
+
+@dataclass
+class Loss:
+    """What closing one element costs the hypercluster, against the undisrupted plan."""
+
+    element: str
+    element_type: str
+    status: str
+    extra_cost: float | None  # discounted currency, whole horizon
+    unmet_demand: float | None  # currency over the horizon (value x years), with the element shut
+    extra_unmet_demand: float | None  # the same less the undisrupted plan's
+    extra_emissions_t: float | None  # tCO2e over the horizon
+    value_added_lost: float | None  # currency over the horizon
+    seconds: float = 0.0  # re-solve and extraction
+
+
+def horizon_total(run: PlanRun, kpi: str) -> float:
+    """A per-year KPI of the whole hypercluster summed over the years of every period."""
+    kpis = run.kpis
+    rows = kpis[(kpis["scope_type"] == "total") & (kpis["kpi"] == kpi) & kpis["period"].notna()]
+    years = rows["period"].astype(int).map(run.built.data.years)
+    return float((rows["value"] * years).sum())
+
+
+def loss(baseline: PlanRun, case: PlanRun, element: str, kind: str, seconds: float) -> Loss:
+    if case.results is None:
+        return Loss(element, kind, case.solved.status, None, None, None, None, None, seconds)
+    return Loss(
+        element=element,
+        element_type=kind,
+        status=case.solved.status,
+        extra_cost=case.results.cost - baseline.results.cost,
+        unmet_demand=horizon_total(case, "unmet_demand"),
+        extra_unmet_demand=horizon_total(case, "unmet_demand")
+        - horizon_total(baseline, "unmet_demand"),
+        extra_emissions_t=case.results.emissions_t - baseline.results.emissions_t,
+        value_added_lost=horizon_total(baseline, "value_added")
+        - horizon_total(case, "value_added"),
+        seconds=seconds,
+    )
+
+
+def resilience_table(losses: list[Loss], run_id: str) -> pd.DataFrame:
+    """results/resilience.parquet: one row per closed element, rank 1 = most depended on
+    (largest extra cost, which prices unmet demand at its penalty)."""
+    frame = pd.DataFrame([vars(item) for item in losses])
+    if not frame.empty:
+        order = frame["extra_cost"].rank(method="min", ascending=False)
+        frame["rank"] = order.astype("Int64")
+        frame = frame.sort_values(["rank", "element"], na_position="last")
+    return conform("resilience", frame, run_id)
+
+
+def operations(
+    ds: Dataset,
+    scenario: Scenario,
+    investments: pd.DataFrame,
+    run_id: str,
+    disruption: Disruption | None = None,
+) -> PlanRun:
+    """The plan's operations re-optimised, under `disruption` if one is given."""
+    closed: list[str] = []
+    if disruption is not None:
+        ds, scenario = shocked_inputs(ds, scenario, disruption)
+
+    def adjust(built: BuiltModel) -> None:
+        fix_investments(built, investments)
+        if disruption is None:
+            return
+        for kind in ("link", "corridor", "crossing"):
+            named = getattr(disruption, f"close_{kind}s")
+            for links in element_links(built.data, kind, named).values():
+                closed.extend(links)
+        close_links(built, closed)
+
+    return optimise(ds, scenario, run_id, adjust=adjust)
+
+
+def n_minus_one(
+    ds: Dataset,
+    scenario: Scenario,
+    investments: pd.DataFrame,
+    run_id: str,
+    kind: str = "crossing",
+    elements: Iterable[str] | None = None,
+) -> tuple[PlanRun, list[Loss]]:
+    """Close each element in turn (every crossing of the dataset by default) in one model.
+
+    Returns the undisrupted operations and one Loss per element.
+    """
+    built = build_model(ds, scenario)
+    fix_investments(built, investments)
+    if elements is None:
+        elements = sorted({getattr(link, kind) for link in built.data.links.values()} - {None})
+    links_of = element_links(built.data, kind, elements)
+    highs = HighsModel(built.model)
+    solved = highs.solve(scenario.solver)
+    if solved.ok:  # agglomeration segments follow the fixed builds: fix them, keep the LP
+        highs.fix_integers()
+        solved = highs.solve(scenario.solver)
+    baseline = finish(PlanRun(scenario, built, solved, highs), run_id)
+    if baseline.results is None:
+        return baseline, []
+    losses = []
+    for element, links in links_of.items():
+        flows = [flow for (link, _, _), flow in built.model.flow.items() if link in links]
+        start = time.perf_counter()
+        for flow in flows:
+            highs.set_bounds(flow, 0.0, 0.0)
+        case = finish(PlanRun(scenario, built, highs.solve(scenario.solver), highs), run_id)
+        losses.append(loss(baseline, case, element, kind, time.perf_counter() - start))
+        for flow in flows:
+            highs.set_bounds(flow, flow.lb, flow.ub)
+    return baseline, losses
