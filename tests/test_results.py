@@ -12,6 +12,7 @@ from twin.data import load_dataset
 from twin.plan import plan_against_as_is
 from twin.results import TABLES
 from twin.results.audit import audit
+from twin.results.schema import ANALYSIS_TABLES
 from twin.scenario import Scenario, SolverOptions
 
 from .conftest import DATA, ROOT
@@ -29,6 +30,19 @@ def test_contract_columns_are_documented_in_order():
         row = next(line for line in text.splitlines() if line.startswith(f"| {name}.parquet"))
         cell = re.sub(r"\([^)]*\)", "", row.split("|")[3])
         assert [c.strip() for c in cell.split(",")] == list(columns), name
+
+
+def test_analysis_columns_are_documented():
+    """resilience.parquet and pareto.parquet: one documented row per column, none missing."""
+    lines = (ROOT / "docs" / "results.md").read_text().splitlines()
+    for name, columns in ANALYSIS_TABLES.items():
+        start = lines.index(next(x for x in lines if x.startswith(f"| {name}.parquet")))
+        rows = []
+        for line in lines[start + 2 :]:
+            if not line.startswith("|"):
+                break
+            rows += [c.strip() for c in line.split("|")[1].split(",")]
+        assert rows == list(columns), name
 
 
 def test_every_table_has_the_contract_columns_and_dtypes(toy_plan):

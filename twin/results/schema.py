@@ -112,7 +112,7 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "extra_unmet_demand": VALUE,
         "extra_emissions_t": VALUE,
         "value_added_lost": VALUE,
-        "seconds": VALUE,
+        "resolve_s": VALUE,
         "rank": NULLABLE_INT,
     },
     "pareto": {
