@@ -212,13 +212,14 @@ def derive_sets(ds: Dataset, open_links: set[str] | None = None) -> IndexSets:
         if still_active == active:
             break
         active = still_active
+    columns = ("link_id", "src", "dst", "commodity_id")
+    arcs = list(zip(*(reach.links[c].tolist() for c in columns), strict=True))
     link_flows = tuple(
         sorted(
-            (row.link_id, row.commodity_id, period)
+            (link, commodity, period)
             for period in periods
-            for row in reach.links.itertuples()
-            if (row.src, row.commodity_id, period) in available
-            and (row.dst, row.commodity_id, period) in useful
+            for link, src, dst, commodity in arcs
+            if (src, commodity, period) in available and (dst, commodity, period) in useful
         )
     )
     return IndexSets(

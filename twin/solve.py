@@ -23,6 +23,7 @@ import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.errors import InfeasibleConstraintException
+from pyomo.common.gc_manager import PauseGC
 from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from twin.scenario import SolverOptions
@@ -91,7 +92,8 @@ class HighsModel:
         """Compile `model`; `relax` drops integrality (the LP relaxation)."""
         start = time.perf_counter()
         self.model = model
-        form = LinearStandardFormCompiler().write(model, mixed_form=True)
+        with PauseGC():  # the compiler makes millions of short-lived objects
+            form = LinearStandardFormCompiler().write(model, mixed_form=True)
         self.columns = form.columns
         self.rows = form.rows  # (constraint data, sense): 0 '==', 1 '<=', -1 '>='
         self.column_of = {id(v): j for j, v in enumerate(self.columns)}

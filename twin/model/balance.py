@@ -20,6 +20,7 @@ from collections import defaultdict
 import pyomo.environ as pyo
 
 from twin.model.data import ModelData
+from twin.model.linear import linear
 
 
 def balance_terms(m: pyo.ConcreteModel, data: ModelData) -> dict[tuple, list]:
@@ -46,8 +47,7 @@ def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.balance_index = pyo.Set(initialize=keys, dimen=3, ordered=True)
 
     def rule(_, r, k, p):
-        body = pyo.quicksum(c * v for c, v in terms[r, k, p])
         demand = data.demand.get((r, k, p), (0.0, 0.0))[0]
-        return body == demand
+        return linear(terms[r, k, p]) == demand
 
     m.balance = pyo.Constraint(m.balance_index, rule=rule)

@@ -24,16 +24,20 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from twin.model.data import ModelData
+from twin.model.linear import linear
 
 
 def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
     size = {
-        s: data.available(s) * float(data.technologies.at[site.technology, "module_size"])
+        s: data.available(s) * float(data.tech[site.technology]["module_size"])
         for s, site in data.sites.items()
     }
-    m.capacity = pyo.Constraint(
-        m.site_periods, rule=lambda _, s, p: m.activity[s, p] <= size[s] * m.installed[s, p]
-    )
+
+    def capacity(_, s, p):
+        built = [(-size[s], m.build[s, q]) for q in data.builds_alive(s, p)]
+        return linear([(1.0, m.activity[s, p]), *built]) <= size[s] * data.existing_alive[s, p]
+
+    m.capacity = pyo.Constraint(m.site_periods, rule=capacity)
     growing = sorted({(s, p) for s, p in data.site_periods if data.builds_alive(s, p)})
     m.max_modules = pyo.Constraint(
         growing, rule=lambda _, s, p: m.installed[s, p] <= data.sites[s].max_modules

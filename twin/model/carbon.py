@@ -52,7 +52,7 @@ def emission_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
             )
     for s, p in data.site_periods:
         site = data.sites[s]
-        factor = float(data.technologies.at[site.technology, "emissions_t_per_activity"])
+        factor = float(data.tech[site.technology]["emissions_t_per_activity"])
         if factor:
             terms.append(
                 EmissionTerm(site.region, "process", site.chain, p, factor, m.activity[s, p])
@@ -76,7 +76,7 @@ def emission_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
 def add_emissions(m: pyo.ConcreteModel, data: ModelData) -> None:
     """Expressions `emissions[p]` and `country_emissions[c, p]` (tCO2e per year)."""
     terms = (
-        (data.country[t.region], t.period, t.coefficient * t.var) for t in emission_terms(m, data)
+        (data.country[t.region], t.period, t.coefficient, t.var) for t in emission_terms(m, data)
     )
     add_period_and_country_sums(m, data, "emissions", "country_emissions", terms)
 

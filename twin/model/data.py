@@ -80,6 +80,7 @@ class ModelData:
     horizon_end: int
     sites: dict[str, Site]
     technologies: pd.DataFrame  # indexed by technology_id
+    tech: dict[str, dict]  # technology_id -> its row: fast look-ups while building
     recipe: dict[str, list[tuple[str, float]]]  # technology -> (commodity, coefficient)
     site_periods: list[tuple[str, int]]
     existing_alive: dict[tuple[str, int], int]
@@ -90,6 +91,7 @@ class ModelData:
     link_flows: list[tuple[str, str, int]]
     link_expansions: list[tuple[str, int]]
     crossings: pd.DataFrame  # indexed by crossing_id
+    crossing: dict[str, dict]  # crossing_id -> its row
     crossing_links: dict[str, list[str]]
     crossing_expansions: list[tuple[str, int]]
     expansion_weight: dict[tuple[str, str, int], float]  # ("link"/"crossing", id, period)
@@ -111,7 +113,7 @@ class ModelData:
         return self.scenario.availability.get(asset_id, 1.0)
 
     def lifetime(self, site_id: str) -> int:
-        return int(self.technologies.at[self.sites[site_id].technology, "lifetime_years"])
+        return int(self.tech[self.sites[site_id].technology]["lifetime_years"])
 
     def periods_of(self, decisions: list[tuple[str, int]]) -> dict[str, list[int]]:
         """Build periods of each owner (site, link or crossing) of a list of decisions."""
@@ -126,9 +128,7 @@ class ModelData:
         return [q for q in self.build_periods.get(site_id, ()) if self.alive(q, lifetime, period)]
 
     def capex_rate(self, technology: str) -> float:
-        green = self.scenario.has("finance") and bool(
-            self.technologies.at[technology, "low_carbon"]
-        )
+        green = self.scenario.has("finance") and bool(self.tech[technology]["low_carbon"])
         return self.scenario.green_rate if green else self.scenario.discount_rate
 
     def annuity(self, rate: float, lifetime: int, built: int) -> float:
@@ -149,6 +149,7 @@ def prepare(ds: Dataset, scenario: Scenario) -> ModelData:
     )
     base, rate = periods[0], scenario.discount_rate
     technologies = ds.technologies.set_index("technology_id")
+    crossings = ds.border_crossings.set_index("crossing_id")
     data = ModelData(
         ds=ds,
         scenario=scenario,
@@ -159,6 +160,7 @@ def prepare(ds: Dataset, scenario: Scenario) -> ModelData:
         horizon_end=periods[-1] + years[periods[-1]],
         sites=_sites(ds, technologies),
         technologies=technologies,
+        tech=technologies.to_dict("index"),
         recipe=_recipes(ds),
         site_periods=list(sets.site_periods),
         existing_alive={},
@@ -168,7 +170,8 @@ def prepare(ds: Dataset, scenario: Scenario) -> ModelData:
         links=_links(ds),
         link_flows=list(sets.link_flows),
         link_expansions=[],
-        crossings=ds.border_crossings.set_index("crossing_id"),
+        crossings=crossings,
+        crossing=crossings.to_dict("index"),
         crossing_links=defaultdict(list),
         crossing_expansions=[],
         expansion_weight={},
@@ -262,7 +265,7 @@ def _site_sets(data: ModelData) -> None:
     data.build_periods = data.periods_of(data.builds)
     for site_id, period in data.builds:
         site = data.sites[site_id]
-        lifetime = int(data.technologies.at[site.technology, "lifetime_years"])
+        lifetime = int(data.tech[site.technology]["lifetime_years"])
         rate = data.capex_rate(site.technology)
         data.build_weight[site_id, period] = data.annuity(rate, lifetime, period)
         if site.existing == 0 and site.opening_cost > 0:
@@ -289,7 +292,7 @@ def _link_sets(data: ModelData, open_links: set[str]) -> None:
                     weight = data.annuity(rate, link.lifetime, period)
                     data.expansion_weight["link", link_id, period] = weight
     for crossing_id in sorted(data.crossing_links):
-        crossing = data.crossings.loc[crossing_id]
+        crossing = data.crossing[crossing_id]
         if invest and crossing["expansion_step"] > 0 and crossing["max_expansions"] > 0:
             lifetime = int(crossing["lifetime_years"])
             for period in data.periods:
@@ -351,8 +354,8 @@ def _agglomeration_groups(data: ModelData) -> list[AgglomerationGroup]:
             for start, end in itertools.pairwise(starts)
         ]
         techs = {data.sites[s].technology for s in sites}
-        tech = min(techs, key=lambda t: data.technologies.at[t, "capex_per_module"])
-        lifetime = int(data.technologies.at[tech, "lifetime_years"])
+        tech = min(techs, key=lambda t: data.tech[t]["capex_per_module"])
+        lifetime = int(data.tech[tech]["lifetime_years"])
         groups.append(
             AgglomerationGroup(
                 region=region,
@@ -361,7 +364,7 @@ def _agglomeration_groups(data: ModelData) -> list[AgglomerationGroup]:
                 existing=existing,
                 widths=[float(w) for w in widths],
                 factors=[float(f) for f in points["capex_factor"]],
-                reference_capex=float(data.technologies.at[tech, "capex_per_module"]),
+                reference_capex=float(data.tech[tech]["capex_per_module"]),
                 reference_weight={
                     p: data.annuity(data.capex_rate(tech), lifetime, p) for p in data.periods
                 },

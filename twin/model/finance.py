@@ -41,8 +41,7 @@ def capex_terms(m: pyo.ConcreteModel, data: ModelData) -> list[CapexTerm]:
     """Every investment decision with its overnight cost and its discounted annuity weight."""
     terms = []
     module_cost = {
-        s: float(data.technologies.at[site.technology, "capex_per_module"])
-        for s, site in data.sites.items()
+        s: float(data.tech[site.technology]["capex_per_module"]) for s, site in data.sites.items()
     }
     for index, cost, var in (
         (data.builds, module_cost, m.build),
@@ -67,7 +66,7 @@ def capex_terms(m: pyo.ConcreteModel, data: ModelData) -> list[CapexTerm]:
             )
         )
     for x, p in data.crossing_expansions:
-        crossing = data.crossings.loc[x]
+        crossing = data.crossing[x]
         weight = data.expansion_weight["crossing", x, p]
         terms.append(
             CapexTerm(
@@ -85,11 +84,10 @@ def capex_terms(m: pyo.ConcreteModel, data: ModelData) -> list[CapexTerm]:
 
 def add_overnight_capex(m: pyo.ConcreteModel, data: ModelData) -> None:
     """Expressions `overnight_capex[p]` and `country_overnight_capex[c, p]` (currency)."""
-    terms = [(t.country, t.period, t.coefficient * t.var) for t in capex_terms(m, data)]
-    savings = getattr(m, "agglomeration_overnight_savings", None)
-    if savings is not None:
-        terms += [(data.country[region], p, -expr) for (region, _, p), expr in savings.items()]
-    add_period_and_country_sums(m, data, "overnight_capex", "country_overnight_capex", terms)
+    terms = [(t.country, t.period, t.coefficient, t.var) for t in capex_terms(m, data)]
+    savings = getattr(m, "agglomeration_overnight_savings", {})
+    extra = [(data.country[region], p, -expr) for (region, _, p), expr in savings.items()]
+    add_period_and_country_sums(m, data, "overnight_capex", "country_overnight_capex", terms, extra)
 
 
 def add_finance(m: pyo.ConcreteModel, data: ModelData) -> None:

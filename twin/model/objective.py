@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from twin.model.carbon import emission_terms
 from twin.model.data import ModelData
 from twin.model.finance import capex_terms
+from twin.model.linear import linear
 
 COMPONENTS = (
     "capex",
@@ -51,34 +53,46 @@ COMPONENTS = (
 )
 
 
-def _component_terms(m: pyo.ConcreteModel, data: ModelData) -> dict[str, list]:
+def _component_terms(
+    m: pyo.ConcreteModel, data: ModelData
+) -> tuple[dict[str, list], dict[str, float]]:
+    """(coefficient, variable) pairs of each cost component; constants in `constant`."""
     w = data.weight
     terms: dict[str, list] = {name: [] for name in COMPONENTS}
-    terms["capex"] = [t.coefficient * t.annuity * t.var for t in capex_terms(m, data)]
-    if hasattr(m, "agglomeration_savings"):
-        terms["capex"].append(-m.agglomeration_savings)
+    terms["capex"] = [(t.coefficient * t.annuity, t.var) for t in capex_terms(m, data)]
+    constant = dict.fromkeys(COMPONENTS, 0.0)
     for s, p in data.site_periods:
-        tech = data.technologies.loc[data.sites[s].technology]
-        terms["fixed_opex"].append(float(tech["fixed_opex_per_module"]) * w[p] * m.installed[s, p])
-        terms["variable_opex"].append(float(tech["variable_opex"]) * w[p] * m.activity[s, p])
+        tech = data.tech[data.sites[s].technology]
+        fixed = float(tech["fixed_opex_per_module"]) * w[p]  # per installed module
+        constant["fixed_opex"] += fixed * data.existing_alive[s, p]
+        terms["fixed_opex"] += [(fixed, m.build[s, q]) for q in data.builds_alive(s, p)]
+        terms["variable_opex"].append((float(tech["variable_opex"]) * w[p], m.activity[s, p]))
     for (r, k, p), (_, cost, _) in data.buys.items():
-        terms["purchases"].append(cost * w[p] * m.buy[r, k, p])
+        terms["purchases"].append((cost * w[p], m.buy[r, k, p]))
     for link_id, k, p in data.link_flows:
         link, flow = data.links[link_id], m.flow[link_id, k, p]
-        terms["transport"].append(link.transport_cost * w[p] * flow)
-        terms["tariffs"].append(link.tariff * w[p] * flow)
-        terms["border"].append(link.border_cost * w[p] * flow)
+        terms["transport"].append((link.transport_cost * w[p], flow))
+        terms["tariffs"].append((link.tariff * w[p], flow))
+        terms["border"].append((link.border_cost * w[p], flow))
     if data.scenario.has("carbon") and data.scenario.carbon_price:
         price = data.scenario.carbon_price
-        terms["carbon_price"] = [price * w[p] * m.emissions[p] for p in data.periods]
+        terms["carbon_price"] = [
+            (price * w[t.period] * t.coefficient, t.var) for t in emission_terms(m, data)
+        ]
     for (r, k, p), (_, penalty) in data.demand.items():
-        terms["unmet_penalty"].append(penalty * w[p] * m.unmet[r, k, p])
-    return terms
+        terms["unmet_penalty"].append((penalty * w[p], m.unmet[r, k, p]))
+    return terms, constant
 
 
 def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
-    terms = _component_terms(m, data)
-    m.cost_component = pyo.Expression(COMPONENTS, rule=lambda _, c: pyo.quicksum(terms[c]))
+    terms, constant = _component_terms(m, data)
+    savings = getattr(m, "agglomeration_savings", None)  # MAR: capex falls with clustering
+
+    def component(_, c):
+        expr = linear(terms[c], constant[c])
+        return expr - savings if c == "capex" and savings is not None else expr
+
+    m.cost_component = pyo.Expression(COMPONENTS, rule=component)
     m.total_cost = pyo.Expression(expr=pyo.quicksum(m.cost_component[c] for c in COMPONENTS))
     years = data.years
     m.total_emissions = pyo.Expression(

@@ -29,6 +29,7 @@ from collections import defaultdict
 import pyomo.environ as pyo
 
 from twin.model.data import ModelData
+from twin.model.linear import linear
 
 
 def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
@@ -39,16 +40,18 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
     link_steps = data.periods_of(data.link_expansions)
     crossing_steps = data.periods_of(data.crossing_expansions)
 
-    def expansions(var, steps, owner, lifetime, p):
-        return pyo.quicksum(
-            var[owner, q] for q in steps.get(owner, ()) if data.alive(q, lifetime, p)
-        )
+    def expansions(var, steps, owner, lifetime, p, step):
+        """(-step, expansion) pairs of the expansions alive in p: capacity on the left."""
+        alive = (q for q in steps.get(owner, ()) if data.alive(q, lifetime, p))
+        return [(-step, var[owner, q]) for q in alive]
 
     def link_rule(_, link_id, p):
         link = data.links[link_id]
-        added = expansions(m.expand_link, link_steps, link_id, link.lifetime, p)
         share = data.available(link_id)
-        return pyo.quicksum(flows_of[link_id, p]) <= share * (link.capacity + link.step * added)
+        room = share * link.step
+        added = expansions(m.expand_link, link_steps, link_id, link.lifetime, p, room)
+        flows = [(1.0, flow) for flow in flows_of[link_id, p]]
+        return linear(flows + added) <= share * link.capacity
 
     m.link_capacity = pyo.Constraint(sorted(flows_of), rule=link_rule)
     expandable = sorted({link for link, _ in data.link_expansions})
@@ -68,11 +71,12 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
     )
 
     def crossing_rule(_, x, p):
-        crossing = data.crossings.loc[x]
-        added = expansions(m.expand_crossing, crossing_steps, x, int(crossing["lifetime_years"]), p)
-        through = pyo.quicksum(v for link in data.crossing_links[x] for v in flows_of[link, p])
-        total = float(crossing["capacity"]) + float(crossing["expansion_step"]) * added
-        return through <= data.available(x) * total
+        crossing, share = data.crossing[x], data.available(x)
+        room = share * float(crossing["expansion_step"])
+        lifetime = int(crossing["lifetime_years"])
+        added = expansions(m.expand_crossing, crossing_steps, x, lifetime, p, room)
+        through = [(1.0, v) for link in data.crossing_links[x] for v in flows_of[link, p]]
+        return linear(through + added) <= share * float(crossing["capacity"])
 
     m.crossing_capacity = pyo.Constraint(crossing_periods, rule=crossing_rule)
     crossings = sorted({x for x, _ in data.crossing_expansions})
@@ -80,6 +84,6 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
         crossings,
         rule=lambda _, x: (
             pyo.quicksum(m.expand_crossing[x, p] for p in crossing_steps[x])
-            <= int(data.crossings.at[x, "max_expansions"])
+            <= int(data.crossing[x]["max_expansions"])
         ),
     )

@@ -45,7 +45,7 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.expand_crossing = pyo.Var(
         m.crossing_expansions,
         domain=pyo.NonNegativeIntegers,
-        bounds=lambda _, x, p: (0, int(data.crossings.at[x, "max_expansions"])),
+        bounds=lambda _, x, p: (0, int(data.crossing[x]["max_expansions"])),
     )
     m.buy = pyo.Var(
         m.buys, domain=pyo.NonNegativeReals, bounds=lambda _, r, k, p: (0, data.buys[r, k, p][0])

@@ -119,7 +119,7 @@ def _modules(m, data, site_id: str, period: int) -> float:
 def _production(m, data, run_id: str) -> pd.DataFrame:
     rows = []
     for site_id, site in data.sites.items():
-        size = data.available(site_id) * float(data.technologies.at[site.technology, "module_size"])
+        size = data.available(site_id) * float(data.tech[site.technology]["module_size"])
         for p in data.periods:
             modules = _modules(m, data, site_id, p)
             if modules <= 0:
@@ -219,7 +219,7 @@ def _investments(m, data, run_id: str) -> pd.DataFrame:
         capex = values["capex"] - savings.get((asset_id, p), 0.0)
         if asset_type == "site":
             site = data.sites[asset_id]
-            tech = data.technologies.loc[site.technology]
+            tech = data.tech[site.technology]
             rate, lifetime = data.capex_rate(site.technology), int(tech["lifetime_years"])
             region, what, low_carbon = site.region, site.technology, bool(tech["low_carbon"])
         elif asset_type == "link":
@@ -227,7 +227,7 @@ def _investments(m, data, run_id: str) -> pd.DataFrame:
             rate, lifetime = data.scenario.discount_rate, link.lifetime
             region, what, low_carbon = link.src, link.mode, False
         else:
-            crossing = data.crossings.loc[asset_id]
+            crossing = data.crossing[asset_id]
             rate, lifetime = data.scenario.discount_rate, int(crossing["lifetime_years"])
             region, what, low_carbon = None, "border_crossing", False
         rows.append(
@@ -257,7 +257,7 @@ def _agglomeration_savings_by_site(m, data) -> dict[tuple[str, int], float]:
             continue
         gross = {
             s: _value(m.build[s, p])
-            * float(data.technologies.at[data.sites[s].technology, "capex_per_module"])
+            * float(data.tech[data.sites[s].technology]["capex_per_module"])
             for s, q in data.builds
             if q == p and data.sites[s].region == region and data.sites[s].chain == chain
         }
