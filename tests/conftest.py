@@ -5,12 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
+
+
+def twin_run(*overrides: str) -> subprocess.CompletedProcess:
+    """`twin run` on the toy dataset in a fresh process, as a planner types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "twin", "run", *overrides, "dataset=toy"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,14 +11,7 @@ import pytest
 from twin.results import TABLES
 from twin.results.audit import audit
 
-
-def twin_run(*overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "twin", "run", *overrides, "dataset=toy"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+from .conftest import twin_run
 
 
 def read_results(directory: Path) -> dict[str, pd.DataFrame]:

@@ -9,8 +9,6 @@ period of one year, money not discounted, so each expected cost is the arithmeti
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from twin.scenario import Scenario, SolverOptions
 from twin.whatif import Disruption, WhatIfError, n_minus_one, operations, resilience_table
 
 from .builders import link, region, write
+from .conftest import twin_run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXACT = Scenario(discount_rate=0.0, green_rate=0.0, solver=SolverOptions(mip_gap=1e-9))
@@ -180,21 +179,16 @@ def test_pareto_is_monotone_and_its_ends_are_the_single_objective_optima(toy):
     assert table["cost"].iloc[-1] <= cleanest.cost * (1 + 1e-6)
 
 
-def twin_run(*overrides: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "twin", "run", *overrides, "dataset=toy", "solver.mip_gap=1e-9"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def exact_run(*overrides: str):
+    return twin_run(*overrides, "solver.mip_gap=1e-9")
 
 
 @pytest.mark.slow
 def test_n1_run_from_a_previous_plan_writes_the_resilience_table(tmp_path: Path):
-    first = twin_run(f"hydra.run.dir={tmp_path / 'plan'}")
+    first = exact_run(f"hydra.run.dir={tmp_path / 'plan'}")
     assert first.returncode == 0, first.stdout + first.stderr
     plan_cost = json.loads((tmp_path / "plan" / "run.json").read_text())["cost"]
-    result = twin_run(
+    result = exact_run(
         "analysis=n1", f"analysis.plan_dir={tmp_path / 'plan'}", f"hydra.run.dir={tmp_path / 'n1'}"
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -208,7 +202,7 @@ def test_n1_run_from_a_previous_plan_writes_the_resilience_table(tmp_path: Path)
 
 @pytest.mark.slow
 def test_disruption_and_pareto_runs_write_their_tables_and_figure(tmp_path: Path):
-    shut = twin_run(
+    shut = exact_run(
         "analysis=disruption",
         "disruption.close_crossings=[rail_crossing]",
         f"hydra.run.dir={tmp_path / 'shut'}",
@@ -219,7 +213,7 @@ def test_disruption_and_pareto_runs_write_their_tables_and_figure(tmp_path: Path
         assert audit(tables, float(tables["objective"]["value"].sum())) == []
     kpis = pd.read_parquet(tmp_path / "shut" / "results" / "kpis.parquet")
     assert {"baseline", "disrupted", "change"} <= set(kpis["plan"])
-    front = twin_run(
+    front = exact_run(
         "analysis=pareto", "scenario.pareto_points=3", f"hydra.run.dir={tmp_path / 'p'}"
     )
     assert front.returncode == 0, front.stdout + front.stderr
@@ -229,7 +223,7 @@ def test_disruption_and_pareto_runs_write_their_tables_and_figure(tmp_path: Path
 
 
 def test_an_unknown_crossing_in_a_disruption_is_a_clear_error(tmp_path: Path):
-    result = twin_run(
+    result = exact_run(
         "analysis=disruption", "disruption.close_crossings=[nowhere]", f"hydra.run.dir={tmp_path}"
     )
     assert result.returncode == 2

@@ -162,7 +162,8 @@ class _Reach:
         have = self.closure(self.bought[period], forward=True)
         pending = list(sites)
         while ready := [s for s in pending if self.has(have, s, self.inputs)]:
-            pending = [s for s in pending if s not in ready]
+            done = set(ready)  # a set: a list made this quadratic in the number of sites
+            pending = [s for s in pending if s not in done]
             made = {(self.region_of[s], c) for s in ready for c in self.outputs[s]}
             have = self.closure(have | made, forward=True)
         return have

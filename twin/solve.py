@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import highspy
@@ -96,11 +97,17 @@ class HighsModel:
             form = LinearStandardFormCompiler().write(model, mixed_form=True)
         self.columns = form.columns
         self.rows = form.rows  # (constraint data, sense): 0 '==', 1 '<=', -1 '>='
-        self.column_of = {id(v): j for j, v in enumerate(self.columns)}
-        self.rows_of: dict[int, list[int]] = {}
-        for i, (con, _) in enumerate(self.rows):
-            self.rows_of.setdefault(id(con), []).append(i)
-        self.integer = np.array([v.is_integer() and not relax for v in self.columns], dtype=bool)
+        integer_domain: dict[int, bool] = {}  # a handful of domains: ask each one once
+        self.integer = np.fromiter(
+            (
+                integer_domain[id(v.domain)]
+                if id(v.domain) in integer_domain
+                else integer_domain.setdefault(id(v.domain), v.is_integer())
+                for v in self.columns
+            ),
+            dtype=bool,
+            count=len(self.columns),
+        ) & (not relax)
         self.highs = new_highs()
         self.highs.passModel(self._lp(form))
         self.handoff_seconds = time.perf_counter() - start
@@ -112,8 +119,10 @@ class HighsModel:
         cost = form.c.toarray()[0] if form.c.shape[0] else np.zeros(n)
         lp.col_cost_ = np.asarray(cost, dtype=float)
         lp.offset_ = float(form.c_offset[0]) if len(form.c_offset) else 0.0
-        lp.col_lower_ = np.array([-INF if v.lb is None else v.lb for v in self.columns], float)
-        lp.col_upper_ = np.array([INF if v.ub is None else v.ub for v in self.columns], float)
+        lower = np.fromiter((v.lb for v in self.columns), dtype=float, count=n)  # None: nan
+        upper = np.fromiter((v.ub for v in self.columns), dtype=float, count=n)
+        lp.col_lower_ = np.nan_to_num(lower, nan=-INF)
+        lp.col_upper_ = np.nan_to_num(upper, nan=INF)
         rhs = np.asarray(form.rhs, dtype=float)
         sense = np.array([s for _, s in self.rows], dtype=int)
         lp.row_lower_ = np.where(sense == 1, -INF, rhs)
@@ -130,6 +139,11 @@ class HighsModel:
                 for i in self.integer
             ]
         return lp
+
+    @cached_property
+    def column_of(self) -> dict[int, int]:
+        """Column of each variable, by id (built on first use: only what-ifs need it)."""
+        return {id(v): j for j, v in enumerate(self.columns)}
 
     @property
     def size(self) -> dict[str, int]:

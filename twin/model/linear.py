@@ -9,15 +9,14 @@ their rows, which hold most of the model's nonzeros.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from pyomo.core.expr.numeric_expr import LinearExpression
 
 
-def linear(pairs: Iterable[tuple[float, object]], constant: float = 0.0) -> LinearExpression:
+def linear(pairs: Sequence[tuple[float, object]], constant: float = 0.0) -> LinearExpression:
     """constant + sum of coefficient x variable over `pairs` (a variable may repeat)."""
-    coefficients, variables = [], []
-    for coefficient, variable in pairs:
-        coefficients.append(float(coefficient))
-        variables.append(variable)
-    return LinearExpression(constant=constant, linear_coefs=coefficients, linear_vars=variables)
+    coefficients, variables = zip(*pairs, strict=True) if pairs else ((), ())
+    return LinearExpression(
+        constant=constant, linear_coefs=list(coefficients), linear_vars=list(variables)
+    )
