@@ -62,6 +62,43 @@ def baseline_of(results: pd.DataFrame) -> dict:
     return baseline
 
 
+def synthetic(results: pd.DataFrame, relaxed: bool) -> pd.DataFrame:
+    """The synthetic cases (LP relaxations or MILPs), smallest first."""
+    cases = results[results["case"].str.startswith("synthetic") & (results["relaxed"] == relaxed)]
+    return cases.sort_values("nonzeros")
+
+
+def slope(frame: pd.DataFrame, column: str) -> float:
+    """Log-log slope of `column` against nonzeros, over sizes of 100k nonzeros and more
+    (below that, fixed per-model costs flatten the curve)."""
+    large = frame[frame["nonzeros"] >= 1e5]
+    if len(large) < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(large["nonzeros"]), np.log(large[column]), 1)[0])
+
+
+def targets(results: pd.DataFrame) -> dict[str, float]:
+    """The figures issue 6 sets targets for, from one run's results."""
+    lp, milp = synthetic(results, True), synthetic(results, False)
+    largest = lp.iloc[-1] if len(lp) else None
+    at_1m = {name: frame[frame["nonzeros"] >= 1e6] for name, frame in (("lp", lp), ("milp", milp))}
+    return {
+        "build_slope": slope(lp, "build_s"),
+        "handoff_slope": slope(lp, "handoff_s"),
+        "kb_per_nonzero_largest": (
+            float(largest["peak_rss_mb"] * 1024 / largest["nonzeros"])
+            if largest is not None
+            else float("nan")
+        ),
+        **{
+            f"overhead_ratio_{name}_1m": float(frame["overhead_ratio"].iloc[0])
+            if len(frame)
+            else float("nan")
+            for name, frame in at_1m.items()
+        },
+    }
+
+
 def report(directory: Path) -> None:
     results = pd.read_parquet(directory / "results.parquet")
     columns = [
@@ -78,19 +115,20 @@ def report(directory: Path) -> None:
         "gap",
     ]
     print(results[columns].to_markdown(index=False, floatfmt=".3g"))
+    print()
+    for name, value in targets(results).items():
+        print(f"{name}: {value:.3g}")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    synthetic = results[
-        results["case"].str.endswith("_lp") & results["case"].str.startswith("synthetic")
-    ].sort_values("nonzeros")
+    lp = synthetic(results, True)
     figure, axes = plt.subplots(figsize=(7, 5))
     for column in ("build_s", "handoff_s", "solve_s"):
-        x, y = synthetic["nonzeros"], synthetic[column]
-        slope = np.polyfit(np.log(x), np.log(y), 1)[0] if len(x) > 1 else float("nan")
-        axes.loglog(x, y, "o-", label=f"{column} (slope {slope:.2f})")
+        axes.loglog(
+            lp["nonzeros"], lp[column], "o-", label=f"{column} (slope {slope(lp, column):.2f})"
+        )
     axes.set_xlabel("nonzeros")
     axes.set_ylabel("seconds")
     axes.set_title("twin on the synthetic hypercluster (LP relaxation)")

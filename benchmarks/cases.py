@@ -6,21 +6,22 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from hydra import compose, initialize_config_dir
+
 from benchmarks.synthetic import write_synthetic
+from twin.config import REPO, register, to_run_inputs
 from twin.data import Dataset, load_dataset
 from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, instance_name, published_optimum, read_cflp
 from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import Scenario, SolverOptions
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
     tiers: tuple[str, ...]
-    kind: str  # orlib / dataset / synthetic
-    source: str  # instance file, dataset directory, or the synthetic scale
+    kind: str  # orlib / config / synthetic
+    source: str  # instance file, `twin run` overrides (dataset, scenario), or synthetic scale
     relax: bool = False  # solve the LP relaxation
     time_limit: float = 120.0
     mip_gap: float = 1e-4
@@ -35,8 +36,12 @@ class Case:
             ds = orlib_dataset(instance, workdir / instance.name)
             scenario = replace(ORLIB_SCENARIO, solver=replace(options, mip_gap=1e-9))
             return ds, scenario, published_optimum(instance_name(path, self.capacity))
-        if self.kind == "dataset":
-            return load_dataset(REPO / self.source), Scenario(solver=options), None
+        if self.kind == "config":  # the dataset and scenario `twin run <source>` would solve
+            register()
+            with initialize_config_dir(config_dir=str(REPO / "configs"), version_base=None):
+                cfg = compose(config_name="config", overrides=self.source.split())
+            ds, scenario = to_run_inputs(cfg)
+            return ds, replace(scenario, solver=options), None
         ds = load_dataset(write_synthetic(workdir / f"synthetic_{self.source}", int(self.source)))
         return ds, Scenario(solver=options), None
 
@@ -46,9 +51,13 @@ CASES = (
     Case("orlib_cap41", SMOKE, "orlib", "cap41.txt"),
     Case("orlib_cap131", SMOKE, "orlib", "cap131.txt"),
     Case("orlib_capa_14000", FULL, "orlib", "capa.txt", capacity=14000, time_limit=180),
-    Case("toy", SMOKE, "dataset", "data/toy"),
-    Case("eaeu_china", SMOKE, "dataset", "data/eaeu_china", mip_gap=0.01),
-    Case("eaeu_china_tight", FULL, "dataset", "data/eaeu_china", mip_gap=0.002),
+    Case("toy", SMOKE, "config", "dataset=toy"),
+    Case("eaeu_china", SMOKE, "config", "scenario=to_be", mip_gap=0.01),
+    Case("eaeu_china_tight", FULL, "config", "scenario=to_be", mip_gap=0.002),
+    *(
+        Case(f"eaeu_china_{name}", FULL, "config", f"scenario={name}", mip_gap=0.002)
+        for name in ("smart_agro_2030", "green_hydrogen", "high_carbon_price")
+    ),
     Case("synthetic_2_lp", SMOKE, "synthetic", "2", relax=True),
     Case("synthetic_2", SMOKE, "synthetic", "2", time_limit=30, mip_gap=0.01),
     *(

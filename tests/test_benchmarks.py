@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.__main__ import baseline_of, check
+from benchmarks.__main__ import baseline_of, check, targets
 from benchmarks.synthetic import write_synthetic
 from twin.data import load_dataset
 from twin.model import build_model
@@ -58,6 +58,28 @@ def test_check_ignores_objectives_solved_to_a_gap_but_flags_failures_and_new_cas
     assert check(pd.DataFrame([_row(objective=101.0, gap=0.01)]), baseline) == []
     assert check(pd.DataFrame([_row(status="error")]), baseline)
     assert check(pd.DataFrame([_row(case="new")]), baseline)
+
+
+def test_targets_fit_the_scaling_slope_and_read_the_largest_case():
+    """build_s = 1e-5 x nnz^1.2 and handoff_s = 2e-6 x nnz: slopes 1.2 and 1.0."""
+    sizes = [1e4, 2e5, 1e6, 3e6]  # the first is below the fitted range
+    rows = [
+        {
+            "case": f"synthetic_{i}_lp",
+            "relaxed": True,
+            "nonzeros": n,
+            "build_s": 1e-5 * n**1.2 * (3 if n < 1e5 else 1),
+            "handoff_s": 2e-6 * n,
+            "peak_rss_mb": n / 1024,  # 1 kB per nonzero
+            "overhead_ratio": 0.5 if n == 1e6 else 9.0,
+        }
+        for i, n in enumerate(sizes)
+    ]
+    figures = targets(pd.DataFrame(rows))
+    assert figures["build_slope"] == pytest.approx(1.2)
+    assert figures["handoff_slope"] == pytest.approx(1.0)
+    assert figures["kb_per_nonzero_largest"] == pytest.approx(1.0)
+    assert figures["overhead_ratio_lp_1m"] == 0.5
 
 
 def test_synthetic_is_deterministic_and_grows_with_its_knob(tmp_path: Path):

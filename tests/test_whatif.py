@@ -160,6 +160,48 @@ def test_a_disruption_that_does_not_fit_the_dataset_names_its_key(border, disrup
         operations(border, EXACT, no_investments(), "bad", disruption)
 
 
+def test_a_demand_factor_of_zero_is_refused_with_the_reason(border):
+    with pytest.raises(WhatIfError, match="demand_factor must be > 0"):
+        operations(border, EXACT, no_investments(), "z", Disruption(demand_factor=0.0))
+
+
+def test_n1_without_crossings_says_what_to_do(tmp_path: Path):
+    ds = write(
+        tmp_path / "inland",
+        regions=[region("A"), region("B")],
+        commodities=[{"commodity_id": "grain"}],
+        technologies=[{"technology_id": "silo", "module_size": 1}],
+        recipes=[{"technology_id": "silo", "commodity_id": "grain", "coefficient": 1}],
+        sites=[{"site_id": "s", "region_id": "A", "technology_id": "silo", "max_modules": 0}],
+        links=[link("ab", "A", "B")],
+        link_commodities=[{"link_id": "ab", "commodity_id": "grain"}],
+        supply=[{"region_id": "A", "commodity_id": "grain", "max_quantity": 10}],
+        demand=[{"region_id": "B", "commodity_id": "grain", "quantity": 5}],
+    )
+    with pytest.raises(WhatIfError, match=r"analysis\.n1_corridor"):
+        n_minus_one(ds, EXACT, no_investments(), "t")
+
+
+def test_a_plan_that_only_opens_a_site_keeps_it_open(toy):
+    """mill_city has a 2,000,000 opening charge: an opening row without modules opens it."""
+    ds = load_dataset(toy)
+    opening = pd.DataFrame(
+        [
+            {
+                "asset_type": "site",
+                "asset_id": "mill_city",
+                "period": 2030,
+                "units_built": 0.0,
+                "capex": 2e6,
+            }
+        ]
+    )
+    run = operations(ds, EXACT, opening, "o")
+    assert run.built.model.open["mill_city", 2030].value == 1
+    built = run.results.tables["investments"].set_index("asset_id")
+    assert built.at["mill_city", "capex"] == pytest.approx(2e6)
+
+
 def test_pareto_is_monotone_and_its_ends_are_the_single_objective_optima(toy):
     from twin.pareto import frontier, pareto_table
 
@@ -220,6 +262,21 @@ def test_disruption_and_pareto_runs_write_their_tables_and_figure(tmp_path: Path
     assert len(pd.read_parquet(tmp_path / "p" / "results" / "pareto.parquet")) == 3
     assert (tmp_path / "p" / "pareto.png").stat().st_size > 0
     assert (tmp_path / "p" / "pareto" / "point_2" / "results" / "flows.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["analysis=disruption"], "analysis=disruption needs a disruption"),
+        (["analysis=pareto", "scenario.pareto_points=1"], "scenario.pareto_points must be >= 2"),
+        (["analysis=n1", "analysis.n1_corridor=nowhere"], "analysis.n1_corridor"),
+    ],
+)
+def test_an_analysis_asked_wrongly_is_a_clear_error(tmp_path: Path, overrides, message):
+    result = exact_run(*overrides, f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_an_unknown_crossing_in_a_disruption_is_a_clear_error(tmp_path: Path):

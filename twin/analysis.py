@@ -21,7 +21,14 @@ from twin.kpis import compare_kpis
 from twin.pareto import frontier, pareto_table, plot
 from twin.plan import PlanRun, optimise, plan_against_as_is
 from twin.scenario import Scenario
-from twin.whatif import Disruption, loss, n_minus_one, operations, resilience_table
+from twin.whatif import (
+    Disruption,
+    loss,
+    n_minus_one,
+    operations,
+    resilience_table,
+    shocked_inputs,
+)
 
 ANALYSES = ("plan", "disruption", "n1", "pareto")
 
@@ -34,6 +41,7 @@ class Outcome:
     others: dict[str, PlanRun] = field(default_factory=dict)  # subdirectory -> run
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # written to results/
     figures: dict[str, Callable[[Path], None]] = field(default_factory=dict)  # file -> draw
+    helpers: list[PlanRun] = field(default_factory=list)  # solved on the way, not written
 
 
 def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -74,6 +82,11 @@ def _plan_to_test(cfg: TwinConfig, ds, scenario, run_id, run_dir):
     return outcome.main.results.tables["investments"], outcome.main.scenario, outcome
 
 
+def _solved_on_the_way(planned: Outcome | None) -> list[PlanRun]:
+    """The plan (and its as-is) a what-if solved first: counted in the timings."""
+    return [] if planned is None else [planned.main, *planned.others.values()]
+
+
 def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
     investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
     if investments is None:
@@ -89,14 +102,19 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
         demand_commodities=tuple(what.demand_commodities),
         price_factor=dict(what.price_factor),
     )
+    if event.is_empty():
+        raise ConfigError("analysis=disruption needs a disruption: disruption=close_dostyk, ...")
+    shocked_inputs(ds, scenario, event)  # every id and factor checked before any solve
     baseline = operations(ds, scenario, investments, run_id)
     hit = operations(ds, scenario, investments, run_id, event)
+    helpers = _solved_on_the_way(planned)
     if baseline.results is None or hit.results is None:
-        return Outcome(baseline if baseline.results is None else hit, None)
+        return Outcome(baseline if baseline.results is None else hit, None, helpers=helpers)
     kpis = compare_kpis(hit.kpis.assign(plan="disrupted"), baseline.kpis, before="baseline")
     seconds = sum(hit.timings.get(key, 0.0) for key in ("build", "handoff", "solve"))
     table = resilience_table([loss(baseline, hit, event.name, "disruption", seconds)], run_id)
-    return Outcome(hit, kpis, "baseline", {"baseline": baseline}, {"resilience": table})
+    tables = {"resilience": table}
+    return Outcome(hit, kpis, "baseline", {"baseline": baseline}, tables, helpers=helpers)
 
 
 def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -113,12 +131,15 @@ def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: P
         kind, elements = "link", sorted(rows["link_id"])
     baseline, losses = n_minus_one(ds, scenario, investments, run_id, kind, elements)
     table = resilience_table(losses, run_id)
-    return Outcome(baseline, baseline.kpis, tables={"resilience": table})
+    helpers = _solved_on_the_way(planned)
+    return Outcome(baseline, baseline.kpis, tables={"resilience": table}, helpers=helpers)
 
 
 def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
     if scenario.carbon_cap_pct is not None:
         raise ConfigError("analysis=pareto spans every emission level: unset carbon_cap_pct")
+    if cfg.scenario.pareto_points < 2:
+        raise ConfigError(f"scenario.pareto_points must be >= 2, got {cfg.scenario.pareto_points}")
     points = frontier(ds, scenario, cfg.scenario.pareto_points, run_id)
     table = pareto_table(points, run_id)
     others = {f"pareto/point_{p.point}": p.run for p in points[1:] if p.run.results is not None}

@@ -45,6 +45,14 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def plan_hash(plan_dir: str | None) -> str | None:
+    """Hash of the plan a what-if takes from an earlier run: a new plan means a new run."""
+    file = Path(plan_dir or "") / "results" / "investments.parquet"
+    if not plan_dir or not file.exists():
+        return None
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+
+
 def versions() -> dict[str, str]:
     return {name: version(name) for name in ("twin", "pyomo", "highspy")} | {
         "python": platform.python_version()
@@ -72,6 +80,7 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
         "dataset": cfg.dataset.path,
         "versions": versions(),
         "analysis": cfg.analysis.name,
+        "plan_hash": plan_hash(cfg.analysis.plan_dir),
     }
     timings: dict[str, float] = {}
     record = run_dir / "run.json"
@@ -87,7 +96,7 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
             outcome = run_analysis(cfg, ds, scenario, run_id, run_dir)
     except (DatasetError, ConfigError, WhatIfError) as error:
         return _fail(record, meta, timings, f"{type(error).__name__}: {error}", 2)
-    runs = [outcome.main, *outcome.others.values()]
+    runs = [outcome.main, *outcome.others.values(), *outcome.helpers]
     for key in ("build", "handoff", "solve", "extract"):
         timings[key] = sum(run.timings.get(key, 0.0) for run in runs)
     main = outcome.main
@@ -125,6 +134,7 @@ def _finished_before(record: Path, meta: dict) -> bool:
         before.get("status") in FINISHED
         and before.get("config_hash") == meta["config_hash"]
         and before.get("data_hash") == meta["data_hash"]
+        and before.get("plan_hash") == meta["plan_hash"]
         and (record.parent / "results").is_dir()
     )
 

@@ -84,6 +84,6 @@ def _headline(kpis: pd.DataFrame) -> dict[str, float]:
     if total.empty:
         return {}
     last = total[total["period"] == total["period"].max()]
-    plan = last[last["plan"].isin(["to_be", "change"]) | ~last["plan"].isin(["as_is"])]
+    plan = last[~last["plan"].isin(["as_is", "baseline"])]  # the plan of the run, and changes
     values = plan.drop_duplicates("kpi").set_index("kpi")["value"]
     return {k: float(values[k]) for k in HEADLINE_KPIS if k in values.index}

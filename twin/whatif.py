@@ -45,9 +45,30 @@ class Disruption:
     demand_commodities: tuple[str, ...] = ()  # commodities the demand shock hits; () = all
     price_factor: dict[str, float] = field(default_factory=dict)  # commodity -> supply cost x
 
+    def is_empty(self) -> bool:
+        closes = self.close_links or self.close_corridors or self.close_crossings
+        shocks = self.demand_factor != 1.0 or self.price_factor or self.capacity_cut
+        return not (closes or shocks)
 
-def element_links(data: ModelData, kind: str, ids: Iterable[str]) -> dict[str, list[str]]:
-    """Links of each link, corridor or border crossing named (`kind`: link/corridor/crossing)."""
+
+def check_closures(ds: Dataset, disruption: Disruption) -> None:
+    """Every link, corridor and crossing the disruption closes exists in the dataset."""
+    known = {
+        "links": set(ds.links["link_id"]),
+        "corridors": set(ds.corridors["corridor_id"]),
+        "crossings": set(ds.border_crossings["crossing_id"]),
+    }
+    for kind, ids in known.items():
+        unknown = sorted(set(getattr(disruption, f"close_{kind}")) - ids)
+        if unknown:
+            raise WhatIfError(f"disruption.close_{kind}: not in the dataset: {unknown}")
+
+
+def element_links(
+    data: ModelData, kind: str, ids: Iterable[str], key: str | None = None
+) -> dict[str, list[str]]:
+    """Links of each link, corridor or border crossing named (`kind`: link/corridor/crossing);
+    `key` names the config key in the error when one has no link in the model."""
     attribute = {"link": "link_id", "corridor": "corridor", "crossing": "crossing"}[kind]
     links: dict[str, list[str]] = {element: [] for element in ids}
     for link in data.links.values():
@@ -56,7 +77,7 @@ def element_links(data: ModelData, kind: str, ids: Iterable[str]) -> dict[str, l
             links[owner].append(link.link_id)
     unknown = sorted(element for element, found in links.items() if not found)
     if unknown:
-        raise WhatIfError(f"disruption.close_{kind}s: not in the dataset: {unknown}")
+        raise WhatIfError(f"{key or f'disruption.close_{kind}s'}: no such {kind}: {unknown}")
     return links
 
 
@@ -77,9 +98,14 @@ def shocked_inputs(ds: Dataset, scenario: Scenario, disruption: Disruption):
         unknown = sorted(set(named) - commodities)
         if unknown:
             raise WhatIfError(f"disruption.{key}: unknown commodities {unknown}")
-    factors = [disruption.demand_factor, *disruption.price_factor.values()]
-    if any(factor < 0 for factor in factors):
-        raise WhatIfError("disruption: demand_factor and price_factor must be >= 0")
+    check_closures(ds, disruption)
+    if disruption.demand_factor <= 0:
+        raise WhatIfError(
+            "disruption.demand_factor must be > 0 (demand of zero removes the sites that "
+            "serve it from the model; use a small factor instead)"
+        )
+    if any(factor < 0 for factor in disruption.price_factor.values()):
+        raise WhatIfError("disruption.price_factor values must be >= 0")
     demand = ds.demand.copy()
     hit = demand["commodity_id"].isin(disruption.demand_commodities or commodities)
     demand.loc[hit, "quantity"] *= disruption.demand_factor
@@ -93,12 +119,14 @@ def shocked_inputs(ds: Dataset, scenario: Scenario, disruption: Disruption):
 def fix_investments(built: BuiltModel, investments: pd.DataFrame) -> None:
     """Fix every investment decision at the plan's value (zero where the plan built nothing).
 
-    A site with a fixed charge is opened in the first period the plan builds there.
+    A site with a fixed charge is opened in the first period the plan invests there (a row
+    with capex and no module is an opening alone).
     """
     m = built.model
+    rows = list(investments.itertuples())
     units = {
         (row.asset_type, row.asset_id, int(row.period)): float(row.units_built)
-        for row in investments.itertuples()
+        for row in rows
         if row.units_built > 0
     }
     decisions = {"site": m.build, "link": m.expand_link, "crossing": m.expand_crossing}
@@ -112,12 +140,12 @@ def fix_investments(built: BuiltModel, investments: pd.DataFrame) -> None:
     for kind, var in decisions.items():
         for (asset, period), data in var.items():
             data.fix(round(units.get((kind, asset, period), 0.0)))
-    first_build: dict[str, int] = {}
-    for kind, asset, period in sorted(units, key=lambda key: key[2]):
-        if kind == "site":
-            first_build.setdefault(asset, period)
+    opened_in: dict[str, int] = {}
+    for row in sorted(rows, key=lambda row: int(row.period)):
+        if row.asset_type == "site" and (row.units_built > 0 or row.capex > 0):
+            opened_in.setdefault(row.asset_id, int(row.period))
     for (site, period), opened in m.open.items():
-        opened.fix(int(first_build.get(site) == period))
+        opened.fix(int(opened_in.get(site) == period))
 
 
 def close_links(built: BuiltModel, links: Iterable[str]) -> None:
@@ -213,15 +241,19 @@ def n_minus_one(
     kind: str = "crossing",
     elements: Iterable[str] | None = None,
 ) -> tuple[PlanRun, list[Loss]]:
-    """Close each element in turn (every crossing of the dataset by default) in one model.
+    """Close each element in turn (by default every crossing with flows) in one model.
 
     Returns the undisrupted operations and one Loss per element.
     """
     built = build_model(ds, scenario)
     fix_investments(built, investments)
-    if elements is None:
-        elements = sorted({getattr(link, kind) for link in built.data.links.values()} - {None})
-    links_of = element_links(built.data, kind, elements)
+    if elements is None:  # every crossing that carries flows in this model
+        elements = sorted(built.data.crossing_links)
+        if not elements:
+            raise WhatIfError(
+                "n1: no open border crossing carries flows; give analysis.n1_corridor"
+            )
+    links_of = element_links(built.data, kind, elements, key="analysis.n1_corridor")
     highs = HighsModel(built.model)
     solved = highs.solve(scenario.solver)
     if solved.ok:  # agglomeration segments follow the fixed builds: fix them, keep the LP
