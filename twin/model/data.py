@@ -90,7 +90,6 @@ class ModelData:
     links: dict[str, Link]
     link_flows: list[tuple[str, str, int]]
     link_expansions: list[tuple[str, int]]
-    crossings: pd.DataFrame  # indexed by crossing_id
     crossing: dict[str, dict]  # crossing_id -> its row
     crossing_links: dict[str, list[str]]
     crossing_expansions: list[tuple[str, int]]
@@ -149,7 +148,6 @@ def prepare(ds: Dataset, scenario: Scenario) -> ModelData:
     )
     base, rate = periods[0], scenario.discount_rate
     technologies = ds.technologies.set_index("technology_id")
-    crossings = ds.border_crossings.set_index("crossing_id")
     data = ModelData(
         ds=ds,
         scenario=scenario,
@@ -170,8 +168,7 @@ def prepare(ds: Dataset, scenario: Scenario) -> ModelData:
         links=_links(ds),
         link_flows=list(sets.link_flows),
         link_expansions=[],
-        crossings=crossings,
-        crossing=crossings.to_dict("index"),
+        crossing=ds.border_crossings.set_index("crossing_id").to_dict("index"),
         crossing_links=defaultdict(list),
         crossing_expansions=[],
         expansion_weight={},

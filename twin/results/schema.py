@@ -11,8 +11,7 @@ import pandas as pd
 
 ID = "string"
 YEAR = "int64"
-NULLABLE_YEAR = "Int64"
-NULLABLE_INT = "Int64"
+NULLABLE_INT = "Int64"  # a year or a rank that may be missing
 VALUE = "float64"
 
 TABLES: dict[str, dict[str, str]] = {
@@ -91,7 +90,7 @@ TABLES: dict[str, dict[str, str]] = {
         "run_id": ID,
         "scope_type": ID,
         "scope": ID,
-        "period": NULLABLE_YEAR,
+        "period": NULLABLE_INT,
         "kpi": ID,
         "value": VALUE,
         "unit": ID,
