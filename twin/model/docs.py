@@ -20,6 +20,8 @@ SECTIONS = (
     ("Agglomeration (MAR)", "twin.model.agglomeration"),
     ("Objective", "twin.model.objective"),
     ("Discounting", "twin.model.discounting"),
+    ("What-ifs: disruptions and N-1 on a fixed plan", "twin.whatif"),
+    ("The cost-carbon frontier", "twin.pareto"),
 )
 
 INTRO = """# Model formulation
