@@ -88,9 +88,6 @@ def _solved_on_the_way(planned: Outcome | None) -> list[PlanRun]:
 
 
 def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
-    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
-    if investments is None:
-        return planned
     what = cfg.disruption
     event = Disruption(
         name=what.name,
@@ -105,6 +102,9 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     if event.is_empty():
         raise ConfigError("analysis=disruption needs a disruption: disruption=close_dostyk, ...")
     shocked_inputs(ds, scenario, event)  # every id and factor checked before any solve
+    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    if investments is None:
+        return planned
     baseline = operations(ds, scenario, investments, run_id)
     hit = operations(ds, scenario, investments, run_id, event)
     helpers = _solved_on_the_way(planned)
@@ -118,9 +118,6 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
 
 
 def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
-    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
-    if investments is None:
-        return planned
     kind, elements = "crossing", None
     corridor = cfg.analysis.n1_corridor
     if corridor:
@@ -129,6 +126,9 @@ def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: P
             known = sorted(set(ds.corridors["corridor_id"]))
             raise ConfigError(f"analysis.n1_corridor: no corridor {corridor!r}; known: {known}")
         kind, elements = "link", sorted(rows["link_id"])
+    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    if investments is None:
+        return planned
     baseline, losses = n_minus_one(ds, scenario, investments, run_id, kind, elements)
     table = resilience_table(losses, run_id)
     helpers = _solved_on_the_way(planned)
