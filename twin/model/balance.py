@@ -26,18 +26,18 @@ from twin.model.linear import linear
 def balance_terms(m: pyo.ConcreteModel, data: ModelData) -> dict[tuple, list]:
     """Signed terms (+ source, - sink) of every balance row, as (coefficient, variable)."""
     terms: dict[tuple, list] = defaultdict(list)
-    for key in data.buys:
-        terms[key].append((1.0, m.buy[key]))
-    for link_id, k, p in data.link_flows:
+    for key, buy in m.buy.items():  # items(): no index look-up per variable
+        terms[key].append((1.0, buy))
+    for (link_id, k, p), flow in m.flow.items():
         link = data.links[link_id]
-        terms[link.dst, k, p].append((1.0, m.flow[link_id, k, p]))
-        terms[link.src, k, p].append((-1.0, m.flow[link_id, k, p]))
+        terms[link.dst, k, p].append((1.0, flow))
+        terms[link.src, k, p].append((-1.0, flow))
     for s, p in data.site_periods:
         site = data.sites[s]
         for k, coefficient in data.recipe[site.technology]:
             terms[site.region, k, p].append((coefficient, m.activity[s, p]))
-    for key in data.demand:
-        terms[key].append((1.0, m.unmet[key]))
+    for key, unmet in m.unmet.items():
+        terms[key].append((1.0, unmet))
     return terms
 
 

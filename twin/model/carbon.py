@@ -57,19 +57,11 @@ def emission_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
             terms.append(
                 EmissionTerm(site.region, "process", site.chain, p, factor, m.activity[s, p])
             )
-    for link_id, k, p in data.link_flows:
+    for (link_id, k, p), flow in m.flow.items():
         link = data.links[link_id]
         if link.emissions:
-            terms.append(
-                EmissionTerm(
-                    link.src,
-                    "transport",
-                    data.commodity_chain[k],
-                    p,
-                    link.emissions,
-                    m.flow[link_id, k, p],
-                )
-            )
+            chain = data.commodity_chain[k]
+            terms.append(EmissionTerm(link.src, "transport", chain, p, link.emissions, flow))
     return terms
 
 

@@ -67,10 +67,10 @@ def _component_terms(
         constant["fixed_opex"] += fixed * data.existing_alive[s, p]
         terms["fixed_opex"] += [(fixed, m.build[s, q]) for q in data.builds_alive(s, p)]
         terms["variable_opex"].append((float(tech["variable_opex"]) * w[p], m.activity[s, p]))
-    for (r, k, p), (_, cost, _) in data.buys.items():
-        terms["purchases"].append((cost * w[p], m.buy[r, k, p]))
-    for link_id, k, p in data.link_flows:
-        link, flow = data.links[link_id], m.flow[link_id, k, p]
+    for (r, k, p), buy in m.buy.items():
+        terms["purchases"].append((data.buys[r, k, p][1] * w[p], buy))
+    for (link_id, _, p), flow in m.flow.items():
+        link = data.links[link_id]
         terms["transport"].append((link.transport_cost * w[p], flow))
         terms["tariffs"].append((link.tariff * w[p], flow))
         terms["border"].append((link.border_cost * w[p], flow))
@@ -79,8 +79,8 @@ def _component_terms(
         terms["carbon_price"] = [
             (price * w[t.period] * t.coefficient, t.var) for t in emission_terms(m, data)
         ]
-    for (r, k, p), (_, penalty) in data.demand.items():
-        terms["unmet_penalty"].append((penalty * w[p], m.unmet[r, k, p]))
+    for (r, k, p), unmet in m.unmet.items():
+        terms["unmet_penalty"].append((data.demand[r, k, p][1] * w[p], unmet))
     return terms, constant
 
 

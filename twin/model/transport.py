@@ -34,8 +34,8 @@ from twin.model.linear import linear
 
 def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
     flows_of: dict[tuple[str, int], list] = defaultdict(list)
-    for link_id, k, p in data.link_flows:
-        flows_of[link_id, p].append(m.flow[link_id, k, p])
+    for (link_id, _, p), flow in m.flow.items():
+        flows_of[link_id, p].append(flow)
 
     link_steps = data.periods_of(data.link_expansions)
     crossing_steps = data.periods_of(data.crossing_expansions)
