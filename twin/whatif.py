@@ -182,14 +182,14 @@ def horizon_total(run: PlanRun, kpi: str) -> float:
 def loss(baseline: PlanRun, case: PlanRun, element: str, kind: str, seconds: float) -> Loss:
     if case.results is None:
         return Loss(element, kind, case.solved.status, None, None, None, None, None, seconds)
+    unmet = horizon_total(case, "unmet_demand")
     return Loss(
         element=element,
         element_type=kind,
         status=case.solved.status,
         extra_cost=case.results.cost - baseline.results.cost,
-        unmet_demand=horizon_total(case, "unmet_demand"),
-        extra_unmet_demand=horizon_total(case, "unmet_demand")
-        - horizon_total(baseline, "unmet_demand"),
+        unmet_demand=unmet,
+        extra_unmet_demand=unmet - horizon_total(baseline, "unmet_demand"),
         extra_emissions_t=case.results.emissions_t - baseline.results.emissions_t,
         value_added_lost=horizon_total(baseline, "value_added")
         - horizon_total(case, "value_added"),

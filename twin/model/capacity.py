@@ -25,6 +25,7 @@ import pyomo.environ as pyo
 
 from twin.model.data import ModelData
 from twin.model.linear import linear
+from twin.model.variables import installed_terms
 
 
 def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
@@ -34,8 +35,9 @@ def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
     }
 
     def capacity(_, s, p):
-        built = [(-size[s], m.build[s, q]) for q in data.builds_alive(s, p)]
-        return linear([(1.0, m.activity[s, p]), *built]) <= size[s] * data.existing_alive[s, p]
+        existing, built = installed_terms(m, data, s, p)
+        room = [(-size[s] * one, build) for one, build in built]
+        return linear([(1.0, m.activity[s, p]), *room]) <= size[s] * existing
 
     m.capacity = pyo.Constraint(m.site_periods, rule=capacity)
     growing = sorted({(s, p) for s, p in data.site_periods if data.builds_alive(s, p)})

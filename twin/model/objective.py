@@ -39,6 +39,7 @@ from twin.model.carbon import emission_terms
 from twin.model.data import ModelData
 from twin.model.finance import capex_terms
 from twin.model.linear import linear
+from twin.model.variables import installed_terms
 
 COMPONENTS = (
     "capex",
@@ -64,8 +65,9 @@ def _component_terms(
     for s, p in data.site_periods:
         tech = data.tech[data.sites[s].technology]
         fixed = float(tech["fixed_opex_per_module"]) * w[p]  # per installed module
-        constant["fixed_opex"] += fixed * data.existing_alive[s, p]
-        terms["fixed_opex"] += [(fixed, m.build[s, q]) for q in data.builds_alive(s, p)]
+        existing, built = installed_terms(m, data, s, p)
+        constant["fixed_opex"] += fixed * existing
+        terms["fixed_opex"] += [(fixed * one, build) for one, build in built]
         terms["variable_opex"].append((float(tech["variable_opex"]) * w[p], m.activity[s, p]))
     for (r, k, p), buy in m.buy.items():
         terms["purchases"].append((data.buys[r, k, p][1] * w[p], buy))

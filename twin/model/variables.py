@@ -17,6 +17,7 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from twin.model.data import ModelData
+from twin.model.linear import linear
 
 
 def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
@@ -57,7 +58,13 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     )
 
     def installed(_, s, p):
-        built = data.builds_alive(s, p)
-        return data.existing_alive[s, p] + sum(m.build[s, q] for q in built)
+        existing, built = installed_terms(m, data, s, p)
+        return linear(built, existing)
 
     m.installed = pyo.Expression(m.site_periods, rule=installed)
+
+
+def installed_terms(m: pyo.ConcreteModel, data: ModelData, s: str, p: int):
+    """Modules at site s in period p as (existing modules alive, [(1, build) of new modules
+    alive]): the one definition the capacity rows and fixed opex scale by their own factor."""
+    return data.existing_alive[s, p], [(1.0, m.build[s, q]) for q in data.builds_alive(s, p)]
