@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import OmegaConf
 
 from twin.config import ConfigError, TwinConfig
 from twin.data import Dataset
@@ -88,17 +89,7 @@ def _solved_on_the_way(planned: Outcome | None) -> list[PlanRun]:
 
 
 def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
-    what = cfg.disruption
-    event = Disruption(
-        name=what.name,
-        close_links=tuple(what.close_links),
-        close_corridors=tuple(what.close_corridors),
-        close_crossings=tuple(what.close_crossings),
-        capacity_cut=dict(what.capacity_cut),
-        demand_factor=what.demand_factor,
-        demand_commodities=tuple(what.demand_commodities),
-        price_factor=dict(what.price_factor),
-    )
+    event = Disruption(**OmegaConf.to_container(cfg.disruption, resolve=True))
     if event.is_empty():
         raise ConfigError("analysis=disruption needs a disruption: disruption=close_dostyk, ...")
     shocked_inputs(ds, scenario, event)  # every id and factor checked before any solve

@@ -45,6 +45,10 @@ class Disruption:
     demand_commodities: tuple[str, ...] = ()  # commodities the demand shock hits; () = all
     price_factor: dict[str, float] = field(default_factory=dict)  # commodity -> supply cost x
 
+    def __post_init__(self) -> None:  # lists from a config become tuples
+        for kind in ("close_links", "close_corridors", "close_crossings", "demand_commodities"):
+            setattr(self, kind, tuple(getattr(self, kind)))
+
     def is_empty(self) -> bool:
         closes = self.close_links or self.close_corridors or self.close_crossings
         shocks = self.demand_factor != 1.0 or self.price_factor or self.capacity_cut
