@@ -1,9 +1,10 @@
 """Hand a Pyomo model to HiGHS and bring the answer back, with a clear status.
 
-The fast path: Pyomo's `LinearStandardFormCompiler` turns the model into CSC arrays, which
-go to highspy in one `passModel` call (several times faster than Pyomo's solver plugins on
-large models). `HighsModel` keeps the map between Pyomo variables/constraints and HiGHS
-columns/rows, so solution values, duals and in-place what-if changes (bounds) use it.
+The fast path: `twin.standard_form` turns the model into CSC arrays (what Pyomo's
+`LinearStandardFormCompiler` makes, faster on twin's rows), which go to highspy in one
+`passModel` call (several times faster than Pyomo's solver plugins on large models).
+`HighsModel` keeps the map between Pyomo variables/constraints and HiGHS columns/rows, so
+solution values, duals and in-place what-if changes (bounds) use it.
 
 Every outcome is one of optimal / time_limit / infeasible / unbounded / error; an infeasible
 model is explained (IIS of the LP relaxation where HiGHS finds one, else an elastic re-solve
@@ -25,9 +26,9 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.gc_manager import PauseGC
-from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
 from twin.scenario import SolverOptions
+from twin.standard_form import StandardForm, compile_model
 
 INF = highspy.kHighsInf
 # Families whose rows may be relaxed to explain an infeasible model (the balance always holds:
@@ -94,7 +95,7 @@ class HighsModel:
         start = time.perf_counter()
         self.model = model
         with PauseGC():  # the compiler makes millions of short-lived objects
-            form = LinearStandardFormCompiler().write(model, mixed_form=True)
+            form = compile_model(model)
         self.columns = form.columns
         self.rows = form.rows  # (constraint data, sense): 0 '==', 1 '<=', -1 '>='
         integer_domain: dict[int, bool] = {}  # a handful of domains: ask each one once
@@ -112,13 +113,12 @@ class HighsModel:
         self.highs.passModel(self._lp(form))
         self.handoff_seconds = time.perf_counter() - start
 
-    def _lp(self, form) -> highspy.HighsLp:
+    def _lp(self, form: StandardForm) -> highspy.HighsLp:
         lp = highspy.HighsLp()
         n, m = len(self.columns), len(self.rows)
         lp.num_col_, lp.num_row_ = n, m
-        cost = form.c.toarray()[0] if form.c.shape[0] else np.zeros(n)
-        lp.col_cost_ = np.asarray(cost, dtype=float)
-        lp.offset_ = float(form.c_offset[0]) if len(form.c_offset) else 0.0
+        lp.col_cost_ = form.c
+        lp.offset_ = form.offset
         lower = np.fromiter((v.lb for v in self.columns), dtype=float, count=n)  # None: nan
         upper = np.fromiter((v.ub for v in self.columns), dtype=float, count=n)
         lp.col_lower_ = np.nan_to_num(lower, nan=-INF)
@@ -127,7 +127,7 @@ class HighsModel:
         sense = np.array([s for _, s in self.rows], dtype=int)
         lp.row_lower_ = np.where(sense == 1, -INF, rhs)
         lp.row_upper_ = np.where(sense == -1, INF, rhs)
-        matrix = form.A.tocsc()
+        matrix = form.A
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
         lp.a_matrix_.index_ = matrix.indices.astype(np.int32)

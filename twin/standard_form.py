@@ -1,0 +1,176 @@
+"""Compile a Pyomo model into the sparse arrays HiGHS takes: the hand-off's hot loop.
+
+This produces what Pyomo's `LinearStandardFormCompiler(mixed_form=True)` produces (the same
+rows, columns, order and coefficients; a test holds the two equal), only faster on twin's
+models. Every family builds its rows as `LinearExpression`s of plain variables
+(`twin.model.linear`), so their coefficients and variables are read straight from the
+expression (and from sums of named expressions of them, as in the objective) instead of
+walking it. Any other row, and a row touching a fixed variable, goes through Pyomo's own
+`LinearRepnVisitor`, the walker the standard-form compiler uses, so nothing is lost in
+generality. One difference: a row whose variables are all fixed (a what-if that fixes a plan)
+is dropped when it holds and refused when it fails; Pyomo keeps it as an empty row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+import pyomo.environ as pyo
+import scipy.sparse as sp
+from pyomo.common.errors import InfeasibleConstraintException
+from pyomo.common.numeric_types import native_numeric_types
+from pyomo.core.expr.numeric_expr import LinearExpression, SumExpression
+from pyomo.repn.linear import LinearRepnVisitor
+from pyomo.repn.util import FileDeterminism, FileDeterminism_to_SortComponents, VarRecorder
+
+EQUAL, AT_MOST, AT_LEAST = 0, 1, -1  # row senses, as in Pyomo's mixed form
+
+
+@dataclass
+class StandardForm:
+    """min c x + offset subject to A x (sense) rhs, one row per (constraint, sense)."""
+
+    c: np.ndarray  # objective coefficient per column
+    offset: float
+    A: sp.csc_matrix
+    rhs: np.ndarray
+    rows: list[tuple[pyo.Constraint, int]]  # (constraint data, EQUAL / AT_MOST / AT_LEAST)
+    columns: list[pyo.Var]  # variable data per column
+
+
+class _Columns:
+    """Column numbers in Pyomo's order: a variable's whole component is numbered, in index
+    order, the first time one of its members is seen; fixed variables get no column."""
+
+    def __init__(self) -> None:
+        sorter = FileDeterminism_to_SortComponents(FileDeterminism.ORDERED)
+        self.recorder = VarRecorder({}, sorter)
+        self.visitor = LinearRepnVisitor({}, var_recorder=self.recorder)
+        self.number: dict[int, int] = {}  # id(variable) -> column
+        self.recorded: set[int] = set()  # id of each variable component numbered
+
+    def of(self, variables) -> list[int] | None:
+        """Columns of `variables`, or None if one of them is fixed or not a variable."""
+        number = self.number
+        try:
+            return [number[id(v)] for v in variables]
+        except KeyError:
+            for v in variables:
+                if getattr(v, "is_variable_type", bool)():
+                    component = v.parent_component()
+                    if id(component) not in self.recorded:  # fixed members stay unnumbered
+                        self.recorded.add(id(component))
+                        self.recorder.add(v)
+            self._sync()
+        try:
+            return [number[id(v)] for v in variables]
+        except KeyError:
+            return None
+
+    def _sync(self) -> None:
+        """Number the variables the recorder has added since the last call."""
+        var_map, number = self.recorder.var_map, self.number
+        if len(number) < len(var_map):
+            for key in islice(var_map, len(number), None):
+                number[key] = len(number)
+
+    def terms(self, expr) -> tuple[list[int], list[float], float]:
+        """(columns, coefficients, constant) of a linear expression. Sums of (named)
+        `LinearExpression`s, as twin writes its rows and objective, are read directly."""
+        while getattr(expr, "is_named_expression_type", bool)():
+            expr = expr.expr
+        if expr.__class__ is SumExpression:
+            cols, coefs, constant = [], [], 0.0
+            for arg in expr.args:
+                arg_cols, arg_coefs, arg_constant = self.terms(arg)
+                cols += arg_cols
+                coefs += arg_coefs
+                constant += arg_constant
+            return cols, coefs, constant
+        if expr.__class__ in native_numeric_types:
+            return [], [], expr
+        if expr.__class__ is LinearExpression:
+            cols = self.of(expr.linear_vars)
+            if cols is not None:
+                return cols, list(expr.linear_coefs), pyo.value(expr.constant)
+        repn = self.visitor.walk_expression(expr)
+        if repn.nonlinear is not None:
+            raise ValueError(f"nonlinear expression cannot go to HiGHS: {expr}")
+        self._sync()
+        return [self.number[i] for i in repn.linear], list(repn.linear.values()), repn.constant
+
+
+def compile_model(model: pyo.ConcreteModel) -> StandardForm:
+    """The standard form of `model`'s active objective and constraints (mixed form)."""
+    columns = _Columns()
+    (objective,) = model.component_data_objects(pyo.Objective, active=True)
+    obj_index, obj_data, offset = columns.terms(objective.expr)
+    sign = 1.0 if objective.sense == pyo.minimize else -1.0
+
+    rows: list[tuple[object, int]] = []
+    rhs: list[float] = []
+    index: list[int] = []
+    data: list[float] = []
+    start = [0]
+    for con in model.component_data_objects(pyo.Constraint, active=True):
+        lower, body, upper = con.to_bounded_expression(evaluate_bounds=True)
+        if lower is None and upper is None:
+            continue
+        cols, coefs, constant = columns.terms(body)
+        if lower == upper:
+            senses = [(EQUAL, upper)]
+        else:
+            senses = [(s, b) for s, b in ((AT_MOST, upper), (AT_LEAST, lower)) if b is not None]
+        for sense, bound in senses:
+            rows.append((con, sense))
+            rhs.append(bound - constant)
+            index.extend(cols)
+            data.extend(coefs)
+            start.append(len(index))
+
+    n = len(columns.number)
+    matrix = sp.csr_matrix(
+        (np.asarray(data, dtype=float), np.asarray(index, dtype=np.int32), start),
+        shape=(len(rows), n),
+    ).tocsc()
+    matrix.sum_duplicates()
+    matrix.eliminate_zeros()
+    matrix, rows, rhs = _drop_constant_rows(matrix, rows, np.asarray(rhs, dtype=float))
+    cost = np.zeros(n)
+    np.add.at(cost, np.asarray(obj_index, dtype=np.int64), sign * np.asarray(obj_data, float))
+    used = (np.diff(matrix.indptr) > 0) | (cost != 0)  # a column only in zero terms is dropped
+    variables = list(columns.recorder.var_map.values())
+    if not used.all():
+        matrix, cost = matrix[:, used], cost[used]
+        variables = [v for v, keep in zip(variables, used, strict=True) if keep]
+    return StandardForm(
+        c=cost,
+        offset=sign * float(offset),
+        A=matrix,
+        rhs=rhs,
+        rows=rows,
+        columns=variables,
+    )
+
+
+def _drop_constant_rows(matrix: sp.csc_matrix, rows: list, rhs: np.ndarray):
+    """Rows left with no variable (fixed or cancelled) hold or fail by themselves: drop those
+    that hold, refuse a model with one that fails, as Pyomo's compiler does."""
+    empty = np.bincount(matrix.indices, minlength=len(rows)) == 0
+    if not empty.any():
+        return matrix, rows, rhs
+    sense = np.array([s for _, s in rows], dtype=int)
+    fails = empty & (
+        ((sense == AT_MOST) & (rhs < 0))
+        | ((sense == AT_LEAST) & (rhs > 0))
+        | ((sense == EQUAL) & (rhs != 0))
+    )
+    if fails.any():
+        name = rows[int(np.flatnonzero(fails)[0])][0].name
+        raise InfeasibleConstraintException(
+            f"model contains a trivially infeasible constraint, '{name}'"
+        )
+    keep = ~empty
+    return matrix[keep], [row for row, k in zip(rows, keep, strict=True) if k], rhs[keep]
