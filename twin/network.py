@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 import pandas as pd
 
-from twin.data import Dataset
+from twin.data import Dataset, rows
 
 RCP = tuple[str, str, int]  # (region, commodity, period)
 
@@ -51,7 +51,7 @@ class StructureReport:
 def build_graph(ds: Dataset) -> nx.MultiDiGraph:
     """Regions and sites as nodes; links, site inputs and site outputs as edges."""
     graph = nx.MultiDiGraph(name=ds.name)
-    for region in ds.regions.itertuples():
+    for region in rows(ds.regions):
         graph.add_node(
             ("region", region.region_id),
             kind="region",
@@ -60,7 +60,7 @@ def build_graph(ds: Dataset) -> nx.MultiDiGraph:
             lon=region.lon,
         )
     technologies = ds.technologies.set_index("technology_id")
-    for site in ds.sites.itertuples():
+    for site in rows(ds.sites):
         tech = technologies.loc[site.technology_id]
         graph.add_node(
             ("site", site.site_id),
@@ -71,7 +71,7 @@ def build_graph(ds: Dataset) -> nx.MultiDiGraph:
             echelon=int(tech["echelon"]),
         )
     carried = ds.link_commodities.groupby("link_id")["commodity_id"].apply(list)
-    for link in ds.links.itertuples():
+    for link in rows(ds.links):
         graph.add_edge(
             ("region", link.src),
             ("region", link.dst),
@@ -81,7 +81,7 @@ def build_graph(ds: Dataset) -> nx.MultiDiGraph:
             commodities=carried.get(link.link_id, []),
         )
     recipes = ds.recipes.merge(ds.sites[["site_id", "region_id", "technology_id"]])
-    for row in recipes.itertuples():
+    for row in rows(recipes):
         site, region = ("site", row.site_id), ("region", row.region_id)
         edge = (site, region) if row.coefficient > 0 else (region, site)
         graph.add_edge(
@@ -96,8 +96,9 @@ def build_graph(ds: Dataset) -> nx.MultiDiGraph:
 def operable_site_periods(ds: Dataset) -> set[tuple[str, int]]:
     """(site, period) where the site can hold modules: existing ones alive, or room to build."""
     pairs = set()
-    for site in ds.sites.itertuples():
-        for period in ds.periods["period"]:
+    periods = ds.periods["period"].tolist()
+    for site in rows(ds.sites):
+        for period in periods:
             alive = _existing_alive(site, period)
             may_build = pd.isna(site.earliest_period) or period >= site.earliest_period
             if alive > 0 or (may_build and site.max_modules > alive):
@@ -116,9 +117,10 @@ class _Reach:
     def __init__(self, ds: Dataset, open_links: set[str] | None):
         links = ds.links if open_links is None else ds.links[ds.links["link_id"].isin(open_links)]
         self.links = links.merge(ds.link_commodities, on="link_id")
-        self.graphs: dict[str, nx.DiGraph] = defaultdict(nx.DiGraph)
-        for row in self.links.itertuples():
-            self.graphs[row.commodity_id].add_edge(row.src, row.dst)
+        arcs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for row in rows(self.links[["src", "dst", "commodity_id"]]):
+            arcs[row.commodity_id].append((row.src, row.dst))
+        self.graphs = {commodity: nx.DiGraph(edges) for commodity, edges in arcs.items()}
         self.region_of = ds.sites.set_index("site_id")["region_id"].to_dict()
         tech_of = ds.sites.set_index("site_id")["technology_id"].to_dict()
         inputs, outputs = recipe_sides(ds)
@@ -178,7 +180,7 @@ class _Reach:
 
 def _pairs_by_period(frame: pd.DataFrame) -> dict[int, set[tuple[str, str]]]:
     pairs: dict[int, set[tuple[str, str]]] = defaultdict(set)
-    for row in frame.itertuples():
+    for row in rows(frame):
         pairs[int(row.period)].add((row.region_id, row.commodity_id))
     return pairs
 
@@ -187,7 +189,7 @@ def recipe_sides(ds: Dataset) -> tuple[dict[str, set[str]], dict[str, set[str]]]
     """Input and output commodities of each technology."""
     inputs: dict[str, set[str]] = defaultdict(set)
     outputs: dict[str, set[str]] = defaultdict(set)
-    for row in ds.recipes.itertuples():
+    for row in rows(ds.recipes):
         (outputs if row.coefficient > 0 else inputs)[row.technology_id].add(row.commodity_id)
     return inputs, outputs
 
@@ -236,7 +238,7 @@ def check_structure(ds: Dataset, sets: IndexSets | None = None) -> StructureRepo
     """Unreachable demand (error), sites that can never run and isolated regions (warnings)."""
     sets = sets or derive_sets(ds)
     report = StructureReport()
-    for row in ds.demand[ds.demand["quantity"] > 0].itertuples():
+    for row in rows(ds.demand[ds.demand["quantity"] > 0]):
         if (row.region_id, row.commodity_id, int(row.period)) not in sets.available:
             report.errors.append(
                 f"demand for {row.commodity_id} in {row.region_id} ({row.period}) cannot be "
@@ -244,7 +246,7 @@ def check_structure(ds: Dataset, sets: IndexSets | None = None) -> StructureRepo
             )
     active_sites = {s for s, _ in sets.site_periods}
     inputs, outputs = recipe_sides(ds)
-    for site in ds.sites.itertuples():
+    for site in rows(ds.sites):
         if site.site_id in active_sites:
             continue
         region = site.region_id

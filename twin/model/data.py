@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from twin.data import Dataset
+from twin.data import Dataset, rows
 from twin.model.discounting import annuity_weight, capital_recovery_factor, period_weight
 from twin.network import IndexSets, derive_sets
 from twin.scenario import Scenario
@@ -193,40 +193,40 @@ def _sites(ds: Dataset, technologies: pd.DataFrame) -> dict[str, Site]:
     def optional(value) -> int | None:
         return None if pd.isna(value) else int(value)
 
+    chain = technologies["chain"].to_dict()
+
     return {
         row.site_id: Site(
             site_id=row.site_id,
             region=row.region_id,
             technology=row.technology_id,
-            chain=technologies.at[row.technology_id, "chain"],
+            chain=chain[row.technology_id],
             existing=int(row.existing_modules),
             max_modules=int(row.max_modules),
             earliest=optional(row.earliest_period),
             retirement=optional(row.existing_retirement_year),
             opening_cost=float(row.opening_cost),
         )
-        for row in ds.sites.itertuples()
+        for row in rows(ds.sites)
     }
 
 
 def _recipes(ds: Dataset) -> dict[str, list[tuple[str, float]]]:
     recipe: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for row in ds.recipes.itertuples():
+    for row in rows(ds.recipes):
         recipe[row.technology_id].append((row.commodity_id, float(row.coefficient)))
     return recipe
 
 
 def _links(ds: Dataset) -> dict[str, Link]:
-    corridors = ds.corridors.drop_duplicates("link_id").set_index("link_id")
-    crossings = ds.border_crossings.set_index("crossing_id")
+    corridors = {row.link_id: row for row in rows(ds.corridors.drop_duplicates("link_id"))}
+    crossings = ds.border_crossings.set_index("crossing_id")["transshipment_cost_per_unit"]
+    transship = crossings.to_dict()
     links = {}
-    for row in ds.links.itertuples():
-        corridor = corridors.loc[row.link_id] if row.link_id in corridors.index else None
-        crossing = None if corridor is None else corridor["border_crossing"]
+    for row in rows(ds.links):
+        corridor = corridors.get(row.link_id)
+        crossing = None if corridor is None else corridor.border_crossing
         crossing = None if pd.isna(crossing) else str(crossing)
-        transship = (
-            0.0 if crossing is None else crossings.at[crossing, "transshipment_cost_per_unit"]
-        )
         links[row.link_id] = Link(
             link_id=row.link_id,
             src=row.src,
@@ -239,12 +239,12 @@ def _links(ds: Dataset) -> dict[str, Link]:
             lifetime=int(row.lifetime_years),
             transport_cost=float(row.distance_km * row.cost_per_unit_km),
             emissions=float(row.distance_km * row.emissions_t_per_unit_km),
-            corridor=None if corridor is None else str(corridor["corridor_id"]),
+            corridor=None if corridor is None else str(corridor.corridor_id),
             crossing=crossing,
-            tariff=0.0 if corridor is None else float(corridor["tariff_per_unit"]),
+            tariff=0.0 if corridor is None else float(corridor.tariff_per_unit),
             border_cost=0.0
             if corridor is None
-            else float(corridor["border_delay_cost_per_unit"] + transship),
+            else float(corridor.border_delay_cost_per_unit + transship.get(crossing, 0.0)),
         )
     return links
 
@@ -299,7 +299,7 @@ def _link_sets(data: ModelData, open_links: set[str]) -> None:
 
 
 def _supply_and_demand(data: ModelData) -> None:
-    for row in data.ds.supply.itertuples():
+    for row in rows(data.ds.supply):
         key = (row.region_id, row.commodity_id, int(row.period))
         if row.max_quantity > 0 and key in data.sets.useful:
             data.buys[key] = (
@@ -308,7 +308,7 @@ def _supply_and_demand(data: ModelData) -> None:
                 float(row.emission_factor),
             )
     growth = data.scenario.demand_growth
-    for row in data.ds.demand.itertuples():
+    for row in rows(data.ds.demand):
         quantity = float(row.quantity) * growth
         if quantity > 0:
             key = (row.region_id, row.commodity_id, int(row.period))
