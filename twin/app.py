@@ -40,8 +40,8 @@ console = Console()
 
 
 def config_hash(config: dict) -> str:
-    """Hash of what determines a run's results (not bookkeeping such as `resume`)."""
-    relevant = {k: v for k, v in config.items() if k != "resume"}
+    """Hash of what determines a run's results (not bookkeeping such as `resume`, `report`)."""
+    relevant = {k: v for k, v in config.items() if k not in ("resume", "report")}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -123,7 +123,22 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
     meta["finished_at"] = datetime.now(UTC).isoformat()
     write_json(record, meta)
     _summary(outcome, run_dir)
+    if cfg.report:
+        write_page(run_dir)
     return 0
+
+
+def write_page(directory: Path) -> None:
+    """`report=true`: the run's (or sweep's) report.html; a problem with it is shown, but
+    the results are written and the run counts as done."""
+    from twin.report import ReportError, write_report  # plotly only when a page is asked for
+
+    try:
+        path = write_report(directory)
+    except ReportError as error:
+        console.print(f"[yellow]no report:[/] {escape(str(error))}", soft_wrap=True)
+        return
+    console.print(f"report:  [bold]{escape(str(path.resolve()))}[/]", soft_wrap=True)
 
 
 def _finished_before(record: Path, meta: dict) -> bool:

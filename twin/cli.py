@@ -87,6 +87,20 @@ def orlib(args: argparse.Namespace, console: Console) -> int:
     return 0 if summary["status"] == "optimal" else 1
 
 
+def report(args: argparse.Namespace, console: Console) -> int:
+    """Write the HTML report of a run or sweep directory."""
+    from twin.report import ReportError, write_report
+
+    try:
+        path = write_report(args.dir, args.out)
+    except (ReportError, OSError) as error:
+        message = str(error) if isinstance(error, ReportError) else f"twin report: {error}"
+        Console(stderr=True).print(message, markup=False, highlight=False, soft_wrap=True)
+        return USER_ERROR
+    console.print(f"report: [bold]{escape(str(path.resolve()))}[/]", soft_wrap=True)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twin", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--capacity", type=float, help="warehouse capacity (capa/capb/capc)")
     bench.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    page = commands.add_parser("report", help="write report.html of a run or sweep directory")
+    page.add_argument("dir", help="a run directory (run.json) or a sweep directory")
+    page.add_argument("--out", help="the HTML file to write (default DIR/report.html)")
     return parser
 
 
@@ -125,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         return validate(args.path, console)
     if args.command == "orlib":
         return orlib(args, console)
+    if args.command == "report":
+        return report(args, console)
     return USER_ERROR  # unreachable: argparse rejects unknown commands
 
 

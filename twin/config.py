@@ -105,6 +105,7 @@ class TwinConfig:
     analysis: AnalysisConfig = MISSING
     disruption: DisruptionConfig = MISSING
     resume: bool = True  # skip a run whose run.json is finished for the same config and data
+    report: bool = False  # also write report.html (twin report) into the run or sweep directory
 
 
 def register() -> None:

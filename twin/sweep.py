@@ -32,10 +32,17 @@ HEADLINE_KPIS = (
 
 class AggregateSweep(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        aggregate(Path(config.hydra.sweep.dir))
+        sweep_dir = Path(config.hydra.sweep.dir)
+        aggregate(sweep_dir)
+        if config.get("report"):
+            # late: only a sweep that asks for its page needs the app and plotly
+            from twin.app import write_page
+
+            write_page(sweep_dir)
 
 
-def _overrides(job_dir: Path) -> dict[str, str]:
+def job_overrides(job_dir: Path) -> dict[str, str]:
+    """The overrides Hydra recorded for a job, key -> value as typed (no hydra keys)."""
     file = job_dir / ".hydra" / "overrides.yaml"
     items = yaml.safe_load(file.read_text()) if file.exists() else []
     pairs = (item.split("=", 1) for item in items or [] if "=" in item)
@@ -48,7 +55,7 @@ def aggregate(sweep_dir: Path) -> pd.DataFrame:
     for record in sorted(sweep_dir.glob("*/run.json")):
         job_dir = record.parent
         meta = json.loads(record.read_text())
-        overrides = _overrides(job_dir)
+        overrides = job_overrides(job_dir)
         row = {
             "run_id": meta["run_id"],
             **overrides,

@@ -1,0 +1,258 @@
+"""`twin report`: the numbers it draws, its errors, and the page as a person sees it in Chromium.
+
+The browser test opens the report of a toy run in Debian's headless chromium (installed by
+`make test`), offline, and saves a screenshot in its tmp dir (and in $TWIN_SCREENSHOTS when
+set, to look at).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from twin.app import config_hash
+from twin.cli import main
+from twin.report import prep, write_report
+from twin.report.load import RunData, load
+from twin.report.page import cards
+
+from .conftest import twin_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
+
+
+def twin_report(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "twin", "report", *args], capture_output=True, text=True
+    )
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished toy run (to-be against as-is), shared by the tests of this module."""
+    run_dir = tmp_path_factory.mktemp("toy_run")
+    result = twin_run(f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def toy(toy_run: Path) -> RunData:
+    data = load(toy_run)
+    assert isinstance(data, RunData)
+    return data
+
+
+def test_cards_are_the_kpis_of_the_last_period(toy: RunData):
+    kpis = toy.tables["kpis"]
+    period = prep.last_period(kpis)
+    total = prep.headline(kpis, period).set_index("scope_type").loc["total"]
+
+    def kpi(plan: str, name: str) -> float:
+        row = kpis[
+            (kpis["plan"] == plan)
+            & (kpis["kpi"] == name)
+            & (kpis["scope_type"] == "total")
+            & (kpis["period"] == period)
+        ]
+        return float(row["value"].iloc[0])
+
+    assert total["value_added_change_pct"] == kpi("change", "value_added_change_pct")
+    assert total["emissions_change_pct"] == kpi("change", "emissions_change_pct")
+    assert total["jobs_created"] == kpi("change", "jobs_created")
+    assert total["unmet_demand"] == kpi("to_be", "unmet_demand")
+    assert total["value_added_ref"] == kpi("as_is", "value_added")
+    cost = prep.horizon_cost(kpis)
+    assert cost.cost == pytest.approx(toy.meta["cost"], rel=1e-9)
+    html = cards(kpis, "USD")
+    assert f"{total['value_added_change_pct']:+.3g} %" in html
+    assert f"{prep.compact(cost.cost)} USD" in html
+    countries = prep.headline(kpis, period).query("scope_type == 'country'")
+    assert set(countries["scope"]) == set(toy.ds.regions["country"])
+
+
+def test_sankey_bands_add_up_to_the_balance_and_conversion_tables(toy: RunData):
+    value = toy.ds.commodities.set_index("commodity_id")["value_per_unit"]
+    for period in toy.ds.periods["period"]:
+        sankey = prep.value_chains(toy.tables, toy.ds, int(period))
+        links, kinds = sankey.links, sankey.nodes["kind"]
+        balance = toy.tables["balance"].query("period == @period")
+        conversion = toy.tables["conversion"].query("period == @period")
+        supply = links[links["source"].map(kinds) == "supply"]
+        demand = links[links["target"].map(kinds) == "demand"]
+        assert supply["value"].sum() == pytest.approx(
+            (balance["purchased"] * balance["commodity"].map(value)).sum()
+        )
+        assert demand["value"].sum() == pytest.approx(
+            (balance["served"] * balance["commodity"].map(value)).sum()
+        )
+        made = links[links["source"].map(kinds) == "technology"]["value"].sum()
+        produced = conversion.query("quantity > 0")
+        assert made == pytest.approx(
+            (produced["quantity"] * produced["commodity"].map(value)).sum()
+        )
+        for node in sankey.nodes.index[kinds == "commodity"]:
+            into = links.loc[links["target"] == node, "value"].sum()
+            out = links.loc[links["source"] == node, "value"].sum()
+            assert into == pytest.approx(out), sankey.nodes.loc[node, "label"]
+
+
+def test_map_lines_carry_every_flow_and_crossings_their_use(toy: RunData):
+    flows = toy.tables["flows"]
+    value = toy.ds.commodities.set_index("commodity_id")["value_per_unit"]
+    lines = prep.link_flows(toy.tables, toy.ds)
+    assert lines["value"].sum() == pytest.approx(
+        (flows["flow"] * flows["commodity"].map(value)).sum()
+    )
+    assert lines[["lat_a", "lon_a", "lat_b", "lon_b"]].notna().all().all()
+    crossings = prep.crossings(toy.tables, toy.ds).set_index(["period", "crossing_id"])
+    capacity = toy.ds.border_crossings.set_index("crossing_id")["capacity"]
+    for (period, crossing), through in (
+        flows.groupby(["period", "border_crossing"])["flow"].sum().items()
+    ):
+        row = crossings.loc[(period, crossing)]
+        assert row["flow"] == pytest.approx(through)
+        assert row["capacity"] >= capacity[crossing]
+        assert row["utilisation_pct"] == pytest.approx(100 * through / row["capacity"])
+
+
+def test_config_hash_ignores_report():
+    assert config_hash({"scenario": {"x": 1}, "report": True}) == config_hash(
+        {"scenario": {"x": 1}}
+    )
+
+
+def _write_run_json(directory: Path, **meta) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "run.json").write_text(json.dumps(meta))
+
+
+def test_what_is_not_a_finished_run_is_a_clear_error(
+    tmp_path: Path, toy_run: Path, capsys: pytest.CaptureFixture
+):
+    cases = {
+        "no such directory": tmp_path / "missing",
+        "neither a run directory": tmp_path,
+    }
+    failed = tmp_path / "failed"
+    _write_run_json(failed, run_id="x", status="infeasible", message="cap too tight")
+    cases["status infeasible: cap too tight"] = failed
+    partial = tmp_path / "partial"
+    shutil.copytree(toy_run, partial)
+    (partial / "results" / "flows.parquet").unlink()
+    cases["missing flows.parquet"] = partial
+    moved = tmp_path / "moved"
+    shutil.copytree(toy_run, moved)
+    meta = json.loads((moved / "run.json").read_text())
+    _write_run_json(moved, **{**meta, "dataset": str(tmp_path / "gone")})
+    cases["cannot be used"] = moved
+    for message, directory in cases.items():
+        assert main(["report", str(directory)]) == 2, message
+        stderr = capsys.readouterr().err.replace("\n", " ")
+        assert message in stderr, stderr
+
+
+@pytest.mark.slow
+def test_report_of_each_analysis_has_its_section(tmp_path: Path):
+    for overrides, anchor in (
+        (("analysis=n1",), "resilience-section"),
+        (("analysis=disruption", "disruption.close_crossings=[road_crossing]"), "resilience"),
+        (("analysis=pareto", "scenario.pareto_points=3"), "pareto"),
+    ):
+        run_dir = tmp_path / overrides[0].split("=")[1]
+        result = twin_run(*overrides, f"hydra.run.dir={run_dir}")
+        assert result.returncode == 0, result.stdout + result.stderr
+        html = write_report(run_dir).read_text()
+        assert f"id='{anchor}" in html, overrides
+
+
+@pytest.mark.slow
+def test_report_true_writes_the_pages_of_a_sweep_and_its_runs(tmp_path: Path):
+    result = twin_run(
+        "-m", "scenario.carbon_price=0,100", "report=true", f"hydra.sweep.dir={tmp_path}"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    sweep = pd.read_parquet(tmp_path / "sweep.parquet")
+    assert not sweep["run_dir"].str.contains("report").any()  # not part of a run's id
+    for run_dir in sweep["run_dir"]:
+        assert (tmp_path / run_dir / "report.html").exists()
+    html = (tmp_path / "report.html").read_text()
+    assert "Headline KPIs against scenario.carbon_price" in html
+    assert 'id="sweep-0"' in html and 'id="tradeoff"' in html
+
+
+def render(html: Path, screenshot: Path) -> dict:
+    """Open `html` in headless chromium, offline; what the page logged, fetched and drew."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_api.sync_playwright() as driver:
+        context = driver.chromium.launch_persistent_context(
+            str(screenshot.parent / "chromium-profile"),  # fresh: the test's own tmp dir
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(html.as_uri(), wait_until="load")
+        page.wait_for_selector("#map .geo .layer.countries path", state="attached")
+        page.wait_for_selector("#sankey .sankey-node", state="attached")
+        page.screenshot(path=str(screenshot), full_page=True)
+        drawn = page.evaluate(
+            """() => ({
+              countries: [...document.querySelectorAll('#map .geo .layer.countries path')]
+                .map(p => (p.getAttribute('d') || '').length),
+              lines: document.querySelectorAll('#map .scattergeo .js-line').length,
+              nodes: document.querySelectorAll('#sankey .sankey-node').length,
+              links: document.querySelectorAll('#sankey .sankey-link').length,
+              cards: [...document.querySelectorAll('#cards .card .value')].map(e => e.textContent),
+            })"""
+        )
+        context.close()
+    return {"errors": errors, "requests": requests, **drawn}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason=f"Debian's chromium is not installed ({CHROMIUM}); `make test` installs it",
+)
+def test_report_of_a_toy_run_renders_offline_in_chromium(tmp_path: Path, toy_run: Path):
+    out = tmp_path / "report.html"
+    result = twin_report(str(toy_run), "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    screenshot = tmp_path / "report.png"
+    page = render(out, screenshot)
+    if os.environ.get("TWIN_SCREENSHOTS"):
+        Path(os.environ["TWIN_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(screenshot, Path(os.environ["TWIN_SCREENSHOTS"]) / "toy_run.png")
+    assert page["errors"] == []
+    assert [url for url in page["requests"] if not url.startswith(LOCAL_SCHEMES)] == []
+    assert page["countries"] and min(page["countries"]) > 1000  # outlines drawn, offline
+    assert page["lines"] > 0
+    assert page["nodes"] >= 5 and page["links"] >= 4  # supply, grain, mill, flour, demand
+    assert len(page["cards"]) == 5
+    assert all(any(c.isdigit() for c in card) for card in page["cards"])
+    assert screenshot.stat().st_size > 50_000

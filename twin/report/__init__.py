@@ -1,0 +1,28 @@
+"""`twin report DIR`: one self-contained HTML page of a run or a sweep, for planners.
+
+load (the run's or sweep's files) -> prep (tables of what is shown) -> figures (plotly) ->
+page (HTML with plotly.js and the base map inline, so it works offline).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from twin.report.load import ReportError, RunData, load
+from twin.report.page import run_page, sweep_page
+
+__all__ = ["ReportError", "write_report"]
+
+
+def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
+    """Write the report of the run or sweep in `directory` to `out` (default
+    `directory/report.html`), atomically; return its path."""
+    data = load(directory)
+    html = run_page(data) if isinstance(data, RunData) else sweep_page(data)
+    target = Path(out) if out else data.directory / "report.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    temporary.write_text(html, encoding="utf-8")
+    os.replace(temporary, target)
+    return target

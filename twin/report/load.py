@@ -1,0 +1,136 @@
+"""Read what a run or a sweep left on disk (docs/results.md) into what the report draws from.
+
+The report needs nothing but the directory: run.json says which dataset the run used (for the
+regions' coordinates, commodity values and crossings) and with which corridor overrides. Every
+problem a planner can cause (a wrong path, a failed run, a moved dataset) is a ReportError
+that names the file and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from twin.config import ConfigError, CorridorConfig, DatasetConfig, apply_corridor, dataset_path
+from twin.data import Dataset, DatasetError, load_dataset
+from twin.results.schema import ANALYSIS_TABLES, TABLES
+from twin.sweep import HEADLINE_KPIS, job_overrides
+
+REFERENCE_PLANS = ("as_is", "baseline")  # what a run compares its plan with, if anything
+SWEEP_COLUMNS = {"run_id", "status", "objective", "cost", "message", "run_dir", *HEADLINE_KPIS}
+
+
+class ReportError(ValueError):
+    """A directory the report cannot be made from; the message says what is missing."""
+
+
+@dataclass
+class RunData:
+    """One run: its record, its plan's tables, the reference plan's and its dataset."""
+
+    directory: Path
+    meta: dict  # run.json
+    tables: dict[str, pd.DataFrame]  # results/*.parquet, the analysis tables when present
+    reference: dict[str, pd.DataFrame]  # as_is/ or baseline/ results; {} when none
+    ds: Dataset  # with the run's corridor overrides (crossing capacities, tariffs)
+    overrides: dict[str, str]  # the command-line overrides that made the run
+    notes: list[str]  # what the reader should know, e.g. a dataset changed since the run
+
+
+@dataclass
+class SweepData:
+    """A sweep: one row per run with its swept parameters and headline KPIs."""
+
+    directory: Path
+    sweep: pd.DataFrame  # sweep.parquet
+    parameters: list[str]  # override keys, in the order of sweep.parquet
+    runs: dict[str, dict]  # run_dir -> run.json
+    currency: str  # of the dataset of the first run
+
+
+def load(directory: str | Path) -> RunData | SweepData:
+    """A run directory (run.json) or a sweep directory (sweep.parquet), read."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ReportError(f"{root}: no such directory")
+    if (root / "sweep.parquet").exists():
+        return load_sweep(root)
+    if (root / "run.json").exists():
+        return load_run(root)
+    raise ReportError(
+        f"{root}: neither a run directory (run.json) nor a sweep directory (sweep.parquet); "
+        "give the directory `twin run` printed, e.g. outputs/<day>/<time>"
+    )
+
+
+def _read_json(file: Path) -> dict:
+    try:
+        return json.loads(file.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ReportError(f"{file}: cannot be read ({error})") from error
+
+
+def read_tables(results: Path, required: bool) -> dict[str, pd.DataFrame]:
+    """The contract's tables in `results`, and the analysis tables that are there."""
+    missing = [name for name in TABLES if not (results / f"{name}.parquet").exists()]
+    if missing and required:
+        files = ", ".join(f"{name}.parquet" for name in missing)
+        raise ReportError(f"{results}: missing {files} (is the run finished?)")
+    if missing:
+        return {}
+    names = [*TABLES, *(n for n in ANALYSIS_TABLES if (results / f"{n}.parquet").exists())]
+    return {name: pd.read_parquet(results / f"{name}.parquet") for name in names}
+
+
+def load_run(root: Path) -> RunData:
+    meta = _read_json(root / "run.json")
+    if not (root / "results").is_dir():
+        status = meta.get("status", "unknown")
+        raise ReportError(
+            f"{root}: the run has no results (status {status}: {meta.get('message', '')})"
+        )
+    tables = read_tables(root / "results", required=True)
+    plans = set(tables["kpis"]["plan"].dropna())
+    reference = next((name for name in REFERENCE_PLANS if name in plans), None)
+    reference_tables = read_tables(root / reference / "results", False) if reference else {}
+    ds, notes = _dataset(meta)
+    return RunData(root, meta, tables, reference_tables, ds, job_overrides(root), notes)
+
+
+def _dataset(meta: dict) -> tuple[Dataset, list[str]]:
+    """The run's dataset with its corridor overrides; a note if it changed since the run."""
+    config = meta.get("config", {})
+    path = dataset_path(DatasetConfig(name="", path=str(meta.get("dataset", ""))))
+    try:
+        ds = load_dataset(path)
+        ds, _ = apply_corridor(ds, CorridorConfig(**config.get("corridor", {})))
+    except (DatasetError, ConfigError, TypeError) as error:
+        raise ReportError(
+            f"dataset {path} of the run cannot be used for its map and value chains: {error}"
+        ) from error
+    notes = []
+    if meta.get("data_hash") not in (None, ds.data_hash):
+        notes.append(
+            f"The dataset {path} has changed since the run (data hash {ds.data_hash}, the run "
+            f"used {meta['data_hash']}): coordinates, values and capacities are today's."
+        )
+    return ds, notes
+
+
+def load_sweep(root: Path) -> SweepData:
+    sweep = pd.read_parquet(root / "sweep.parquet")
+    if sweep.empty:
+        raise ReportError(f"{root / 'sweep.parquet'}: no runs")
+    parameters = [column for column in sweep.columns if column not in SWEEP_COLUMNS]
+    runs = {}
+    for run_dir in sweep["run_dir"]:
+        file = root / str(run_dir) / "run.json"
+        if file.exists():
+            runs[str(run_dir)] = _read_json(file)
+    if not runs:
+        raise ReportError(f"{root}: none of the runs in sweep.parquet has its run.json here")
+    ds, _ = _dataset(next(iter(runs.values())))
+    return SweepData(root, sweep, parameters, runs, ds.currency)
