@@ -42,7 +42,7 @@ inputs are available and its outputs have a use.
 """
 
 
-def _markdown(docstring: str) -> str:
+def rst_math_to_markdown(docstring: str) -> str:
     """RST maths of the docstrings as Markdown maths ($$ blocks, $inline$)."""
     text = re.sub(r":math:`([^`]*)`", r"$\1$", docstring)
 
@@ -57,7 +57,7 @@ def render() -> str:
     parts = [INTRO.rstrip()]
     for title, module in SECTIONS:
         doc = importlib.import_module(module).__doc__ or ""
-        parts += ["", f"## {title}", "", f"`{module}`", "", _markdown(doc)]
+        parts += ["", f"## {title}", "", f"`{module}`", "", rst_math_to_markdown(doc)]
     return "\n".join(parts) + "\n"
 
 
