@@ -256,3 +256,11 @@ def test_report_of_a_toy_run_renders_offline_in_chromium(tmp_path: Path, toy_run
     assert len(page["cards"]) == 5
     assert all(any(c.isdigit() for c in card) for card in page["cards"])
     assert screenshot.stat().st_size > 50_000
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(3.69e9, "3.69 bn"), (-820_400.0, "-820 k"), (12.5, "12.5"), (-2.44e-8, "0"), (None, "n/a")],
+)
+def test_numbers_read_as_a_planner_reads_them(value, text):
+    assert prep.compact(value) == text

@@ -275,13 +275,17 @@ def typed_sweep(sweep: pd.DataFrame, parameters: list[str]) -> pd.DataFrame:
     return sweep.assign(**typed)
 
 
+NOISE = 1e-6  # below this a reported number is the solver's tolerance, not a quantity
 MAGNITUDES = ((1e9, "bn"), (1e6, "M"), (1e3, "k"))
 
 
 def compact(value: float | None, digits: int = 3) -> str:
-    """A number as a planner reads it: 3.69 bn, 820 k, 12.5 (no unit)."""
+    """A number as a planner reads it: 3.69 bn, 820 k, 12.5 (no unit); solver noise such as
+    -2e-8 reads 0."""
     if value is None or pd.isna(value):
         return "n/a"
+    if abs(value) < NOISE:
+        return "0"
     for size, suffix in MAGNITUDES:
         if abs(value) >= size:
             return f"{value / size:.{digits}g} {suffix}"
