@@ -82,8 +82,8 @@ def test_each_kind_of_row_compiles_as_pyomo_compiles_it(small):
 
 
 def test_a_fixed_variable_moves_to_the_right_hand_side(small):
-    """Unlike Pyomo's compiler, which keeps it as an empty row, a row left with only fixed
-    variables is dropped when it holds (2 x 2 + 3 = 7 here)."""
+    """A row left with only fixed variables is dropped when it holds (2 x 2 + 3 = 7 here),
+    where Pyomo's compiler may keep it as an empty row."""
     small.x[1].fix(2.0)
     form = compile_model(small)
     assert [v.name for v in form.columns] == ["x[2]", "x[3]"]
@@ -106,5 +106,68 @@ def test_a_constant_row_out_of_bounds_is_infeasible(small):
 
 def test_a_nonlinear_row_is_refused(small):
     small.curved = pyo.Constraint(expr=small.x[1] * small.x[2] <= 1)
-    with pytest.raises(ValueError, match="nonlinear"):
+    with pytest.raises(ValueError, match="constraint curved: a nonlinear term"):
+        compile_model(small)
+
+
+def test_a_partly_fixed_variable_keeps_pyomos_column_order():
+    """A fixed y[1] seen first must not number y ahead of x (Pyomo's visitor folds it in)."""
+    m = pyo.ConcreteModel()
+    m.x, m.z = pyo.Var(), pyo.Var()
+    m.y = pyo.Var([1, 2])
+    m.y[1].fix(1.0)
+    m.first = pyo.Constraint(expr=linear([(1.0, m.y[1]), (1.0, m.x)]) <= 3)
+    m.second = pyo.Constraint(expr=linear([(1.0, m.y[2]), (1.0, m.x), (1.0, m.z)]) <= 4)
+    m.objective = pyo.Objective(expr=m.z)
+    assert_same_as_pyomo(m)
+    assert [v.name for v in compile_model(m).columns] == ["z", "x", "y[2]"]
+
+
+def test_a_parameter_coefficient_is_evaluated():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var()
+    m.p = pyo.Param(initialize=3.0, mutable=True)
+    m.row = pyo.Constraint(expr=linear([(m.p, m.x)], 2.0) <= 4)
+    m.objective = pyo.Objective(expr=m.x)
+    assert_same_as_pyomo(m)
+    assert compile_model(m).A.toarray().tolist() == [[3.0]]
+
+
+def test_bounds_equal_make_an_equality_and_infinite_bounds_no_row():
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var()
+    m.pinned = pyo.Constraint(expr=pyo.inequality(5, linear([(1.0, m.x)]), 5))
+    m.open_above = pyo.Constraint(expr=pyo.inequality(1, linear([(1.0, m.x)]), float("inf")))
+    m.free = pyo.Constraint(expr=pyo.inequality(-float("inf"), m.x, float("inf")))
+    m.objective = pyo.Objective(expr=m.x)
+    form = compile_model(m)
+    assert [(c.local_name, sense) for c, sense in form.rows] == [
+        ("pinned", EQUAL),
+        ("open_above", AT_LEAST),
+    ]
+    assert form.rhs.tolist() == [5.0, 1.0]
+
+
+def test_a_constant_row_that_holds_to_rounding_is_dropped(small):
+    """0.1 + 0.2 <= 0.3 is 5.6e-17 over in floating point: it holds."""
+    small.b = pyo.Var([1, 2])
+    small.b.fix(1.0)
+    small.rounding = pyo.Constraint(expr=linear([(0.1, small.b[1]), (0.2, small.b[2])]) <= 0.3)
+    names = [c.local_name for c, _ in compile_model(small).rows]
+    assert "rounding" not in names and "equal" in names
+
+
+def test_objectives_other_than_one_are_handled(small):
+    small.objective.deactivate()
+    form = compile_model(small)  # no objective: find a feasible point
+    assert not form.c.any() and form.offset == 0.0
+    small.objective.activate()
+    small.again = pyo.Objective(expr=small.x[3])
+    with pytest.raises(ValueError, match="several active: objective, again"):
+        compile_model(small)
+
+
+def test_what_a_standard_form_cannot_hold_is_refused_not_dropped(small):
+    small.sos = pyo.SOSConstraint(var=small.x, sos=1)
+    with pytest.raises(ValueError, match="cannot take: sos"):
         compile_model(small)

@@ -7,8 +7,10 @@ models. Every family builds its rows as `LinearExpression`s of plain variables
 expression (and from sums of named expressions of them, as in the objective) instead of
 walking it. Any other row, and a row touching a fixed variable, goes through Pyomo's own
 `LinearRepnVisitor`, the walker the standard-form compiler uses, so nothing is lost in
-generality. One difference: a row whose variables are all fixed (a what-if that fixes a plan)
-is dropped when it holds and refused when it fails; Pyomo keeps it as an empty row.
+generality. Two differences, both on purpose: a row left with no variable (all fixed, as when
+a what-if closes a link) is dropped when it holds, to rounding, and refused when it fails,
+where Pyomo may keep it as an empty row; an infinite bound is no bound, where Pyomo writes a
+row with an infinite right-hand side.
 """
 
 from __future__ import annotations
@@ -21,11 +23,30 @@ import pyomo.environ as pyo
 import scipy.sparse as sp
 from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.numeric_types import native_numeric_types
+from pyomo.core.base import (
+    Block,
+    Constraint,
+    Expression,
+    ExternalFunction,
+    Objective,
+    Param,
+    RangeSet,
+    Set,
+    Suffix,
+    Var,
+)
 from pyomo.core.expr.numeric_expr import LinearExpression, SumExpression
+from pyomo.network import Port
 from pyomo.repn.linear import LinearRepnVisitor
-from pyomo.repn.util import FileDeterminism, FileDeterminism_to_SortComponents, VarRecorder
+from pyomo.repn.util import (
+    FileDeterminism,
+    FileDeterminism_to_SortComponents,
+    VarRecorder,
+    categorize_valid_components,
+)
 
 EQUAL, AT_MOST, AT_LEAST = 0, 1, -1  # row senses, as in Pyomo's mixed form
+CONSTANT_ROW_TOLERANCE = 1e-9  # relative: 0.1 + 0.2 <= 0.3 holds
 
 
 @dataclass
@@ -52,22 +73,21 @@ class _Columns:
         self.recorded: set[int] = set()  # id of each variable component numbered
 
     def of(self, variables) -> list[int] | None:
-        """Columns of `variables`, or None if one of them is fixed or not a variable."""
+        """Columns of `variables`, or None if one of them is fixed or not a variable (the
+        visitor folds those in, and numbers the rest in the order Pyomo would)."""
         number = self.number
         try:
             return [number[id(v)] for v in variables]
         except KeyError:
+            if not all(getattr(v, "is_variable_type", bool)() and not v.fixed for v in variables):
+                return None
             for v in variables:
-                if getattr(v, "is_variable_type", bool)():
-                    component = v.parent_component()
-                    if id(component) not in self.recorded:  # fixed members stay unnumbered
-                        self.recorded.add(id(component))
-                        self.recorder.add(v)
+                component = v.parent_component()
+                if id(component) not in self.recorded:
+                    self.recorded.add(id(component))
+                    self.recorder.add(v)
             self._sync()
-        try:
-            return [number[id(v)] for v in variables]
-        except KeyError:
-            return None
+        return [number[id(v)] for v in variables]
 
     def _sync(self) -> None:
         """Number the variables the recorder has added since the last call."""
@@ -92,22 +112,30 @@ class _Columns:
         if expr.__class__ in native_numeric_types:
             return [], [], expr
         if expr.__class__ is LinearExpression:
-            cols = self.of(expr.linear_vars)
-            if cols is not None:
-                return cols, list(expr.linear_coefs), pyo.value(expr.constant)
+            coefs = expr.linear_coefs  # numbers, unless a Param or expression: the visitor
+            if all(c.__class__ in native_numeric_types for c in coefs):
+                cols = self.of(expr.linear_vars)
+                if cols is not None:
+                    return cols, list(coefs), pyo.value(expr.constant)
         repn = self.visitor.walk_expression(expr)
         if repn.nonlinear is not None:
-            raise ValueError(f"nonlinear expression cannot go to HiGHS: {expr}")
+            raise ValueError(f"a nonlinear term cannot go to HiGHS: {expr}")
         self._sync()
         return [self.number[i] for i in repn.linear], list(repn.linear.values()), repn.constant
 
 
 def compile_model(model: pyo.ConcreteModel) -> StandardForm:
     """The standard form of `model`'s active objective and constraints (mixed form)."""
+    _check_components(model)
     columns = _Columns()
-    (objective,) = model.component_data_objects(pyo.Objective, active=True)
-    obj_index, obj_data, offset = columns.terms(objective.expr)
-    sign = 1.0 if objective.sense == pyo.minimize else -1.0
+    objectives = list(model.component_data_objects(pyo.Objective, active=True))
+    if len(objectives) > 1:
+        names = ", ".join(o.name for o in objectives)
+        raise ValueError(f"HiGHS takes one objective; the model has several active: {names}")
+    obj_index, obj_data, offset, sign = [], [], 0.0, 1.0  # no objective: a feasibility problem
+    if objectives:
+        obj_index, obj_data, offset = columns.terms(objectives[0].expr)
+        sign = 1.0 if objectives[0].sense == pyo.minimize else -1.0
 
     rows: list[tuple[object, int]] = []
     rhs: list[float] = []
@@ -118,7 +146,10 @@ def compile_model(model: pyo.ConcreteModel) -> StandardForm:
         lower, body, upper = con.to_bounded_expression(evaluate_bounds=True)
         if lower is None and upper is None:
             continue
-        cols, coefs, constant = columns.terms(body)
+        try:
+            cols, coefs, constant = columns.terms(body)
+        except ValueError as error:
+            raise ValueError(f"constraint {con.name}: {error}") from error
         if lower == upper:
             senses = [(EQUAL, upper)]
         else:
@@ -155,17 +186,30 @@ def compile_model(model: pyo.ConcreteModel) -> StandardForm:
     )
 
 
+def _check_components(model: pyo.ConcreteModel) -> None:
+    """Refuse what a linear standard form cannot hold (SOS, logical constraints, ...), as
+    Pyomo's compiler does, rather than drop it silently."""
+    valid = {Block, Constraint, Var, Param, Expression, ExternalFunction, Set, RangeSet, Port}
+    _, unknown = categorize_valid_components(
+        model, active=True, valid=valid, targets={Suffix, Objective}
+    )
+    if unknown:
+        names = ", ".join(c.name for components in unknown.values() for c in components)
+        raise ValueError(f"the model has active components HiGHS cannot take: {names}")
+
+
 def _drop_constant_rows(matrix: sp.csc_matrix, rows: list, rhs: np.ndarray):
-    """Rows left with no variable (fixed or cancelled) hold or fail by themselves: drop those
-    that hold, refuse a model with one that fails, as Pyomo's compiler does."""
+    """Rows left with no variable (all fixed, or cancelled) hold or fail by themselves: drop
+    those that hold, and refuse a model with one that fails by more than rounding."""
     empty = np.bincount(matrix.indices, minlength=len(rows)) == 0
     if not empty.any():
         return matrix, rows, rhs
     sense = np.array([s for _, s in rows], dtype=int)
+    slack = CONSTANT_ROW_TOLERANCE * np.maximum(1.0, np.abs(rhs))
     fails = empty & (
-        ((sense == AT_MOST) & (rhs < 0))
-        | ((sense == AT_LEAST) & (rhs > 0))
-        | ((sense == EQUAL) & (rhs != 0))
+        ((sense == AT_MOST) & (rhs < -slack))
+        | ((sense == AT_LEAST) & (rhs > slack))
+        | ((sense == EQUAL) & (np.abs(rhs) > slack))
     )
     if fails.any():
         name = rows[int(np.flatnonzero(fails)[0])][0].name

@@ -25,7 +25,7 @@ from twin.model.data import ModelData
 from twin.plan import PlanRun, finish, optimise
 from twin.results.schema import conform
 from twin.scenario import Scenario
-from twin.solve import HighsModel
+from twin.solve import solve
 
 
 class WhatIfError(ValueError):
@@ -118,6 +118,15 @@ def shocked_inputs(ds: Dataset, scenario: Scenario, disruption: Disruption):
     available = {asset: 1.0 - share for asset, share in disruption.capacity_cut.items()}
     scenario = replace(scenario, availability={**scenario.availability, **available})
     return replace(ds, tables={**ds.tables, "demand": demand, "supply": supply}), scenario
+
+
+def crossing_shares(ds: Dataset, disruption: Disruption) -> dict[str, float]:
+    """Share of each border crossing's capacity (expansions included) the disrupted model lets
+    its flows use: the availability `shocked_inputs` gives the model, 0 where the crossing is
+    closed (its links are). What a report must scale a crossing's capacity by."""
+    _, scenario = shocked_inputs(ds, Scenario(), disruption)
+    shares = {x: scenario.availability.get(x, 1.0) for x in ds.border_crossings["crossing_id"]}
+    return shares | dict.fromkeys(disruption.close_crossings, 0.0)
 
 
 def fix_investments(built: BuiltModel, investments: pd.DataFrame) -> None:
@@ -258,8 +267,7 @@ def n_minus_one(
                 "n1: no open border crossing carries flows; give analysis.n1_corridor"
             )
     links_of = element_links(built.data, kind, elements, key="analysis.n1_corridor")
-    highs = HighsModel(built.model)
-    solved = highs.solve(scenario.solver)
+    solved, highs = solve(built.model, scenario.solver)  # a plan the data refuses: infeasible
     if solved.ok:  # agglomeration segments follow the fixed builds: fix them, keep the LP
         highs.fix_integers()
         solved = highs.solve(scenario.solver)
