@@ -31,7 +31,7 @@ run: $(STAMP)
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq
-	apt-get install -y --no-install-recommends chromium
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 test: $(TEST_STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -n 2 -q
