@@ -85,3 +85,19 @@ def region(rid: str, country: str = "KAZ", blocs: str = "EAEU") -> dict:
 
 def link(lid: str, src: str, dst: str, **extra) -> dict:
     return {"link_id": lid, "src": src, "dst": dst, **extra}
+
+
+def inland(root: Path) -> Dataset:
+    """Grain from A to B inside one country: no border crossing, no corridor at all."""
+    return write(
+        root,
+        regions=[region("A"), region("B")],
+        commodities=[{"commodity_id": "grain", "value_per_unit": 50}],
+        technologies=[{"technology_id": "silo", "module_size": 1}],
+        recipes=[{"technology_id": "silo", "commodity_id": "grain", "coefficient": 1}],
+        sites=[{"site_id": "s", "region_id": "A", "technology_id": "silo", "max_modules": 0}],
+        links=[link("ab", "A", "B")],
+        link_commodities=[{"link_id": "ab", "commodity_id": "grain"}],
+        supply=[{"region_id": "A", "commodity_id": "grain", "max_quantity": 10}],
+        demand=[{"region_id": "B", "commodity_id": "grain", "quantity": 5}],
+    )

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from twin.results import TABLES
 from twin.results.audit import audit
+from twin.sweep import job_overrides
 
 from .conftest import twin_run
 
@@ -159,3 +161,11 @@ def test_rerun_of_a_sweep_skips_finished_runs_and_failures_do_not_stop_it(tmp_pa
     second = twin_run(*args)
     assert "skipped" in second.stdout
     assert second.stdout.count("skipped") == 1  # the failed run is tried again
+
+
+def test_job_overrides_leave_out_bookkeeping(tmp_path: Path):
+    """`report=true` and `resume=false` say how to run, not what: no sweep parameter."""
+    (tmp_path / ".hydra").mkdir()
+    items = ["scenario.carbon_price=0", "report=true", "resume=false", "hydra.run.dir=x"]
+    (tmp_path / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(items))
+    assert job_overrides(tmp_path) == {"scenario.carbon_price": "0"}

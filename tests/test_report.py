@@ -12,17 +12,22 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from twin.app import config_hash
+import twin.report
+from twin.app import config_hash, write_page
 from twin.cli import main
+from twin.plan import optimise
 from twin.report import prep, write_report
 from twin.report.load import RunData, load
-from twin.report.page import cards
+from twin.report.page import cards, run_page
+from twin.scenario import Scenario
 
+from .builders import inland
 from .conftest import twin_run
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -123,7 +128,8 @@ def test_map_lines_carry_every_flow_and_crossings_their_use(toy: RunData):
         (flows["flow"] * flows["commodity"].map(value)).sum()
     )
     assert lines[["lat_a", "lon_a", "lat_b", "lon_b"]].notna().all().all()
-    crossings = prep.crossings(toy.tables, toy.ds).set_index(["period", "crossing_id"])
+    assert toy.crossing_shares == {}  # a plan run: no disruption cuts its crossings
+    crossings = prep.crossings(toy.tables, toy.ds, {}).set_index(["period", "crossing_id"])
     capacity = toy.ds.border_crossings.set_index("crossing_id")["capacity"]
     for (period, crossing), through in (
         flows.groupby(["period", "border_crossing"])["flow"].sum().items()
@@ -132,6 +138,82 @@ def test_map_lines_carry_every_flow_and_crossings_their_use(toy: RunData):
         assert row["flow"] == pytest.approx(through)
         assert row["capacity"] >= capacity[crossing]
         assert row["utilisation_pct"] == pytest.approx(100 * through / row["capacity"])
+
+
+def test_a_disruption_shows_crossings_as_the_model_enforced_them(tmp_path: Path):
+    """Half of rail_crossing cut, road_crossing closed: the rail crossing's capacity is half of
+    100,000 t/yr (no expansion can be built in operations of a plan that built none there), its
+    flows fill it, and the closed one has no capacity and no utilisation."""
+    result = twin_run(
+        "analysis=disruption",
+        "+disruption.capacity_cut.rail_crossing=0.5",
+        "disruption.close_crossings=[road_crossing]",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = load(tmp_path)
+    assert isinstance(run, RunData)
+    assert run.crossing_shares["rail_crossing"] == 0.5
+    crossings = prep.crossings(run.tables, run.ds, run.crossing_shares)
+    flows = run.tables["flows"].groupby(["border_crossing", "period"])["flow"].sum()
+    built = run.tables["investments"].query("asset_id == 'rail_crossing'")["units_built"].sum()
+    rail = crossings[crossings["crossing_id"] == "rail_crossing"].set_index("period")
+    for period, row in rail.iterrows():
+        assert row["capacity"] == pytest.approx(0.5 * (100_000 + 50_000 * built))
+        assert row["flow"] == pytest.approx(flows[("rail_crossing", period)])
+        assert row["utilisation_pct"] == pytest.approx(100)  # it binds
+    road = crossings[crossings["crossing_id"] == "road_crossing"]
+    assert len(road) == len(run.ds.periods)
+    assert (road["capacity"] == 0).all() and road["utilisation_pct"].isna().all()
+    assert "n/a" in run_page(run)
+
+
+def test_a_dataset_without_crossings_has_a_map_without_them(tmp_path: Path):
+    ds = inland(tmp_path / "inland")
+    plan = optimise(ds, Scenario(), "inland")
+    tables = {**plan.results.tables, "kpis": plan.kpis}
+    crossings = prep.crossings(tables, ds, {})
+    assert crossings.empty and list(crossings.columns) == list(prep.CROSSING_COLUMNS)
+    run = RunData(tmp_path, {}, tables, {}, ds, {}, {}, [])
+    html = run_page(run)
+    assert "id='map-section'" in html and '"2025"' in html  # the period's button
+
+
+def test_cards_and_footer_show_missing_and_zero_numbers(toy: RunData):
+    kpis = toy.tables["kpis"]
+    without_jobs = kpis[kpis["kpi"] != "jobs_created"]
+    assert "Jobs created</div><div class='value '>n/a</div>" in cards(without_jobs, "USD")
+    html = run_page(replace(toy, meta={**toy.meta, "objective": 0.0}))
+    assert "<dt>objective</dt><dd>0</dd>" in html
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path: Path, toy_run: Path):
+    out = tmp_path / "page.html"
+    out.mkdir()  # a directory where the page should go: the replace fails
+    with pytest.raises(OSError):
+        write_report(toy_run, out)
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_a_broken_report_does_not_fail_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+):
+    def broken(directory: Path) -> Path:
+        raise KeyError("plan")
+
+    monkeypatch.setattr(twin.report, "write_report", broken)
+    write_page(tmp_path)  # no exception
+    assert "no report: KeyError('plan')" in capsys.readouterr().out
+
+
+def test_report_true_on_a_resumed_run_writes_its_page(tmp_path: Path):
+    first = twin_run(f"hydra.run.dir={tmp_path}")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert not (tmp_path / "report.html").exists()
+    again = twin_run(f"hydra.run.dir={tmp_path}", "report=true")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "skipped" in again.stdout
+    assert (tmp_path / "report.html").exists()
 
 
 def test_config_hash_ignores_report():
@@ -170,6 +252,35 @@ def test_what_is_not_a_finished_run_is_a_clear_error(
         assert message in stderr, stderr
 
 
+def test_broken_files_are_a_clear_error_of_the_cli(tmp_path: Path, toy_run: Path):
+    """What a killed write or a foreign file leaves: exit 2, the file and why, no traceback."""
+    cases: dict[Path, str] = {}
+    listed = tmp_path / "listed"
+    _write_run_json(listed)
+    (listed / "run.json").write_text("[1, 2]")
+    cases[listed / "run.json"] = "not a run record"
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(toy_run, corrupt)
+    (corrupt / "results" / "flows.parquet").write_bytes(b"PAR1 cut short")
+    cases[corrupt / "results" / "flows.parquet"] = "cannot be read as Parquet"
+    short = tmp_path / "short"
+    shutil.copytree(toy_run, short)
+    kpis = short / "results" / "kpis.parquet"
+    pd.read_parquet(kpis).drop(columns="plan").to_parquet(kpis)
+    cases[kpis] = "missing columns ['plan']"
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "sweep.parquet").write_text("not parquet")
+    cases[sweep / "sweep.parquet"] = "cannot be read as Parquet"
+    for file, reason in cases.items():
+        directory = file.parent.parent if file.parent.name == "results" else file.parent
+        result = twin_report(str(directory))
+        stderr = result.stderr.replace("\n", " ")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"{file}: " in stderr and reason in stderr, stderr
+        assert "Traceback" not in stderr
+
+
 @pytest.mark.slow
 def test_report_of_each_analysis_has_its_section(tmp_path: Path):
     for overrides, anchor in (
@@ -192,6 +303,7 @@ def test_report_true_writes_the_pages_of_a_sweep_and_its_runs(tmp_path: Path):
     assert result.returncode == 0, result.stdout + result.stderr
     sweep = pd.read_parquet(tmp_path / "sweep.parquet")
     assert not sweep["run_dir"].str.contains("report").any()  # not part of a run's id
+    assert "report" not in sweep.columns  # nor a parameter of the sweep
     for run_dir in sweep["run_dir"]:
         assert (tmp_path / run_dir / "report.html").exists()
     html = (tmp_path / "report.html").read_text()

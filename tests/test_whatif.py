@@ -21,7 +21,7 @@ from twin.results.audit import audit
 from twin.scenario import Scenario, SolverOptions
 from twin.whatif import Disruption, WhatIfError, n_minus_one, operations, resilience_table
 
-from .builders import link, region, write
+from .builders import inland, link, region, write
 from .conftest import twin_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,18 +166,7 @@ def test_a_demand_factor_of_zero_is_refused_with_the_reason(border):
 
 
 def test_n1_without_crossings_says_what_to_do(tmp_path: Path):
-    ds = write(
-        tmp_path / "inland",
-        regions=[region("A"), region("B")],
-        commodities=[{"commodity_id": "grain"}],
-        technologies=[{"technology_id": "silo", "module_size": 1}],
-        recipes=[{"technology_id": "silo", "commodity_id": "grain", "coefficient": 1}],
-        sites=[{"site_id": "s", "region_id": "A", "technology_id": "silo", "max_modules": 0}],
-        links=[link("ab", "A", "B")],
-        link_commodities=[{"link_id": "ab", "commodity_id": "grain"}],
-        supply=[{"region_id": "A", "commodity_id": "grain", "max_quantity": 10}],
-        demand=[{"region_id": "B", "commodity_id": "grain", "quantity": 5}],
-    )
+    ds = inland(tmp_path / "inland")
     with pytest.raises(WhatIfError, match=r"analysis\.n1_corridor"):
         n_minus_one(ds, EXACT, no_investments(), "t")
 

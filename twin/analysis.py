@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from twin.config import ConfigError, TwinConfig
 from twin.data import Dataset
-from twin.kpis import compare_kpis
+from twin.kpis import AS_IS, BASELINE, compare_kpis
 from twin.pareto import frontier, pareto_table, plot
 from twin.plan import PlanRun, optimise, plan_against_as_is
 from twin.scenario import Scenario
@@ -64,7 +64,7 @@ def plan(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir:
         run = optimise(ds, scenario, run_id, run_dir / "highs.log")
         return Outcome(run, run.kpis)
     to_be, as_is = plan_against_as_is(ds, scenario, run_id, run_dir)
-    return Outcome(to_be, to_be.kpis, "as_is", {"as_is": as_is})
+    return Outcome(to_be, to_be.kpis, AS_IS, {AS_IS: as_is})
 
 
 def _plan_to_test(cfg: TwinConfig, ds, scenario, run_id, run_dir):
@@ -101,11 +101,11 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     helpers = _solved_on_the_way(planned)
     if baseline.results is None or hit.results is None:
         return Outcome(baseline if baseline.results is None else hit, None, helpers=helpers)
-    kpis = compare_kpis(hit.kpis.assign(plan="disrupted"), baseline.kpis, before="baseline")
+    kpis = compare_kpis(hit.kpis.assign(plan="disrupted"), baseline.kpis, before=BASELINE)
     seconds = sum(hit.timings.get(key, 0.0) for key in ("build", "handoff", "solve"))
     table = resilience_table([loss(baseline, hit, event.name, "disruption", seconds)], run_id)
     tables = {"resilience": table}
-    return Outcome(hit, kpis, "baseline", {"baseline": baseline}, tables, helpers=helpers)
+    return Outcome(hit, kpis, BASELINE, {BASELINE: baseline}, tables, helpers=helpers)
 
 
 def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):

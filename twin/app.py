@@ -27,7 +27,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from twin.analysis import Outcome, run_analysis
-from twin.config import REPO, ConfigError, dataset_path, register, to_run_inputs
+from twin.config import BOOKKEEPING, REPO, ConfigError, dataset_path, register, to_run_inputs
 from twin.data import DatasetError, load_dataset
 from twin.plan import PlanRun
 from twin.results.audit import audit
@@ -41,7 +41,7 @@ console = Console()
 
 def config_hash(config: dict) -> str:
     """Hash of what determines a run's results (not bookkeeping such as `resume`, `report`)."""
-    relevant = {k: v for k, v in config.items() if k not in ("resume", "report")}
+    relevant = {k: v for k, v in config.items() if k not in BOOKKEEPING}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -90,6 +90,8 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
         meta["data_hash"] = ds.data_hash
         if cfg.resume and _finished_before(record, meta):
             console.print(f"[cyan]skipped[/] {run_id}: finished before with this config and data")
+            if cfg.report:  # the page may be what the resumed run is asked for
+                write_page(run_dir)
             return 0
         ds, scenario = to_run_inputs(cfg, ds)
         with stage("solve", timings):
@@ -129,14 +131,15 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
 
 
 def write_page(directory: Path) -> None:
-    """`report=true`: the run's (or sweep's) report.html; a problem with it is shown, but
-    the results are written and the run counts as done."""
+    """`report=true`: the run's (or sweep's) report.html; any problem with it (a bad file or
+    a bug in the report) is shown, but the results are written and the run counts as done."""
     from twin.report import ReportError, write_report  # plotly only when a page is asked for
 
     try:
         path = write_report(directory)
-    except ReportError as error:
-        console.print(f"[yellow]no report:[/] {escape(str(error))}", soft_wrap=True)
+    except Exception as error:  # the page is a by-product: never fail a finished run for it
+        reason = str(error) if isinstance(error, ReportError) else repr(error)
+        console.print(f"[yellow]no report:[/] {escape(reason)}", soft_wrap=True)
         return
     console.print(f"report:  [bold]{escape(str(path.resolve()))}[/]", soft_wrap=True)
 

@@ -108,6 +108,10 @@ class TwinConfig:
     report: bool = False  # also write report.html (twin report) into the run or sweep directory
 
 
+# keys of TwinConfig that say how to run, not what: no part of a run's identity or results
+BOOKKEEPING = ("resume", "report")
+
+
 def register() -> None:
     store = ConfigStore.instance()
     store.store(name="twin_schema", node=TwinConfig)

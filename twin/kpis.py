@@ -24,6 +24,11 @@ class Kpi:
     meaning: str
 
 
+# the plans a run's plan is compared with (plan column of kpis.parquet, subdirectory of a run):
+# the existing network without new investment; a plan's undisrupted operations
+AS_IS, BASELINE = "as_is", "baseline"
+REFERENCE_PLANS = (AS_IS, BASELINE)
+
 KPIS = (
     Kpi("total_cost", "currency (discounted)", "objective cost: sum of objective.parquet"),
     Kpi("capex", "currency", "overnight capex of new assets (whole horizon: discounted annuities)"),
@@ -224,7 +229,7 @@ CHANGES = (
 )
 
 
-def compare_kpis(to_be: pd.DataFrame, as_is: pd.DataFrame, before: str = "as_is") -> pd.DataFrame:
+def compare_kpis(to_be: pd.DataFrame, as_is: pd.DataFrame, before: str = AS_IS) -> pd.DataFrame:
     """Both plans' KPIs and the to-be changes against as-is, in one table. `before` names
     the reference plan in the `plan` column (a what-if compares with its `baseline`)."""
     keys = ["scope_type", "scope", "period", "kpi"]

@@ -15,6 +15,8 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from twin.config import BOOKKEEPING
+from twin.kpis import REFERENCE_PLANS
 from twin.results.schema import ANALYSIS_TABLES, TABLES
 from twin.results.writer import write_parquet
 
@@ -42,11 +44,17 @@ class AggregateSweep(Callback):
 
 
 def job_overrides(job_dir: Path) -> dict[str, str]:
-    """The overrides Hydra recorded for a job, key -> value as typed (no hydra keys)."""
+    """The overrides Hydra recorded for a job, key -> value as typed: those that make the run
+    (no hydra keys, no bookkeeping such as `report=true`, which is no swept parameter)."""
     file = job_dir / ".hydra" / "overrides.yaml"
     items = yaml.safe_load(file.read_text()) if file.exists() else []
     pairs = (item.split("=", 1) for item in items or [] if "=" in item)
-    return {key.lstrip("+~"): value for key, value in pairs if not key.startswith("hydra")}
+    overrides = {key.lstrip("+~"): value for key, value in pairs}
+    return {
+        key: value
+        for key, value in overrides.items()
+        if not key.startswith("hydra") and key not in BOOKKEEPING
+    }
 
 
 def aggregate(sweep_dir: Path) -> pd.DataFrame:
@@ -91,6 +99,6 @@ def _headline(kpis: pd.DataFrame) -> dict[str, float]:
     if total.empty:
         return {}
     last = total[total["period"] == total["period"].max()]
-    plan = last[~last["plan"].isin(["as_is", "baseline"])]  # the plan of the run, and changes
+    plan = last[~last["plan"].isin(REFERENCE_PLANS)]  # the plan of the run, and changes
     values = plan.drop_duplicates("kpi").set_index("kpi")["value"]
     return {k: float(values[k]) for k in HEADLINE_KPIS if k in values.index}

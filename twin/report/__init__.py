@@ -23,6 +23,10 @@ def write_report(directory: str | Path, out: str | Path | None = None) -> Path:
     target = Path(out) if out else data.directory / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    temporary.write_text(html, encoding="utf-8")
-    os.replace(temporary, target)
+    try:
+        temporary.write_text(html, encoding="utf-8")
+        os.replace(temporary, target)
+    except BaseException:  # a full disk, a directory in the way, Ctrl-C: leave no debris
+        temporary.unlink(missing_ok=True)
+        raise
     return target

@@ -86,12 +86,16 @@ def period_buttons(fig: go.Figure, owners: list[int | None], periods: list[int])
 
 
 def flow_map(
-    flows: pd.DataFrame, crossings: pd.DataFrame, regions: pd.DataFrame, currency: str
+    flows: pd.DataFrame,
+    crossings: pd.DataFrame,
+    regions: pd.DataFrame,
+    currency: str,
+    periods: list[int],
 ) -> go.Figure:
     """Regions, flows along links (colour: chain, width: value carried) and the border
-    crossings coloured by their utilisation, per period."""
+    crossings coloured by their utilisation, per period (`periods`: the dataset's, so a
+    dataset without crossings still gets its period buttons)."""
     fig, owners = go.Figure(), []
-    periods = sorted(crossings["period"].unique())
     colours = chain_colours(flows["chain"])
     largest = flows["value"].max() if len(flows) else 1.0
     flows = _offset(flows, list(colours))
@@ -169,7 +173,7 @@ def flow_map(
                 "line": {"color": "#212121", "width": 1},
                 "colorbar": {"title": {"text": "crossing<br>use %"}, "len": 0.5, "x": 1.0},
             },
-            text=[f"{u:.0f}%" for u in now["utilisation_pct"].fillna(0)],
+            text=["n/a" if pd.isna(u) else f"{u:.0f}%" for u in now["utilisation_pct"]],
             textposition="top center",
             textfont={"size": 11, "color": "#212121"},
             customdata=np.stack(
@@ -374,8 +378,8 @@ SWEEP_KPIS = (
     ("value_added", "value added", "{currency}/yr"),
     ("jobs", "jobs", "FTE"),
     ("unmet_demand", "unmet demand", "{currency}/yr"),
-    ("value_added_change_pct", "value added vs as-is", "%"),
-    ("emissions_change_pct", "emissions vs as-is", "%"),
+    ("value_added_change_pct", "value added vs reference", "%"),
+    ("emissions_change_pct", "emissions vs reference", "%"),
     ("jobs_created", "jobs created", "FTE"),
 )
 

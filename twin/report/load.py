@@ -9,18 +9,22 @@ that names the file and what to do.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from twin.config import ConfigError, CorridorConfig, DatasetConfig, apply_corridor, dataset_path
 from twin.data import Dataset, DatasetError, load_dataset
-from twin.results.schema import ANALYSIS_TABLES, TABLES
+from twin.kpis import REFERENCE_PLANS
+from twin.results.schema import ANALYSIS_TABLES, EXTRA, TABLES
 from twin.sweep import HEADLINE_KPIS, job_overrides
+from twin.whatif import Disruption, WhatIfError, crossing_shares
 
-REFERENCE_PLANS = ("as_is", "baseline")  # what a run compares its plan with, if anything
-SWEEP_COLUMNS = {"run_id", "status", "objective", "cost", "message", "run_dir", *HEADLINE_KPIS}
+SWEEP_RUN_COLUMNS = ("run_id", "status", "objective", "cost", "message", "run_dir")
+SWEEP_COLUMNS = {*SWEEP_RUN_COLUMNS, *HEADLINE_KPIS}
 
 
 class ReportError(ValueError):
@@ -36,6 +40,7 @@ class RunData:
     tables: dict[str, pd.DataFrame]  # results/*.parquet, the analysis tables when present
     reference: dict[str, pd.DataFrame]  # as_is/ or baseline/ results; {} when none
     ds: Dataset  # with the run's corridor overrides (crossing capacities, tariffs)
+    crossing_shares: dict[str, float]  # of each crossing's capacity the plan could use
     overrides: dict[str, str]  # the command-line overrides that made the run
     notes: list[str]  # what the reader should know, e.g. a dataset changed since the run
 
@@ -68,9 +73,25 @@ def load(directory: str | Path) -> RunData | SweepData:
 
 def _read_json(file: Path) -> dict:
     try:
-        return json.loads(file.read_text())
+        record = json.loads(file.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise ReportError(f"{file}: cannot be read ({error})") from error
+    if not isinstance(record, dict):
+        raise ReportError(f"{file}: not a run record (a JSON object), but {type(record).__name__}")
+    return record
+
+
+def _read_parquet(file: Path, columns: Iterable[str]) -> pd.DataFrame:
+    """A Parquet file with the columns the report reads; a broken or short file is a
+    ReportError (a run killed while writing, a file from elsewhere), not a traceback."""
+    try:
+        frame = pd.read_parquet(file)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        raise ReportError(f"{file}: cannot be read as Parquet ({error})") from error
+    missing = [column for column in columns if column not in frame]
+    if missing:
+        raise ReportError(f"{file}: missing columns {missing} (not written by this twin?)")
+    return frame
 
 
 def read_tables(results: Path, required: bool) -> dict[str, pd.DataFrame]:
@@ -81,8 +102,12 @@ def read_tables(results: Path, required: bool) -> dict[str, pd.DataFrame]:
         raise ReportError(f"{results}: missing {files} (is the run finished?)")
     if missing:
         return {}
+    schemas = {**TABLES, **ANALYSIS_TABLES}
     names = [*TABLES, *(n for n in ANALYSIS_TABLES if (results / f"{n}.parquet").exists())]
-    return {name: pd.read_parquet(results / f"{name}.parquet") for name in names}
+    return {
+        name: _read_parquet(results / f"{name}.parquet", [*schemas[name], *EXTRA.get(name, {})])
+        for name in names
+    }
 
 
 def load_run(root: Path) -> RunData:
@@ -97,7 +122,21 @@ def load_run(root: Path) -> RunData:
     reference = next((name for name in REFERENCE_PLANS if name in plans), None)
     reference_tables = read_tables(root / reference / "results", False) if reference else {}
     ds, notes = _dataset(meta)
-    return RunData(root, meta, tables, reference_tables, ds, job_overrides(root), notes)
+    shares = _crossing_shares(meta, ds)
+    return RunData(root, meta, tables, reference_tables, ds, shares, job_overrides(root), notes)
+
+
+def _crossing_shares(meta: dict, ds: Dataset) -> dict[str, float]:
+    """What the run's disruption left of each crossing's capacity; {} when the plan ran
+    undisrupted (only analysis=disruption applies the config's disruption to it)."""
+    if meta.get("analysis") != "disruption":
+        return {}
+    try:
+        return crossing_shares(ds, Disruption(**meta.get("config", {}).get("disruption", {})))
+    except (TypeError, WhatIfError) as error:
+        raise ReportError(
+            f"the run's disruption does not fit its dataset {meta.get('dataset')}: {error}"
+        ) from error
 
 
 def _dataset(meta: dict) -> tuple[Dataset, list[str]]:
@@ -121,7 +160,7 @@ def _dataset(meta: dict) -> tuple[Dataset, list[str]]:
 
 
 def load_sweep(root: Path) -> SweepData:
-    sweep = pd.read_parquet(root / "sweep.parquet")
+    sweep = _read_parquet(root / "sweep.parquet", SWEEP_RUN_COLUMNS)
     if sweep.empty:
         raise ReportError(f"{root / 'sweep.parquet'}: no runs")
     parameters = [column for column in sweep.columns if column not in SWEEP_COLUMNS]

@@ -112,7 +112,7 @@ def cards(kpis: pd.DataFrame, currency: str) -> str:
             ),
             card(
                 "Jobs created",
-                f"{total.get('jobs_created'):+,.0f} FTE",
+                signed(total.get("jobs_created"), " FTE"),
                 f"{prep.compact(total.get('jobs'))} FTE {level}" + was("jobs"),
                 tone(total.get("jobs_created"), +1),
             ),
@@ -238,13 +238,14 @@ def run_page(run: RunData) -> str:
             "value chain; width: value carried per year (quantity x commodity value, so tonnes, "
             "MWh and compute services compare). Hover the middle of a line for what moves. "
             "Diamonds: border crossings, labelled with the share of their capacity used "
-            "(expansions built included).",
+            "(expansions built included, less what a disruption cut; n/a: closed).",
             plot(
                 figures.flow_map(
                     prep.link_flows(tables, ds),
-                    prep.crossings(tables, ds),
+                    prep.crossings(tables, ds, run.crossing_shares),
                     prep.coordinates(ds).reset_index(),
                     currency,
+                    periods,
                 ),
                 "map",
             ),
@@ -289,7 +290,7 @@ def run_page(run: RunData) -> str:
         "run": f"{meta.get('run_id')} in {run.directory.resolve()}",
         "status": f"{meta.get('status')} ({meta.get('message')}), gap "
         + ("n/a" if gap is None else f"{gap:.2%}"),
-        "objective": f"{meta.get('objective'):,.0f}" if meta.get("objective") else "n/a",
+        "objective": "n/a" if meta.get("objective") is None else f"{meta['objective']:,.0f}",
         "dataset": f"{meta.get('dataset')} (data hash {meta.get('data_hash')})",
         "config hash": str(meta.get("config_hash")),
         "command": "twin run " + " ".join(f"{k}={v}" for k, v in run.overrides.items()),

@@ -8,12 +8,13 @@ lines to flows.parquet.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 from twin.data import Dataset
-from twin.report.load import REFERENCE_PLANS
+from twin.kpis import REFERENCE_PLANS
 
 SCOPES = ("total", "country", "chain")
 # KPI of a plan in a period -> its change against the reference plan (twin.kpis.CHANGES)
@@ -25,6 +26,16 @@ CHANGE_OF = {
 }
 REFERENCE = "_ref"  # suffix of the reference plan's columns in `headline`
 SIDE_BY_SIDE_DEG = 1.0  # longitude between crossings drawn at the same place
+CROSSING_COLUMNS = (
+    "period",
+    "crossing_id",
+    "name",
+    "lat",
+    "lon",
+    "flow",
+    "capacity",
+    "utilisation_pct",
+)
 
 
 def plans(kpis: pd.DataFrame) -> tuple[str, str | None]:
@@ -194,10 +205,14 @@ def link_flows(tables: dict[str, pd.DataFrame], ds: Dataset) -> pd.DataFrame:
     return out
 
 
-def crossings(tables: dict[str, pd.DataFrame], ds: Dataset) -> pd.DataFrame:
+def crossings(
+    tables: dict[str, pd.DataFrame], ds: Dataset, shares: Mapping[str, float]
+) -> pd.DataFrame:
     """Each border crossing in each period: where it is (the middle of the links through it),
-    what passes (all commodities, as its capacity counts them), its capacity (the dataset's
-    with the run's overrides, plus the expansions built and still alive) and utilisation."""
+    what passes (all commodities, as its capacity counts them), its capacity as the model
+    enforced it (the dataset's with the run's overrides, plus the expansions built and still
+    alive, times the share a disruption left, `shares`: crossing -> share, default 1; 0 for a
+    closed crossing) and utilisation (n/a without capacity). No crossings: no rows."""
     regions = coordinates(ds)
     links = ds.links.set_index("link_id")
     through = ds.corridors.dropna(subset=["border_crossing"])
@@ -220,7 +235,7 @@ def crossings(tables: dict[str, pd.DataFrame], ds: Dataset) -> pd.DataFrame:
         for crossing, row in info.iterrows():
             mine = built[built["asset_id"] == crossing]
             alive = (mine["period"] <= period) & (period < mine["period"] + row["lifetime_years"])
-            capacity = (
+            capacity = shares.get(crossing, 1.0) * (
                 row["capacity"] + row["expansion_step"] * mine.loc[alive, "units_built"].sum()
             )
             flow = float(flows.get((crossing, period), 0.0))
@@ -236,7 +251,7 @@ def crossings(tables: dict[str, pd.DataFrame], ds: Dataset) -> pd.DataFrame:
                     "utilisation_pct": 100 * flow / capacity if capacity > 0 else float("nan"),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(CROSSING_COLUMNS))
 
 
 def investments(tables: dict[str, pd.DataFrame], ds: Dataset) -> pd.DataFrame:
