@@ -28,7 +28,7 @@ from twin.report.page import cards, run_page
 from twin.scenario import Scenario
 
 from .builders import inland
-from .conftest import twin_run
+from .conftest import DATA, CsvEdit, twin_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -376,3 +376,18 @@ def test_report_of_a_toy_run_renders_offline_in_chromium(tmp_path: Path, toy_run
 )
 def test_numbers_read_as_a_planner_reads_them(value, text):
     assert prep.compact(value) == text
+
+
+def test_a_dataset_whose_commodities_are_worth_nothing_still_gets_its_page(tmp_path: Path):
+    """Map widths and the Sankey are valued at commodity values: all zero must not divide by
+    zero or leave the Sankey without its columns."""
+    dataset = tmp_path / "worthless"
+    shutil.copytree(DATA / "toy", dataset)
+    edit = CsvEdit(dataset)
+    for line in range(2, len(edit.rows("commodities.csv")) + 1):
+        edit.set("commodities.csv", line, "value_per_unit", "0")
+    run_dir = tmp_path / "run"
+    result = twin_run(f"dataset.path={dataset}", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = write_report(run_dir)
+    assert "Flows and border crossings" in page.read_text()

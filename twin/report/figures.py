@@ -97,7 +97,8 @@ def flow_map(
     dataset without crossings still gets its period buttons)."""
     fig, owners = go.Figure(), []
     colours = chain_colours(flows["chain"])
-    largest = flows["value"].max() if len(flows) else 1.0
+    largest = flows["value"].max() if len(flows) else 0.0
+    largest = largest if largest > 0 else 1.0  # commodities without value: thinnest lines
     flows = _offset(flows, list(colours))
     flows["width"] = [_width(v / largest) for v in flows["value"]]
     for period in periods:

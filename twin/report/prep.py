@@ -142,7 +142,10 @@ def value_chains(tables: dict[str, pd.DataFrame], ds: Dataset, period: int) -> S
     links["value"] = links["quantity"] * links["commodity"].map(commodities["value_per_unit"])
     links = links[links["value"] > 0].reset_index(drop=True)
     keys = list(dict.fromkeys([*links["source_key"], *links["target_key"]]))
-    nodes = pd.DataFrame([_node(kind, key, commodities, techs) for kind, key in keys])
+    nodes = pd.DataFrame(  # no rows when nothing of value moves (commodities worth 0)
+        [_node(kind, key, commodities, techs) for kind, key in keys],
+        columns=["label", "kind", "chain", "hover"],
+    )
     position = {key: i for i, key in enumerate(keys)}
     links["source"] = links["source_key"].map(position)
     links["target"] = links["target_key"].map(position)
