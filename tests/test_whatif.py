@@ -251,6 +251,16 @@ def test_disruption_and_pareto_runs_write_their_tables_and_figure(tmp_path: Path
     assert len(pd.read_parquet(tmp_path / "p" / "results" / "pareto.parquet")) == 3
     assert (tmp_path / "p" / "pareto.png").stat().st_size > 0
     assert (tmp_path / "p" / "pareto" / "point_2" / "results" / "flows.parquet").exists()
+    # A plan without as-is into the same directory leaves nothing of the frontier behind.
+    again = exact_run("scenario.compare_as_is=false", f"hydra.run.dir={tmp_path / 'p'}")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sorted(f.name for f in (tmp_path / "p").iterdir() if not f.name.startswith(".")) == [
+        "app.log",
+        "highs.log",
+        "results",
+        "run.json",
+    ]
+    assert not (tmp_path / "p" / "results" / "pareto.parquet").exists()
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,7 @@ from twin.whatif import (
 )
 
 ANALYSES = ("plan", "disruption", "n1", "pareto")
+PARETO_DIR, PARETO_FIGURE = "pareto", "pareto.png"  # beside results/: points 2.., the figure
 
 
 @dataclass
@@ -133,7 +134,9 @@ def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_di
         raise ConfigError(f"scenario.pareto_points must be >= 2, got {cfg.scenario.pareto_points}")
     points = frontier(ds, scenario, cfg.scenario.pareto_points, run_id)
     table = pareto_table(points, run_id)
-    others = {f"pareto/point_{p.point}": p.run for p in points[1:] if p.run.results is not None}
-    figures = {"pareto.png": lambda path: plot(table, ds.currency, path)}
+    others = {
+        f"{PARETO_DIR}/point_{p.point}": p.run for p in points[1:] if p.run.results is not None
+    }
+    figures = {PARETO_FIGURE: lambda path: plot(table, ds.currency, path)}
     first = points[0].run
     return Outcome(first, first.kpis, None, others, {"pareto": table}, figures)

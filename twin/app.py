@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,9 +27,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from twin.analysis import Outcome, run_analysis
+from twin.analysis import PARETO_DIR, PARETO_FIGURE, Outcome, run_analysis
 from twin.config import BOOKKEEPING, REPO, ConfigError, dataset_path, register, to_run_inputs
 from twin.data import DatasetError, load_dataset
+from twin.kpis import REFERENCE_PLANS
 from twin.plan import PlanRun
 from twin.results.audit import audit
 from twin.results.writer import write_json, write_tables
@@ -37,6 +39,11 @@ from twin.whatif import WhatIfError
 FINISHED = ("optimal", "time_limit")
 EXIT_CODES: list[int] = []  # exit codes of the runs made in this process
 console = Console()
+
+
+# What a run writes beside results/ (results/ itself is replaced atomically); report.html is
+# twin.report's page, named here to keep plotly out of a run that asks for no page.
+EARLIER_OUTPUTS = (*REFERENCE_PLANS, PARETO_DIR, PARETO_FIGURE, "report.html")
 
 
 def config_hash(config: dict) -> str:
@@ -112,6 +119,7 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
             message = f"{name}: results fail the audit: " + "; ".join(problems)
             return _fail(record, meta, timings, message, 1)
     with stage("write", timings):
+        _remove_earlier_outputs(run_dir)
         metadata = {"run_id": run_id, "config_hash": meta["config_hash"]}
         tables = {**main.results.tables, "kpis": outcome.kpis, **outcome.tables}
         write_tables(run_dir / "results", tables, metadata)
@@ -128,6 +136,18 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
     if cfg.report:
         write_page(run_dir)
     return 0
+
+
+def _remove_earlier_outputs(run_dir: Path) -> None:
+    """Remove what an earlier run into the same directory wrote beside `results/` (reference
+    plans, frontier points, figures, the page), so that nothing of another config is read
+    as this run's; this run then writes its own. Called once the new run has results."""
+    for name in EARLIER_OUTPUTS:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
 
 
 def write_page(directory: Path) -> None:
