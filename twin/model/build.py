@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass
 
@@ -45,7 +46,7 @@ class BuiltModel:
 def build_model(ds: Dataset, scenario: Scenario) -> BuiltModel:
     """Build the hypercluster MILP of `ds` under `scenario`."""
     start = time.perf_counter()
-    with PauseGC():
+    with PauseGC():  # the build makes millions of objects the collector need not scan one by one
         data = prepare(ds, scenario)
         m = pyo.ConcreteModel(name=f"twin:{ds.name}:{scenario.name}")
         add_variables(m, data)
@@ -57,4 +58,7 @@ def build_model(ds: Dataset, scenario: Scenario) -> BuiltModel:
             if scenario.has(family):
                 add(m, data)
         add_objective(m, data)
+    # The collector's first pass over those objects is part of building (about a fifth of it
+    # at 1M nonzeros): made here, where it is timed, not at some later allocation.
+    gc.collect(0)
     return BuiltModel(model=m, data=data, build_seconds=time.perf_counter() - start)
