@@ -70,7 +70,6 @@ class _Columns:
         self.recorder = VarRecorder({}, sorter)
         self.visitor = LinearRepnVisitor({}, var_recorder=self.recorder)
         self.number: dict[int, int] = {}  # id(variable) -> column
-        self.recorded: set[int] = set()  # id of each variable component numbered
 
     def of(self, variables) -> list[int] | None:
         """Columns of `variables`, or None if one of them is fixed or not a variable (the
@@ -81,10 +80,9 @@ class _Columns:
         except KeyError:
             if not all(getattr(v, "is_variable_type", bool)() and not v.fixed for v in variables):
                 return None
+            recorded = self.recorder.var_map
             for v in variables:
-                component = v.parent_component()
-                if id(component) not in self.recorded:
-                    self.recorded.add(id(component))
+                if id(v) not in recorded:  # adds every unfixed member of v's component
                     self.recorder.add(v)
             self._sync()
         return [number[id(v)] for v in variables]
