@@ -3,9 +3,10 @@
 This produces what Pyomo's `LinearStandardFormCompiler(mixed_form=True)` produces (the same
 rows, columns, order and coefficients; a test holds the two equal), only faster on twin's
 models. Every family builds its rows as `LinearExpression`s of plain variables
-(`twin.model.linear`), so their coefficients and variables are read straight from the
-expression (and from sums of named expressions of them, as in the objective) instead of
-walking it. Any other row, and a row touching a fixed variable, goes through Pyomo's own
+(`twin.model.linear`), and sums of numbers times named expressions of them (link loads in
+the capacity rows and costs, emissions in the carbon price), so their coefficients and
+variables are read straight from the expressions, each named one once, instead of walking
+them. Any other row, and a row touching a fixed variable, goes through Pyomo's own
 `LinearRepnVisitor`, the walker the standard-form compiler uses, so nothing is lost in
 generality. Two differences, both on purpose: a row left with no variable (all fixed, as when
 a what-if closes a link) is dropped when it holds, to rounding, and refused when it fails,
@@ -35,7 +36,13 @@ from pyomo.core.base import (
     Suffix,
     Var,
 )
-from pyomo.core.expr.numeric_expr import LinearExpression, SumExpression
+from pyomo.core.base.var import VarData
+from pyomo.core.expr.numeric_expr import (
+    LinearExpression,
+    MonomialTermExpression,
+    ProductExpression,
+    SumExpression,
+)
 from pyomo.network import Port
 from pyomo.repn.linear import LinearRepnVisitor
 from pyomo.repn.util import (
@@ -70,6 +77,7 @@ class _Columns:
         self.recorder = VarRecorder({}, sorter)
         self.visitor = LinearRepnVisitor({}, var_recorder=self.recorder)
         self.number: dict[int, int] = {}  # id(variable) -> column
+        self.named: dict[int, tuple] = {}  # id(named expression) -> its terms
 
     def of(self, variables) -> list[int] | None:
         """Columns of `variables`, or None if one of them is fixed or not a variable (the
@@ -96,9 +104,18 @@ class _Columns:
 
     def terms(self, expr) -> tuple[list[int], list[float], float]:
         """(columns, coefficients, constant) of a linear expression. Sums of (named)
-        `LinearExpression`s, as twin writes its rows and objective, are read directly."""
-        while getattr(expr, "is_named_expression_type", bool)():
-            expr = expr.expr
+        `LinearExpression`s and numbers times named expressions, as twin writes its rows and
+        objective, are read directly; a named expression is read once however often it is
+        used (the returned lists are shared: callers copy, never extend them)."""
+        if getattr(expr, "is_named_expression_type", bool)():
+            key = id(expr)
+            if key not in self.named:
+                self.named[key] = self.terms(expr.expr)
+            return self.named[key]
+        if expr.__class__ is ProductExpression and expr.args[0].__class__ in native_numeric_types:
+            factor = expr.args[0]
+            cols, coefs, constant = self.terms(expr.args[1])
+            return cols, [factor * c for c in coefs], factor * constant
         if expr.__class__ is SumExpression:
             cols, coefs, constant = [], [], 0.0
             for arg in expr.args:
@@ -110,16 +127,41 @@ class _Columns:
         if expr.__class__ in native_numeric_types:
             return [], [], expr
         if expr.__class__ is LinearExpression:
-            coefs = expr.linear_coefs  # numbers, unless a Param or expression: the visitor
-            if all(c.__class__ in native_numeric_types for c in coefs):
-                cols = self.of(expr.linear_vars)
+            read = _read_linear(expr)
+            if read is not None:
+                coefs, variables, constant = read
+                cols = self.of(variables)
                 if cols is not None:
-                    return cols, list(coefs), pyo.value(expr.constant)
+                    return cols, coefs, constant
         repn = self.visitor.walk_expression(expr)
         if repn.nonlinear is not None:
             raise ValueError(f"a nonlinear term cannot go to HiGHS: {expr}")
         self._sync()
         return [self.number[i] for i in repn.linear], list(repn.linear.values()), repn.constant
+
+
+def _read_linear(expr: LinearExpression) -> tuple[list, list, float] | None:
+    """(coefficients, variables, constant) of a `LinearExpression` of numbers times
+    variables, or None when a coefficient or term is anything else (a Param, an expression):
+    the visitor's case. Pyomo's own `linear_coefs` asks every bare variable twice whether it
+    is potentially variable; here its class answers."""
+    coefs, variables, constant = [], [], 0.0
+    for arg in expr.args:
+        kind = arg.__class__
+        if kind is MonomialTermExpression:
+            coefficient, var = arg.args
+            if coefficient.__class__ not in native_numeric_types:
+                return None
+            coefs.append(coefficient)
+            variables.append(var)
+        elif kind is VarData:
+            coefs.append(1)
+            variables.append(arg)
+        elif kind in native_numeric_types:
+            constant += arg
+        else:
+            return None
+    return coefs, variables, constant
 
 
 def compile_model(model: pyo.ConcreteModel) -> StandardForm:

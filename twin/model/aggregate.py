@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import pyomo.environ as pyo
 
 from twin.model.data import ModelData
-from twin.model.linear import linear
+from twin.model.linear import linear, weighted
 
 
 def add_period_and_country_sums(
@@ -21,31 +21,28 @@ def add_period_and_country_sums(
     total_name: str,
     country_name: str,
     terms: Iterable[tuple[str, int, float, object]],
-    extra: Iterable[tuple[str, int, object]] = (),
+    extra: Iterable[tuple[str, int, float, object]] = (),
 ) -> None:
     """Declare `m.<total_name>[p]` and `m.<country_name>[c, p]` from (country, period,
-    coefficient, variable) terms, plus `extra` (country, period, expression) terms."""
-    by_period: dict[int, list] = defaultdict(list)
+    coefficient, variable) terms, plus `extra` (country, period, coefficient, expression)
+    terms."""
     by_country: dict[tuple[str, int], list] = defaultdict(list)
     for country, period, coefficient, var in terms:
-        by_period[period].append((coefficient, var))
         by_country[country, period].append((coefficient, var))
-    extra_by_period: dict[int, list] = defaultdict(list)
     extra_by_country: dict[tuple[str, int], list] = defaultdict(list)
-    for country, period, expr in extra:
-        extra_by_period[period].append(expr)
-        extra_by_country[country, period].append(expr)
-
-    def total_rule(_, p):
-        return linear(by_period[p]) + pyo.quicksum(extra_by_period[p])
+    for country, period, coefficient, expr in extra:
+        extra_by_country[country, period].append((coefficient, expr))
 
     def country_rule(_, c, p):
-        return linear(by_country[c, p]) + pyo.quicksum(extra_by_country[c, p])
+        return weighted(extra_by_country[c, p], linear(by_country[c, p]))
 
     countries = sorted(set(data.country.values()))
-    total = pyo.Expression(data.periods, rule=total_rule)
     by_country_expr = pyo.Expression(
         [(c, p) for c in countries for p in data.periods], rule=country_rule
     )
-    m.add_component(total_name, total)
     m.add_component(country_name, by_country_expr)
+    # The total refers to the country sums, every country's terms are not listed twice.
+    total = pyo.Expression(
+        data.periods, rule=lambda _, p: weighted([(1, by_country_expr[c, p]) for c in countries])
+    )
+    m.add_component(total_name, total)

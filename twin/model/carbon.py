@@ -44,6 +44,19 @@ class EmissionTerm:
 
 
 def emission_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
+    """Every emitting decision, transport per flow so that each is attributed to its chain
+    (the results' emissions table)."""
+    terms = _local_terms(m, data)
+    for (link_id, k, p), flow in m.flow.items():
+        link = data.links[link_id]
+        if link.emissions:
+            chain = data.commodity_chain[k]
+            terms.append(EmissionTerm(link.src, "transport", chain, p, link.emissions, flow))
+    return terms
+
+
+def _local_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
+    """Supply and process emissions."""
     terms = []
     for (r, k, p), (_, _, factor) in data.buys.items():
         if factor:
@@ -57,20 +70,22 @@ def emission_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
             terms.append(
                 EmissionTerm(site.region, "process", site.chain, p, factor, m.activity[s, p])
             )
-    for (link_id, k, p), flow in m.flow.items():
-        link = data.links[link_id]
-        if link.emissions:
-            chain = data.commodity_chain[k]
-            terms.append(EmissionTerm(link.src, "transport", chain, p, link.emissions, flow))
     return terms
 
 
 def add_emissions(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """Expressions `emissions[p]` and `country_emissions[c, p]` (tCO2e per year)."""
+    """Expressions `emissions[p]` and `country_emissions[c, p]` (tCO2e per year). Transport
+    counts per link load: every commodity on a link emits the same per unit, and the sums
+    need only where and when, not which chain (`emission_terms` has that, per flow)."""
     terms = (
-        (data.country[t.region], t.period, t.coefficient, t.var) for t in emission_terms(m, data)
+        (data.country[t.region], t.period, t.coefficient, t.var) for t in _local_terms(m, data)
     )
-    add_period_and_country_sums(m, data, "emissions", "country_emissions", terms)
+    transport = (
+        (data.country[link.src], p, link.emissions, load)
+        for (link_id, p), load in m.link_load.items()
+        if (link := data.links[link_id]).emissions
+    )
+    add_period_and_country_sums(m, data, "emissions", "country_emissions", terms, transport)
 
 
 def add_carbon(m: pyo.ConcreteModel, data: ModelData) -> None:

@@ -86,7 +86,7 @@ def add_overnight_capex(m: pyo.ConcreteModel, data: ModelData) -> None:
     """Expressions `overnight_capex[p]` and `country_overnight_capex[c, p]` (currency)."""
     terms = [(t.country, t.period, t.coefficient, t.var) for t in capex_terms(m, data)]
     savings = getattr(m, "agglomeration_overnight_savings", {})
-    extra = [(data.country[region], p, -expr) for (region, _, p), expr in savings.items()]
+    extra = [(data.country[region], p, -1.0, expr) for (region, _, p), expr in savings.items()]
     add_period_and_country_sums(m, data, "overnight_capex", "country_overnight_capex", terms, extra)
 
 

@@ -11,12 +11,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyomo.core.expr.numeric_expr import LinearExpression
+from pyomo.common.numeric_types import native_numeric_types as NUMBERS
+from pyomo.core.expr.numeric_expr import (
+    LinearExpression,
+    MonomialTermExpression,
+    ProductExpression,
+    SumExpression,
+)
 
 
 def linear(pairs: Sequence[tuple[float, object]], constant: float = 0.0) -> LinearExpression:
-    """constant + sum of coefficient x variable over `pairs` (a variable may repeat)."""
-    coefficients, variables = zip(*pairs, strict=True) if pairs else ((), ())
-    return LinearExpression(
-        constant=constant, linear_coefs=list(coefficients), linear_vars=list(variables)
-    )
+    """constant + sum of coefficient x variable over `pairs` (a variable may repeat). A term
+    of coefficient 1 is the variable itself, which `LinearExpression` allows: no monomial
+    object (two Python objects) for the most common term of twin's rows."""
+    args: list = [constant] if constant.__class__ not in NUMBERS or constant else []
+    args += [  # inline test: a Param coefficient is kept in a monomial (it may change)
+        v if c.__class__ in NUMBERS and c == 1 else MonomialTermExpression((c, v)) for c, v in pairs
+    ]
+    return LinearExpression(args)
+
+
+def weighted(pairs: Sequence[tuple[float, object]], rest: object = 0.0) -> object:
+    """`rest` + sum of coefficient x named expression over `pairs`: a sum that refers to
+    expressions declared once (as `link_load`) instead of repeating their terms."""
+    products = [
+        e if c.__class__ in NUMBERS and c == 1 else ProductExpression((c, e)) for c, e in pairs
+    ]
+    if not products:
+        return rest
+    return SumExpression(products if rest.__class__ in NUMBERS and not rest else [rest, *products])

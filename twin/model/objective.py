@@ -35,10 +35,9 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
-from twin.model.carbon import emission_terms
 from twin.model.data import ModelData
 from twin.model.finance import capex_terms
-from twin.model.linear import linear
+from twin.model.linear import linear, weighted
 from twin.model.variables import installed_terms
 
 COMPONENTS = (
@@ -71,27 +70,35 @@ def _component_terms(
         terms["variable_opex"].append((float(tech["variable_opex"]) * w[p], m.activity[s, p]))
     for (r, k, p), buy in m.buy.items():
         terms["purchases"].append((data.buys[r, k, p][1] * w[p], buy))
-    for (link_id, _, p), flow in m.flow.items():
-        link = data.links[link_id]
-        terms["transport"].append((link.transport_cost * w[p], flow))
-        terms["tariffs"].append((link.tariff * w[p], flow))
-        terms["border"].append((link.border_cost * w[p], flow))
-    if data.scenario.has("carbon") and data.scenario.carbon_price:
-        price = data.scenario.carbon_price
-        terms["carbon_price"] = [
-            (price * w[t.period] * t.coefficient, t.var) for t in emission_terms(m, data)
-        ]
     for (r, k, p), unmet in m.unmet.items():
         terms["unmet_penalty"].append((data.demand[r, k, p][1] * w[p], unmet))
     return terms, constant
 
 
+def _expression_terms(m: pyo.ConcreteModel, data: ModelData) -> dict[str, list]:
+    """(coefficient, named expression) pairs of the components priced on sums the model
+    already declares: every commodity on a link pays the same per unit (one term per link
+    load, not per flow), and the carbon price is paid on each period's emissions."""
+    w = data.weight
+    terms: dict[str, list] = {"transport": [], "tariffs": [], "border": [], "carbon_price": []}
+    for (link_id, p), load in m.link_load.items():
+        link = data.links[link_id]
+        terms["transport"].append((link.transport_cost * w[p], load))
+        terms["tariffs"].append((link.tariff * w[p], load))
+        terms["border"].append((link.border_cost * w[p], load))
+    price = data.scenario.carbon_price
+    if data.scenario.has("carbon") and price:
+        terms["carbon_price"] = [(price * w[p], m.emissions[p]) for p in data.periods]
+    return terms
+
+
 def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
     terms, constant = _component_terms(m, data)
+    named = _expression_terms(m, data)
     savings = getattr(m, "agglomeration_savings", None)  # MAR: capex falls with clustering
 
     def component(_, c):
-        expr = linear(terms[c], constant[c])
+        expr = weighted(named.get(c, ()), linear(terms[c], constant[c]))
         return expr - savings if c == "capex" and savings is not None else expr
 
     m.cost_component = pyo.Expression(COMPONENTS, rule=component)

@@ -24,19 +24,13 @@ Constraints `link_capacity[l, p]`, `link_expansion_limit[l]`, `crossing_capacity
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pyomo.environ as pyo
 
 from twin.model.data import ModelData
-from twin.model.linear import linear
+from twin.model.linear import linear, weighted
 
 
 def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
-    flows_of: dict[tuple[str, int], list] = defaultdict(list)
-    for (link_id, _, p), flow in m.flow.items():
-        flows_of[link_id, p].append(flow)
-
     link_steps = data.periods_of(data.link_expansions)
     crossing_steps = data.periods_of(data.crossing_expansions)
 
@@ -50,10 +44,9 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
         share = data.available(link_id)
         room = share * link.step
         added = expansions(m.expand_link, link_steps, link_id, link.lifetime, p, room)
-        flows = [(1.0, flow) for flow in flows_of[link_id, p]]
-        return linear(flows + added) <= share * link.capacity
+        return weighted([(1, m.link_load[link_id, p])], linear(added)) <= share * link.capacity
 
-    m.link_capacity = pyo.Constraint(sorted(flows_of), rule=link_rule)
+    m.link_capacity = pyo.Constraint(m.link_loads, rule=link_rule)
     expandable = sorted({link for link, _ in data.link_expansions})
     m.link_expansion_limit = pyo.Constraint(
         expandable,
@@ -63,20 +56,20 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
         ),
     )
 
-    crossing_periods = sorted(
-        (x, p)
+    links_of = {  # links with flows through each crossing in each period
+        (x, p): [link for link in links if (link, p) in m.link_loads]
         for x, links in data.crossing_links.items()
         for p in data.periods
-        if any(flows_of.get((link, p)) for link in links)
-    )
+    }
+    crossing_periods = sorted(key for key, links in links_of.items() if links)
 
     def crossing_rule(_, x, p):
         crossing, share = data.crossing[x], data.available(x)
         room = share * float(crossing["expansion_step"])
         lifetime = int(crossing["lifetime_years"])
         added = expansions(m.expand_crossing, crossing_steps, x, lifetime, p, room)
-        through = [(1.0, v) for link in data.crossing_links[x] for v in flows_of[link, p]]
-        return linear(through + added) <= share * float(crossing["capacity"])
+        through = [(1, m.link_load[link, p]) for link in links_of[x, p]]
+        return weighted(through, linear(added)) <= share * float(crossing["capacity"])
 
     m.crossing_capacity = pyo.Constraint(crossing_periods, rule=crossing_rule)
     crossings = sorted({x for x, _ in data.crossing_expansions})

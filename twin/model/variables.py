@@ -10,9 +10,15 @@
 | `expand_crossing[x, p]` | expandable crossings | expansion steps of crossing x in p (integer) |
 | `buy[r, k, p]` | useful supply rows | purchases of k in r (unit per year) |
 | `unmet[r, k, p]` | demand rows | demand not served (unit per year) |
+
+Expressions: `installed[s, p]`, the modules installed; `link_load[l, p]`, the sum of all
+commodities' flows on link l (unit per year), which capacity rows, per-link costs and
+transport emissions refer to instead of repeating every flow.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
 
 import pyomo.environ as pyo
 
@@ -62,6 +68,12 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
         return linear(built, existing)
 
     m.installed = pyo.Expression(m.site_periods, rule=installed)
+
+    flows_of: dict[tuple[str, int], list] = defaultdict(list)
+    for (link_id, _, p), flow in m.flow.items():  # items(): no index look-up per variable
+        flows_of[link_id, p].append((1.0, flow))
+    m.link_loads = pyo.Set(initialize=sorted(flows_of), dimen=2, ordered=True)
+    m.link_load = pyo.Expression(m.link_loads, rule=lambda _, link, p: linear(flows_of[link, p]))
 
 
 def installed_terms(m: pyo.ConcreteModel, data: ModelData, s: str, p: int):
