@@ -79,21 +79,48 @@ class _Columns:
         self.number: dict[int, int] = {}  # id(variable) -> column
         self.named: dict[int, tuple] = {}  # id(named expression) -> its terms
 
-    def of(self, variables) -> list[int] | None:
-        """Columns of `variables`, or None if one of them is fixed or not a variable (the
-        visitor folds those in, and numbers the rest in the order Pyomo would)."""
+    def _record(self, variables) -> bool:
+        """Number the components of `variables` in the order Pyomo would (a component's
+        unfixed members all at once); False if one is fixed or not a variable: the visitor
+        folds those in."""
+        if not all(getattr(v, "is_variable_type", bool)() and not v.fixed for v in variables):
+            return False
+        recorded = self.recorder.var_map
+        for v in variables:
+            if id(v) not in recorded:  # adds every unfixed member of v's component
+                self.recorder.add(v)
+        self._sync()
+        return True
+
+    def _linear(self, expr: LinearExpression) -> tuple[list[int], list, float] | None:
+        """(columns, coefficients, constant) of a `LinearExpression` of numbers times
+        unfixed variables, in one pass over its terms; None when a coefficient or term is
+        anything else (a Param, an expression, a fixed variable): the visitor's case.
+        Pyomo's own `linear_coefs` asks every bare variable twice whether it is potentially
+        variable; here its class answers."""
         number = self.number
+        cols: list[int] = []
+        coefs: list = []
+        constant = 0.0
         try:
-            return [number[id(v)] for v in variables]
-        except KeyError:
-            if not all(getattr(v, "is_variable_type", bool)() and not v.fixed for v in variables):
-                return None
-            recorded = self.recorder.var_map
-            for v in variables:
-                if id(v) not in recorded:  # adds every unfixed member of v's component
-                    self.recorder.add(v)
-            self._sync()
-        return [number[id(v)] for v in variables]
+            for arg in expr.args:
+                kind = arg.__class__
+                if kind is VarData:
+                    cols.append(number[id(arg)])
+                    coefs.append(1)
+                elif kind is MonomialTermExpression:
+                    coefficient, var = arg.args
+                    if coefficient.__class__ not in native_numeric_types:
+                        return None
+                    cols.append(number[id(var)])
+                    coefs.append(coefficient)
+                elif kind in native_numeric_types:
+                    constant += arg
+                else:
+                    return None
+        except KeyError:  # a variable not numbered yet, or fixed
+            return self._linear(expr) if self._record(expr.linear_vars) else None
+        return cols, coefs, constant
 
     def _sync(self) -> None:
         """Number the variables the recorder has added since the last call."""
@@ -127,41 +154,14 @@ class _Columns:
         if expr.__class__ in native_numeric_types:
             return [], [], expr
         if expr.__class__ is LinearExpression:
-            read = _read_linear(expr)
+            read = self._linear(expr)
             if read is not None:
-                coefs, variables, constant = read
-                cols = self.of(variables)
-                if cols is not None:
-                    return cols, coefs, constant
+                return read
         repn = self.visitor.walk_expression(expr)
         if repn.nonlinear is not None:
             raise ValueError(f"a nonlinear term cannot go to HiGHS: {expr}")
         self._sync()
         return [self.number[i] for i in repn.linear], list(repn.linear.values()), repn.constant
-
-
-def _read_linear(expr: LinearExpression) -> tuple[list, list, float] | None:
-    """(coefficients, variables, constant) of a `LinearExpression` of numbers times
-    variables, or None when a coefficient or term is anything else (a Param, an expression):
-    the visitor's case. Pyomo's own `linear_coefs` asks every bare variable twice whether it
-    is potentially variable; here its class answers."""
-    coefs, variables, constant = [], [], 0.0
-    for arg in expr.args:
-        kind = arg.__class__
-        if kind is MonomialTermExpression:
-            coefficient, var = arg.args
-            if coefficient.__class__ not in native_numeric_types:
-                return None
-            coefs.append(coefficient)
-            variables.append(var)
-        elif kind is VarData:
-            coefs.append(1)
-            variables.append(arg)
-        elif kind in native_numeric_types:
-            constant += arg
-        else:
-            return None
-    return coefs, variables, constant
 
 
 def compile_model(model: pyo.ConcreteModel) -> StandardForm:
