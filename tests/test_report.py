@@ -21,6 +21,7 @@ import pytest
 import twin.report
 from twin.app import config_hash, write_page
 from twin.cli import main
+from twin.kpis import last_period
 from twin.plan import optimise
 from twin.report import prep, write_report
 from twin.report.load import RunData, load
@@ -68,7 +69,7 @@ def toy(toy_run: Path) -> RunData:
 
 def test_cards_are_the_kpis_of_the_last_period(toy: RunData):
     kpis = toy.tables["kpis"]
-    period = prep.last_period(kpis)
+    period = last_period(kpis)
     total = prep.headline(kpis, period).set_index("scope_type").loc["total"]
 
     def kpi(plan: str, name: str) -> float:

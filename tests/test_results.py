@@ -120,3 +120,29 @@ def test_failed_solve_has_no_results(toy: Path):
     to_be, _ = plan_against_as_is(load_dataset(toy), Scenario(carbon_cap=-1.0), "bad")
     assert to_be.solved.status == "infeasible"
     assert to_be.results is None and to_be.kpis is None
+
+
+def test_headline_readers_find_the_plans_the_target_year_and_horizon_values():
+    """One reader of kpis.parquet serves the terminal summary, the sweep table and the report."""
+    from twin.kpis import last_period, plans, total_value
+
+    rows = [
+        ("as_is", "total", 2030, "jobs", 100.0),
+        ("to_be", "total", 2030, "jobs", 130.0),
+        ("to_be", "total", 2035, "jobs", 150.0),
+        ("to_be", "country", 2035, "jobs", 90.0),  # not the whole hypercluster
+        ("change", "total", 2035, "jobs_created", 50.0),
+        ("to_be", "total", None, "total_cost", 9.0),
+        ("as_is", "total", 2035, "jobs", 100.0),
+    ]
+    kpis = pd.DataFrame(rows, columns=["plan", "scope_type", "period", "kpi", "value"])
+    kpis["period"] = kpis["period"].astype("Int64")
+    assert plans(kpis) == ("to_be", "as_is")
+    assert plans(kpis[kpis["plan"] == "to_be"]) == ("to_be", None)
+    assert last_period(kpis) == 2035 and last_period(kpis.iloc[:0]) is None
+    assert total_value(kpis, "to_be", "jobs", 2035) == 150.0
+    assert total_value(kpis, "as_is", "jobs", 2030) == 100.0
+    assert total_value(kpis, "change", "jobs_created", 2035) == 50.0
+    assert total_value(kpis, "to_be", "total_cost", None) == 9.0  # over the horizon
+    assert total_value(kpis, "to_be", "total_cost", 2035) is None
+    assert total_value(kpis, None, "jobs", 2035) is None

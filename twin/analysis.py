@@ -39,7 +39,6 @@ PARETO_DIR, PARETO_FIGURE = "pareto", "pareto.png"  # beside results/: points 2.
 class Outcome:
     main: PlanRun  # its results go to results/, its status to run.json
     kpis: pd.DataFrame | None  # the main run's KPIs, with the comparison when there is one
-    before: str | None = None  # the plan the main one is compared with (plan column of kpis)
     others: dict[str, PlanRun] = field(default_factory=dict)  # subdirectory -> run
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # written to results/
     figures: dict[str, Callable[[Path], None]] = field(default_factory=dict)  # file -> draw
@@ -65,7 +64,7 @@ def plan(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir:
         run = optimise(ds, scenario, run_id, run_dir / "highs.log")
         return Outcome(run, run.kpis)
     to_be, as_is = plan_against_as_is(ds, scenario, run_id, run_dir)
-    return Outcome(to_be, to_be.kpis, AS_IS, {AS_IS: as_is})
+    return Outcome(to_be, to_be.kpis, {AS_IS: as_is})
 
 
 def _plan_to_test(cfg: TwinConfig, ds, scenario, run_id, run_dir):
@@ -106,7 +105,7 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     seconds = sum(hit.timings.get(key, 0.0) for key in ("build", "handoff", "solve"))
     table = resilience_table([loss(baseline, hit, event.name, "disruption", seconds)], run_id)
     tables = {"resilience": table}
-    return Outcome(hit, kpis, BASELINE, {BASELINE: baseline}, tables, helpers=helpers)
+    return Outcome(hit, kpis, {BASELINE: baseline}, tables, helpers=helpers)
 
 
 def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -139,4 +138,4 @@ def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_di
     }
     figures = {PARETO_FIGURE: lambda path: plot(table, ds.currency, path)}
     first = points[0].run
-    return Outcome(first, first.kpis, None, others, {"pareto": table}, figures)
+    return Outcome(first, first.kpis, others, {"pareto": table}, figures)

@@ -30,7 +30,7 @@ from rich.table import Table
 from twin.analysis import PARETO_DIR, PARETO_FIGURE, Outcome, run_analysis
 from twin.config import BOOKKEEPING, REPO, ConfigError, dataset_path, register, to_run_inputs
 from twin.data import DatasetError, load_dataset
-from twin.kpis import REFERENCE_PLANS
+from twin.kpis import REFERENCE_PLANS, last_period, plans, total_value
 from twin.plan import PlanRun
 from twin.results.audit import audit
 from twin.results.writer import write_json, write_tables
@@ -238,32 +238,28 @@ def _summary(outcome: Outcome, run_dir: Path) -> None:
 
 def _kpi_table(outcome: Outcome) -> Table:
     """Headline KPIs of the last period; with a reference plan, both and the change."""
-    run, kpis, before = outcome.main, outcome.kpis, outcome.before
-    total = kpis[(kpis["scope_type"] == "total")]
-    last = int(total["period"].dropna().max())
-    after = next(p for p in total["plan"].unique() if p not in (before, "change"))
+    run, kpis = outcome.main, outcome.kpis
+    after, before = plans(kpis)
+    last = last_period(kpis)
     table = Table(title=f"{run.scenario.name}: headline KPIs in {last}")
     table.add_column("KPI")
     labels = [before.replace("_", "-"), after.replace("_", "-"), "change"] if before else ["value"]
     for column in labels:
         table.add_column(column, justify="right")
 
-    def value(plan: str, kpi: str, period) -> float | None:
-        rows = total[(total["plan"] == plan) & (total["kpi"] == kpi)]
-        rows = rows[rows["period"].isna()] if period is None else rows[rows["period"] == period]
-        return float(rows["value"].iloc[0]) if len(rows) else None
-
     for kpi, label, unit in HEADLINE:
-        cells = [value(after, kpi, last)]
+        cells = [total_value(kpis, after, kpi, last)]
         if before:
-            was, now = value(before, kpi, last), cells[0]
+            was, now = total_value(kpis, before, kpi, last), cells[0]
             change = None if was in (None, 0) or now is None else 100 * (now - was) / was
             cells = [was, now, change]
         text = [("" if c is None else f"{c:,.0f}") for c in cells]
         if before and cells[2] is not None:
             text[2] = f"{cells[2]:+.1f} %"
         table.add_row(f"{label} ({unit})", *text)
-    cost = [value(before, "total_cost", None), run.results.cost] if before else [run.results.cost]
+    cost = [run.results.cost]
+    if before:
+        cost.insert(0, total_value(kpis, before, "total_cost", None))
     table.add_row("total cost, discounted (USD)", *(f"{c:,.0f}" for c in cost if c is not None))
     return table
 

@@ -28,6 +28,30 @@ class Kpi:
 # the existing network without new investment; a plan's undisrupted operations
 AS_IS, BASELINE = "as_is", "baseline"
 REFERENCE_PLANS = (AS_IS, BASELINE)
+CHANGE = "change"  # plan column of the changes against the reference plan
+
+
+def plans(kpis: pd.DataFrame) -> tuple[str, str | None]:
+    """The run's plan (to_be, disrupted) and the plan it is compared with (as_is, baseline;
+    None when there is none), as kpis.parquet names them."""
+    names = list(dict.fromkeys(kpis["plan"].dropna()))
+    reference = next((name for name in REFERENCE_PLANS if name in names), None)
+    return next(name for name in names if name not in (reference, CHANGE)), reference
+
+
+def last_period(kpis: pd.DataFrame) -> int | None:
+    """The target year planners quote: the last period with KPIs (None if there is none)."""
+    periods = kpis["period"].dropna()
+    return int(periods.max()) if len(periods) else None
+
+
+def total_value(kpis: pd.DataFrame, plan: str | None, kpi: str, period: int | None) -> float | None:
+    """A KPI of the whole hypercluster for `plan` in `period` (None: over the horizon, as
+    the total cost), or None when kpis.parquet has no such row."""
+    rows = kpis[(kpis["scope_type"] == "total") & (kpis["plan"] == plan) & (kpis["kpi"] == kpi)]
+    rows = rows[rows["period"].isna() if period is None else rows["period"] == period]
+    return float(rows["value"].iloc[0]) if len(rows) else None
+
 
 KPIS = (
     Kpi("total_cost", "currency (discounted)", "objective cost: sum of objective.parquet"),
@@ -252,7 +276,7 @@ def compare_kpis(to_be: pd.DataFrame, as_is: pd.DataFrame, before: str = AS_IS) 
                     "kpi": name,
                     "value": value,
                     "unit": UNITS[name],
-                    "plan": "change",
+                    "plan": CHANGE,
                 }
             )
     run_id = str(to_be["run_id"].iloc[0])

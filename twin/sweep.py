@@ -16,7 +16,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from twin.config import BOOKKEEPING
-from twin.kpis import REFERENCE_PLANS
+from twin.kpis import CHANGE, last_period, plans, total_value
 from twin.results.schema import ANALYSIS_TABLES, TABLES
 from twin.results.writer import write_parquet
 
@@ -95,10 +95,14 @@ def aggregate(sweep_dir: Path) -> pd.DataFrame:
 
 def _headline(kpis: pd.DataFrame) -> dict[str, float]:
     """Headline KPIs of the last period, for the hypercluster as a whole."""
-    total = kpis[(kpis["scope_type"] == "total") & kpis["period"].notna()]
-    if total.empty:
+    last = last_period(kpis)
+    if last is None:
         return {}
-    last = total[total["period"] == total["period"].max()]
-    plan = last[~last["plan"].isin(REFERENCE_PLANS)]  # the plan of the run, and changes
-    values = plan.drop_duplicates("kpi").set_index("kpi")["value"]
-    return {k: float(values[k]) for k in HEADLINE_KPIS if k in values.index}
+    plan, _ = plans(kpis)
+    headline = {}
+    for kpi in HEADLINE_KPIS:  # the plan's own KPIs, then its changes
+        value = total_value(kpis, plan, kpi, last)
+        value = total_value(kpis, CHANGE, kpi, last) if value is None else value
+        if value is not None:
+            headline[kpi] = value
+    return headline

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from twin.kpis import last_period, plans
 from twin.report import figures, prep
 from twin.report.basemap import ASSETS, geo_assets_script
 from twin.report.load import RunData, SweepData
@@ -84,8 +85,8 @@ def card(name: str, value: str, detail: str, css: str = "") -> str:
 def cards(kpis: pd.DataFrame, currency: str) -> str:
     """The headline cards of the hypercluster: changes against the reference plan when the
     run has one (the figures a planner quotes), else the plan's own levels."""
-    period = prep.last_period(kpis)
-    _, reference = prep.plans(kpis)
+    period = last_period(kpis)
+    _, reference = plans(kpis)
     total = prep.headline(kpis, period).set_index("scope_type").loc["total"]
     cost = prep.horizon_cost(kpis)
     ref = prep.plan_name(reference)
@@ -145,8 +146,8 @@ def cards(kpis: pd.DataFrame, currency: str) -> str:
 
 def scope_tables(kpis: pd.DataFrame, currency: str) -> str:
     """The same KPIs per country and per chain, in the last period."""
-    period = prep.last_period(kpis)
-    _, reference = prep.plans(kpis)
+    period = last_period(kpis)
+    _, reference = plans(kpis)
     wide = prep.headline(kpis, period)
     ref = prep.plan_name(reference)
     columns = {
@@ -211,7 +212,7 @@ def run_page(run: RunData) -> str:
     """The report of one run."""
     meta, tables, ds, currency = run.meta, run.tables, run.ds, run.ds.currency
     kpis = tables["kpis"]
-    plan, reference = prep.plans(kpis)
+    plan, reference = plans(kpis)
     periods = sorted(int(p) for p in ds.periods["period"])
     config = meta.get("config", {})
     scenario = config.get("scenario", {}).get("name", plan)
@@ -226,7 +227,7 @@ def run_page(run: RunData) -> str:
         f"{escape(str(ds.meta.get('price_year', '')))}</p></header><main>",
         *(f"<div class='note'>{escape(note)}</div>" for note in run.notes),
         section(
-            f"Headline KPIs in {prep.last_period(kpis)}",
+            f"Headline KPIs in {last_period(kpis)}",
             "The hypercluster as a whole; per country and per value chain below. Green: better "
             f"than {prep.plan_name(reference or 'before')}, red: worse.",
             cards(kpis, currency) + scope_tables(kpis, currency),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from twin.data import Dataset
-from twin.kpis import REFERENCE_PLANS
+from twin.kpis import CHANGE, plans, total_value
 
 SCOPES = ("total", "country", "chain")
 # KPI of a plan in a period -> its change against the reference plan (twin.kpis.CHANGES)
@@ -38,18 +38,6 @@ CROSSING_COLUMNS = (
 )
 
 
-def plans(kpis: pd.DataFrame) -> tuple[str, str | None]:
-    """The run's plan (to_be, disrupted) and the plan it is compared with (as_is, baseline)."""
-    names = list(dict.fromkeys(kpis["plan"].dropna()))
-    reference = next((name for name in REFERENCE_PLANS if name in names), None)
-    return next(name for name in names if name not in (reference, "change")), reference
-
-
-def last_period(kpis: pd.DataFrame) -> int:
-    """The target year planners quote (the app's summary shows the same)."""
-    return int(kpis["period"].dropna().max())
-
-
 def headline(kpis: pd.DataFrame, period: int) -> pd.DataFrame:
     """One row per scope (the hypercluster, each country, each chain) in `period`: the plan's
     KPIs, the reference plan's (suffix `_ref`) and the changes, as kpis.parquet has them."""
@@ -58,7 +46,7 @@ def headline(kpis: pd.DataFrame, period: int) -> pd.DataFrame:
     def column(plan_name: str, kpi: str) -> str | None:
         if kpi in CHANGE_OF and plan_name in (plan, reference):
             return kpi if plan_name == plan else kpi + REFERENCE
-        return kpi if plan_name == "change" and kpi in CHANGE_OF.values() else None
+        return kpi if plan_name == CHANGE and kpi in CHANGE_OF.values() else None
 
     rows = kpis[(kpis["period"] == period) & kpis["scope_type"].isin(SCOPES)]
     rows = rows.assign(
@@ -84,17 +72,11 @@ class Horizon:
 
 def horizon_cost(kpis: pd.DataFrame) -> Horizon:
     plan, reference = plans(kpis)
-    rows = kpis[kpis["period"].isna() & (kpis["scope_type"] == "total")]
-
-    def value(plan_name: str | None, kpi: str) -> float | None:
-        found = rows[(rows["plan"] == plan_name) & (rows["kpi"] == kpi)]["value"]
-        return float(found.iloc[0]) if len(found) else None
-
-    cost = value(plan, "total_cost")
+    cost = total_value(kpis, plan, "total_cost", None)
     return Horizon(
         cost=float("nan") if cost is None else cost,
-        reference=value(reference, "total_cost"),
-        change_pct=value("change", "total_cost_change_pct"),
+        reference=total_value(kpis, reference, "total_cost", None),
+        change_pct=total_value(kpis, CHANGE, "total_cost_change_pct", None),
     )
 
 
