@@ -34,6 +34,9 @@ FAMILY_BUILDERS = (
 )
 
 
+FULL_PASS_OBJECTS = 1_000_000  # objects made by a build beyond which it ends in a full pass
+
+
 @dataclass
 class BuiltModel:
     """A Pyomo model with the data it was built from and how long building took."""
@@ -58,9 +61,11 @@ def build_model(ds: Dataset, scenario: Scenario) -> BuiltModel:
             if scenario.has(family):
                 add(m, data)
         add_objective(m, data)
-    # The collector's pass over those objects is part of building (about a fifth of it at 1M
-    # nonzeros): made here, where it is timed, not at some later allocation. A full pass moves
-    # them to the oldest generation at once; a young-generation pass would leave them for a
-    # second one within the next few thousand allocations (in the hand-off, ~1.5 s at 1M).
-    gc.collect()
+    # The collector's pass over those objects is part of building (about a tenth of it at 1M
+    # nonzeros): made here, where it is timed, not at some later allocation. For millions of
+    # objects a full pass moves them to the oldest generation at once, where a young pass
+    # would leave them for another one within a few thousand allocations (in the hand-off,
+    # ~1.5 s at 1M nonzeros). For fewer, a young pass is enough: a full one would also walk
+    # everything the process holds (~0.1 s, a tenth of a reference run's build).
+    gc.collect(2 if gc.get_count()[0] > FULL_PASS_OBJECTS else 0)
     return BuiltModel(model=m, data=data, build_seconds=time.perf_counter() - start)
