@@ -392,3 +392,22 @@ def test_a_dataset_whose_commodities_are_worth_nothing_still_gets_its_page(tmp_p
     assert result.returncode == 0, result.stdout + result.stderr
     page = write_report(run_dir)
     assert "Flows and border crossings" in page.read_text()
+
+
+def test_a_sweep_page_reads_only_the_dataset_description(tmp_path: Path):
+    """The sweep page needs the currency, not the tables: a dataset whose tables no longer
+    load still gives the page, and one without its description is a clear error."""
+    data = tmp_path / "data"
+    shutil.copytree(DATA / "toy", data)
+    (data / "links.csv").write_text("not,a,links,table\n")
+    run_dir = tmp_path / "sweep" / "0_carbon_price=0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({"dataset": str(data), "status": "optimal"}))
+    row = {c: [None] for c in ("run_id", "status", "objective", "cost", "message")}
+    sweep = pd.DataFrame({**row, "run_dir": [run_dir.name], "scenario.carbon_price": [0.0]})
+    sweep.to_parquet(tmp_path / "sweep" / "sweep.parquet")
+    loaded = load(tmp_path / "sweep")
+    assert loaded.currency == "USD" and loaded.parameters == ["scenario.carbon_price"]
+    (data / "dataset.yaml").unlink()
+    with pytest.raises(twin.report.ReportError, match=r"dataset\.yaml"):
+        load(tmp_path / "sweep")

@@ -1,7 +1,7 @@
 """Dataset tables: schemas, loading and validation."""
 
-from twin.data.loader import Dataset, load_dataset
+from twin.data.loader import Dataset, load_dataset, read_meta
 from twin.data.problems import DatasetError, Problem
 from twin.data.rows import rows
 
-__all__ = ["Dataset", "DatasetError", "Problem", "load_dataset", "rows"]
+__all__ = ["Dataset", "DatasetError", "Problem", "load_dataset", "read_meta", "rows"]

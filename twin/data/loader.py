@@ -83,6 +83,16 @@ def data_hash(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def read_meta(path: str | Path) -> dict:
+    """The dataset's description (dataset.yaml: name, currency, price year...) without
+    reading its tables; raise DatasetError if it is missing or incomplete."""
+    problems: list[Problem] = []
+    meta = _read_meta(Path(path), problems)
+    if problems:
+        raise DatasetError(str(path), problems)
+    return meta
+
+
 def _read_meta(root: Path, problems: list[Problem]) -> dict:
     file = root / META_FILE
     if not file.exists():

@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from twin.config import ConfigError, CorridorConfig, DatasetConfig, apply_corridor, dataset_path
-from twin.data import Dataset, DatasetError, load_dataset
+from twin.data import Dataset, DatasetError, load_dataset, read_meta
 from twin.kpis import REFERENCE_PLANS
 from twin.results.schema import ANALYSIS_TABLES, EXTRA, TABLES
 from twin.sweep import HEADLINE_KPIS, job_overrides
@@ -139,10 +139,14 @@ def _crossing_shares(meta: dict, ds: Dataset) -> dict[str, float]:
         ) from error
 
 
+def _dataset_path(meta: dict) -> Path:
+    return dataset_path(DatasetConfig(name="", path=str(meta.get("dataset", ""))))
+
+
 def _dataset(meta: dict) -> tuple[Dataset, list[str]]:
     """The run's dataset with its corridor overrides; a note if it changed since the run."""
     config = meta.get("config", {})
-    path = dataset_path(DatasetConfig(name="", path=str(meta.get("dataset", ""))))
+    path = _dataset_path(meta)
     try:
         ds = load_dataset(path)
         ds, _ = apply_corridor(ds, CorridorConfig(**config.get("corridor", {})))
@@ -171,5 +175,10 @@ def load_sweep(root: Path) -> SweepData:
             runs[str(run_dir)] = _read_json(file)
     if not runs:
         raise ReportError(f"{root}: none of the runs in sweep.parquet has its run.json here")
-    ds, _ = _dataset(next(iter(runs.values())))
-    return SweepData(root, sweep, parameters, runs, ds.currency)
+    path = _dataset_path(next(iter(runs.values())))
+    try:  # the description is enough: the sweep page draws no map or value chain
+        currency = str(read_meta(path)["currency"])
+    except DatasetError as error:
+        message = f"dataset {path} of the sweep's first run cannot be read: {error}"
+        raise ReportError(message) from error
+    return SweepData(root, sweep, parameters, runs, currency)
