@@ -19,7 +19,9 @@ and for every border crossing x, over all open links through it (both directions
     \sum_q expand\_crossing_{xq} \le X_x
 
 Constraints `link_capacity[l, p]`, `link_expansion_limit[l]`, `crossing_capacity[x, p]`,
-`crossing_expansion_limit[x]`. Tariffs, delay and transshipment costs are in the objective.
+`crossing_expansion_limit[x]`. Their sums over commodities are the expressions
+`link_load[l, p]` (variables.py), declared once and shared with the per-link costs and
+transport emissions. Tariffs, delay and transshipment costs are in the objective.
 """
 
 from __future__ import annotations
