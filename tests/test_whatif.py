@@ -191,11 +191,16 @@ def test_a_plan_that_only_opens_a_site_keeps_it_open(toy):
     assert built.at["mill_city", "capex"] == pytest.approx(2e6)
 
 
-def test_pareto_is_monotone_and_its_ends_are_the_single_objective_optima(toy):
+def test_pareto_is_monotone_and_its_ends_are_the_single_objective_optima(toy, caplog):
     from twin.pareto import frontier, pareto_table
 
     ds = load_dataset(toy)
-    points = frontier(ds, EXACT, 5, "p")
+    with caplog.at_level("INFO", logger="twin.pareto"):
+        points = frontier(ds, EXACT, 5, "p")
+    # a line per solve, as it ends: two ends, their refinements, three points between
+    lines = [r.getMessage() for r in caplog.records if r.name == "twin.pareto"]
+    assert len(lines) == 7 and all(" of 5, least " in line for line in lines)
+    assert lines[2].startswith("pareto point 1 of 5, least carbon at the least cost: optimal")
     table = pareto_table(points, "p")
     assert list(table["point"]) == [0, 1, 2, 3, 4]
     assert (table["status"] == "optimal").all()

@@ -16,6 +16,8 @@ it; the default 0.2 % resolves it).
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from twin.results.schema import conform
 from twin.scenario import Scenario
 
 HEADLINE = ("value_added", "jobs", "unmet_demand")
+log = logging.getLogger(__name__)  # a line per solve: a frontier takes minutes (app.log too)
 
 
 @dataclass
@@ -52,7 +55,22 @@ def frontier(ds: Dataset, scenario: Scenario, points: int, run_id: str) -> list[
         name = f"{scenario.name}:pareto_{point}"
         variant = replace(cost_first, name=name, emissions_budget=cap, **changes)
         values = start.run.highs.values() if start is not None else None
+        began = time.perf_counter()
         run = optimise(ds, variant, f"{run_id}:pareto_{point}", start=values)
+        least = f"least {variant.objective}"
+        if variant.cost_cap is not None:
+            least += " at the least cost"
+        elif cap is not None:
+            least += " within " + ("the least carbon" if start else f"{cap:,.0f} tCO2e")
+        seconds = time.perf_counter() - began
+        log.info(
+            "pareto point %d of %d, %s: %s in %.1f s",
+            point + 1,
+            points,
+            least,
+            run.solved.status,
+            seconds,
+        )
         return ParetoPoint(point, kind, cap, run)
 
     cheapest = solve(0, "cost_optimal", None, None)
