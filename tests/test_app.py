@@ -20,6 +20,18 @@ def read_results(directory: Path) -> dict[str, pd.DataFrame]:
     return {name: pd.read_parquet(directory / f"{name}.parquet") for name in TABLES}
 
 
+def test_a_sweep_over_scenarios_includes_the_as_is_plan_run_on_its_own(tmp_path: Path):
+    """scenario=as_is alone has no reference plan: its KPIs are its own, in the terminal
+    table and in the sweep table next to the to-be run's."""
+    result = twin_run("-m", "scenario=to_be,as_is", f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("headline KPIs") == 2
+    sweep = pd.read_parquet(tmp_path / "sweep.parquet").set_index("scenario")
+    assert sweep.loc["as_is", "jobs"] > 0 and sweep.loc["to_be", "jobs"] > 0
+    assert pd.isna(sweep.loc["as_is", "jobs_created"])  # compared with nothing
+    assert sweep.loc["to_be", "jobs_created"] >= 0
+
+
 def test_default_run_writes_every_table_and_run_json(tmp_path: Path):
     result = twin_run(f"hydra.run.dir={tmp_path}")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -411,3 +411,6 @@ def test_a_sweep_page_reads_only_the_dataset_description(tmp_path: Path):
     (data / "dataset.yaml").unlink()
     with pytest.raises(twin.report.ReportError, match=r"dataset\.yaml"):
         load(tmp_path / "sweep")
+    shutil.rmtree(data)
+    with pytest.raises(twin.report.ReportError, match="not a directory"):
+        load(tmp_path / "sweep")

@@ -159,6 +159,7 @@ def test_headline_readers_find_the_plans_the_target_year_and_horizon_values():
     kpis["period"] = kpis["period"].astype("Int64")
     assert plans(kpis) == ("to_be", "as_is")
     assert plans(kpis[kpis["plan"] == "to_be"]) == ("to_be", None)
+    assert plans(kpis[kpis["plan"] == "as_is"]) == ("as_is", None)  # scenario=as_is alone
     assert last_period(kpis) == 2035 and last_period(kpis.iloc[:0]) is None
     assert total_value(kpis, "to_be", "jobs", 2035) == 150.0
     assert total_value(kpis, "as_is", "jobs", 2030) == 100.0

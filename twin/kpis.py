@@ -32,11 +32,12 @@ CHANGE = "change"  # plan column of the changes against the reference plan
 
 
 def plans(kpis: pd.DataFrame) -> tuple[str, str | None]:
-    """The run's plan (to_be, disrupted) and the plan it is compared with (as_is, baseline;
-    None when there is none), as kpis.parquet names them."""
-    names = list(dict.fromkeys(kpis["plan"].dropna()))
-    reference = next((name for name in REFERENCE_PLANS if name in names), None)
-    return next(name for name in names if name not in (reference, CHANGE)), reference
+    """The run's plan (to_be, disrupted, or as_is run on its own) and the plan it is compared
+    with (as_is, baseline; None when there is none), as kpis.parquet names them."""
+    names = [name for name in dict.fromkeys(kpis["plan"].dropna()) if name != CHANGE]
+    compared = len(names) > 1  # a lone as_is plan is the run's own, not a reference
+    reference = next((n for n in REFERENCE_PLANS if n in names), None) if compared else None
+    return next(name for name in names if name != reference), reference
 
 
 def last_period(kpis: pd.DataFrame) -> int | None:

@@ -119,10 +119,10 @@ class _Reach:
         self.links = links.merge(ds.link_commodities, on="link_id")
         # Per commodity, the regions one link away downstream (forward) and upstream: plain
         # adjacency dicts, built ten times faster than a networkx graph per commodity.
-        self.next: dict[bool, dict[str, dict[str, list[str]]]] = {True: {}, False: {}}
+        self.adjacent: dict[bool, dict[str, dict[str, list[str]]]] = {True: {}, False: {}}
         for row in rows(self.links[["src", "dst", "commodity_id"]]):
             for forward, a, b in ((True, row.src, row.dst), (False, row.dst, row.src)):
-                self.next[forward].setdefault(row.commodity_id, {}).setdefault(a, []).append(b)
+                self.adjacent[forward].setdefault(row.commodity_id, {}).setdefault(a, []).append(b)
         self.region_of = ds.sites.set_index("site_id")["region_id"].to_dict()
         tech_of = ds.sites.set_index("site_id")["technology_id"].to_dict()
         inputs, outputs = recipe_sides(ds)
@@ -141,7 +141,7 @@ class _Reach:
             starts[commodity].add(region)
         reached = set(seeds)
         for commodity, regions in starts.items():
-            step = self.next[forward].get(commodity, {})
+            step = self.adjacent[forward].get(commodity, {})
             seen = set(regions)
             frontier = list(seen)
             while frontier:

@@ -6,7 +6,7 @@ models. Every family builds its rows as `LinearExpression`s of plain variables
 (`twin.model.linear`), and sums of numbers times named expressions of them (link loads in
 the capacity rows and costs, emissions in the carbon price), so their coefficients and
 variables are read straight from the expressions, each named one once, instead of walking
-them. Any other row, and a row touching a fixed variable, goes through Pyomo's own
+them. Any other expression, and one touching a fixed variable, goes through Pyomo's own
 `LinearRepnVisitor`, the walker the standard-form compiler uses, so nothing is lost in
 generality. Two differences, both on purpose: a row left with no variable (all fixed, as when
 a what-if closes a link) is dropped when it holds, to rounding, and refused when it fails,

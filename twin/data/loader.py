@@ -86,6 +86,8 @@ def data_hash(root: Path) -> str:
 def read_meta(path: str | Path) -> dict:
     """The dataset's description (dataset.yaml: name, currency, price year...) without
     reading its tables; raise DatasetError if it is missing or incomplete."""
+    if not Path(path).is_dir():
+        raise DatasetError(str(path), [Problem(str(path), None, None, "not a directory")])
     problems: list[Problem] = []
     meta = _read_meta(Path(path), problems)
     if problems:

@@ -66,6 +66,6 @@ def build_model(ds: Dataset, scenario: Scenario) -> BuiltModel:
     # objects a full pass moves them to the oldest generation at once, where a young pass
     # would leave them for another one within a few thousand allocations (in the hand-off,
     # ~1.5 s at 1M nonzeros). For fewer, a young pass is enough: a full one would also walk
-    # everything the process holds (~0.1 s, a tenth of a reference run's build).
+    # everything the process holds (~0.1 s, as long as the reference model's whole build).
     gc.collect(2 if gc.get_count()[0] > FULL_PASS_OBJECTS else 0)
     return BuiltModel(model=m, data=data, build_seconds=time.perf_counter() - start)

@@ -351,7 +351,8 @@ def _agglomeration_groups(data: ModelData) -> list[AgglomerationGroup]:
             for start, end in itertools.pairwise(starts)
         ]
         techs = {data.sites[s].technology for s in sites}
-        tech = min(techs, key=lambda t: data.tech[t]["capex_per_module"])
+        # the cheapest technology; a tie goes to the first by name, not by set order
+        tech = min(sorted(techs), key=lambda t: data.tech[t]["capex_per_module"])
         lifetime = int(data.tech[tech]["lifetime_years"])
         groups.append(
             AgglomerationGroup(

@@ -83,9 +83,13 @@ def _expression_terms(m: pyo.ConcreteModel, data: ModelData) -> dict[str, list]:
     terms: dict[str, list] = {"transport": [], "tariffs": [], "border": [], "carbon_price": []}
     for (link_id, p), load in m.link_load.items():
         link = data.links[link_id]
-        terms["transport"].append((link.transport_cost * w[p], load))
-        terms["tariffs"].append((link.tariff * w[p], load))
-        terms["border"].append((link.border_cost * w[p], load))
+        for component, cost in (
+            ("transport", link.transport_cost),
+            ("tariffs", link.tariff),
+            ("border", link.border_cost),
+        ):
+            if cost:  # most links pay no tariff or border cost: no term at all
+                terms[component].append((cost * w[p], load))
     price = data.scenario.carbon_price
     if data.scenario.has("carbon") and price:
         terms["carbon_price"] = [(price * w[p], m.emissions[p]) for p in data.periods]

@@ -48,7 +48,7 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
         added = expansions(m.expand_link, link_steps, link_id, link.lifetime, p, room)
         return weighted([(1, m.link_load[link_id, p])], linear(added)) <= share * link.capacity
 
-    m.link_capacity = pyo.Constraint(m.link_loads, rule=link_rule)
+    m.link_capacity = pyo.Constraint(m.link_load_index, rule=link_rule)
     expandable = sorted({link for link, _ in data.link_expansions})
     m.link_expansion_limit = pyo.Constraint(
         expandable,
@@ -59,7 +59,7 @@ def add_transport(m: pyo.ConcreteModel, data: ModelData) -> None:
     )
 
     links_of = {  # links with flows through each crossing in each period
-        (x, p): [link for link in links if (link, p) in m.link_loads]
+        (x, p): [link for link in links if (link, p) in m.link_load_index]
         for x, links in data.crossing_links.items()
         for p in data.periods
     }

@@ -72,8 +72,10 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     flows_of: dict[tuple[str, int], list] = defaultdict(list)
     for (link_id, _, p), flow in m.flow.items():  # items(): no index look-up per variable
         flows_of[link_id, p].append((1.0, flow))
-    m.link_loads = pyo.Set(initialize=sorted(flows_of), dimen=2, ordered=True)
-    m.link_load = pyo.Expression(m.link_loads, rule=lambda _, link, p: linear(flows_of[link, p]))
+    m.link_load_index = pyo.Set(initialize=sorted(flows_of), dimen=2, ordered=True)
+    m.link_load = pyo.Expression(
+        m.link_load_index, rule=lambda _, link, p: linear(flows_of[link, p])
+    )
 
 
 def installed_terms(m: pyo.ConcreteModel, data: ModelData, s: str, p: int):
