@@ -41,7 +41,7 @@ def add_period_and_country_sums(
         [(c, p) for c in countries for p in data.periods], rule=country_rule
     )
     m.add_component(country_name, by_country_expr)
-    # The total refers to the country sums, every country's terms are not listed twice.
+    # The total refers to the country sums rather than listing every country's terms again.
     total = pyo.Expression(
         data.periods, rule=lambda _, p: weighted([(1, by_country_expr[c, p]) for c in countries])
     )
