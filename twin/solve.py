@@ -28,7 +28,7 @@ from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.gc_manager import PauseGC
 
 from twin.scenario import SolverOptions
-from twin.standard_form import StandardForm, compile_model
+from twin.standard_form import AT_LEAST, AT_MOST, StandardForm, compile_model
 
 INF = highspy.kHighsInf
 # Families whose rows may be relaxed to explain an infeasible model (the balance always holds:
@@ -97,7 +97,7 @@ class HighsModel:
         with PauseGC():  # the compiler makes millions of short-lived objects
             form = compile_model(model)
         self.columns = form.columns
-        self.rows = form.rows  # (constraint data, sense): 0 '==', 1 '<=', -1 '>='
+        self.rows = form.rows  # (constraint data, EQUAL / AT_MOST / AT_LEAST)
         integer_domain: dict[int, bool] = {}  # a handful of domains: ask each one once
         self.integer = np.fromiter(
             (
@@ -125,8 +125,8 @@ class HighsModel:
         lp.col_upper_ = np.nan_to_num(upper, nan=INF)
         rhs = np.asarray(form.rhs, dtype=float)
         sense = np.array([s for _, s in self.rows], dtype=int)
-        lp.row_lower_ = np.where(sense == 1, -INF, rhs)
-        lp.row_upper_ = np.where(sense == -1, INF, rhs)
+        lp.row_lower_ = np.where(sense == AT_MOST, -INF, rhs)
+        lp.row_upper_ = np.where(sense == AT_LEAST, INF, rhs)
         matrix = form.A
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
