@@ -181,3 +181,12 @@ def test_job_overrides_leave_out_bookkeeping(tmp_path: Path):
     items = ["scenario.carbon_price=0", "report=true", "resume=false", "hydra.run.dir=x"]
     (tmp_path / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(items))
     assert job_overrides(tmp_path) == {"scenario.carbon_price": "0"}
+
+
+def test_the_summary_shows_money_in_the_dataset_currency(tmp_path: Path, toy: Path):
+    meta = toy / "dataset.yaml"
+    meta.write_text(meta.read_text().replace("currency: USD", "currency: EUR"))
+    result = twin_run(f"dataset.path={toy}", f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "value added (EUR/yr)" in result.stdout
+    assert "total cost, discounted (EUR)" in result.stdout and "USD" not in result.stdout

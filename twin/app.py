@@ -214,11 +214,11 @@ def _fail(
 
 
 HEADLINE = (
-    ("value_added", "value added", "USD/yr"),
+    ("value_added", "value added", "{currency}/yr"),
     ("emissions_t", "emissions", "tCO2e/yr"),
-    ("emissions_intensity", "emissions intensity", "t/M USD"),
+    ("emissions_intensity", "emissions intensity", "t/M {currency}"),
     ("jobs", "jobs", "FTE"),
-    ("unmet_demand", "unmet demand", "USD/yr"),
+    ("unmet_demand", "unmet demand", "{currency}/yr"),
 )
 ANALYSIS_COLUMNS = {
     "resilience": ("rank", "element", "extra_cost", "extra_unmet_demand", "extra_emissions_t"),
@@ -241,6 +241,7 @@ def _kpi_table(outcome: Outcome) -> Table:
     run, kpis = outcome.main, outcome.kpis
     after, before = plans(kpis)
     last = last_period(kpis)
+    currency = run.built.data.ds.currency  # the dataset's, as in the report
     table = Table(title=f"{run.scenario.name}: headline KPIs in {last}")
     table.add_column("KPI")
     labels = [before.replace("_", "-"), after.replace("_", "-"), "change"] if before else ["value"]
@@ -256,11 +257,12 @@ def _kpi_table(outcome: Outcome) -> Table:
         text = [("" if c is None else f"{c:,.0f}") for c in cells]
         if before and cells[2] is not None:
             text[2] = f"{cells[2]:+.1f} %"
-        table.add_row(f"{label} ({unit})", *text)
+        table.add_row(f"{label} ({unit.format(currency=currency)})", *text)
     cost = [run.results.cost]
     if before:
         cost.insert(0, total_value(kpis, before, "total_cost", None))
-    table.add_row("total cost, discounted (USD)", *(f"{c:,.0f}" for c in cost if c is not None))
+    cells = (f"{c:,.0f}" for c in cost if c is not None)
+    table.add_row(f"total cost, discounted ({currency})", *cells)
     return table
 
 
