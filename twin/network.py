@@ -120,9 +120,11 @@ class _Reach:
         # Per commodity, the regions one link away downstream (forward) and upstream: plain
         # adjacency dicts, built ten times faster than a networkx graph per commodity.
         self.adjacent: dict[bool, dict[str, dict[str, list[str]]]] = {True: {}, False: {}}
-        for row in rows(self.links[["src", "dst", "commodity_id"]]):
-            for forward, a, b in ((True, row.src, row.dst), (False, row.dst, row.src)):
-                self.adjacent[forward].setdefault(row.commodity_id, {}).setdefault(a, []).append(b)
+        downstream, upstream = self.adjacent[True], self.adjacent[False]
+        columns = (self.links[c].tolist() for c in ("src", "dst", "commodity_id"))
+        for src, dst, commodity in zip(*columns, strict=True):
+            downstream.setdefault(commodity, {}).setdefault(src, []).append(dst)
+            upstream.setdefault(commodity, {}).setdefault(dst, []).append(src)
         self.region_of = ds.sites.set_index("site_id")["region_id"].to_dict()
         tech_of = ds.sites.set_index("site_id")["technology_id"].to_dict()
         inputs, outputs = recipe_sides(ds)

@@ -119,10 +119,9 @@ class HighsModel:
         lp.num_col_, lp.num_row_ = n, m
         lp.col_cost_ = form.c
         lp.offset_ = form.offset
-        lower = np.fromiter((v.lb for v in self.columns), dtype=float, count=n)  # None: nan
-        upper = np.fromiter((v.ub for v in self.columns), dtype=float, count=n)
-        lp.col_lower_ = np.nan_to_num(lower, nan=-INF)
-        lp.col_upper_ = np.nan_to_num(upper, nan=INF)
+        bounds = np.array([v.bounds for v in self.columns], dtype=float).reshape(n, 2)
+        lp.col_lower_ = np.nan_to_num(bounds[:, 0], nan=-INF)  # None (no bound) came as nan
+        lp.col_upper_ = np.nan_to_num(bounds[:, 1], nan=INF)
         rhs = np.asarray(form.rhs, dtype=float)
         sense = np.array([s for _, s in self.rows], dtype=int)
         lp.row_lower_ = np.where(sense == AT_MOST, -INF, rhs)

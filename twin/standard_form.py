@@ -2,7 +2,8 @@
 
 This produces what Pyomo's `LinearStandardFormCompiler(mixed_form=True)` produces (the same
 rows, columns, order and coefficients; a test holds the two equal), only faster on twin's
-models. Every family builds its rows as `LinearExpression`s of plain variables
+models. The balance is an `ArrayConstraint` (twin.model.array_constraint): its arrays are
+taken whole. The other families build their rows as `LinearExpression`s of plain variables
 (`twin.model.linear`), and sums of numbers times named expressions of them (link loads in
 the capacity rows and costs, emissions in the carbon price), so their coefficients and
 variables are read straight from the expressions, each named one once, instead of walking
@@ -17,7 +18,7 @@ row with an infinite right-hand side.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import islice
+from itertools import repeat
 
 import numpy as np
 import pyomo.environ as pyo
@@ -48,9 +49,10 @@ from pyomo.repn.linear import LinearRepnVisitor
 from pyomo.repn.util import (
     FileDeterminism,
     FileDeterminism_to_SortComponents,
-    VarRecorder,
     categorize_valid_components,
 )
+
+from twin.model.array_constraint import ArrayConstraint
 
 EQUAL, AT_MOST, AT_LEAST = 0, 1, -1  # row senses, as in Pyomo's mixed form
 CONSTANT_ROW_TOLERANCE = 1e-9  # relative: 0.1 + 0.2 <= 0.3 holds
@@ -68,15 +70,29 @@ class StandardForm:
     columns: list[pyo.Var]  # variable data per column
 
 
-class _Columns:
-    """Column numbers in Pyomo's order: a variable's whole component is numbered, in index
-    order, the first time one of its members is seen; fixed variables get no column."""
+class _Recorder:
+    """Pyomo's `VarRecorder` (ordered) that also numbers the columns as it records them: a
+    component's unfixed members all at once, in index order, the first time one is seen."""
 
     def __init__(self) -> None:
-        sorter = FileDeterminism_to_SortComponents(FileDeterminism.ORDERED)
-        self.recorder = VarRecorder({}, sorter)
-        self.visitor = LinearRepnVisitor({}, var_recorder=self.recorder)
+        self.sorter = FileDeterminism_to_SortComponents(FileDeterminism.ORDERED)
+        self.var_map: dict[int, VarData] = {}  # id(variable) -> variable, in column order
         self.number: dict[int, int] = {}  # id(variable) -> column
+
+    def add(self, var: VarData) -> None:
+        members = [v for v in var.parent_component().values(self.sorter) if not v.fixed]
+        first = len(self.number)
+        self.var_map.update(zip(map(id, members), members, strict=True))
+        self.number.update(zip(map(id, members), range(first, first + len(members)), strict=True))
+
+
+class _Columns:
+    """Column numbers in Pyomo's order (`_Recorder`); fixed variables get no column."""
+
+    def __init__(self) -> None:
+        self.recorder = _Recorder()
+        self.visitor = LinearRepnVisitor({}, var_recorder=self.recorder)
+        self.number = self.recorder.number  # id(variable) -> column
         self.named: dict[int, tuple] = {}  # id(named expression) -> its terms
 
     def _record(self, variables) -> bool:
@@ -89,7 +105,6 @@ class _Columns:
         for v in variables:
             if id(v) not in recorded:  # adds every unfixed member of v's component
                 self.recorder.add(v)
-        self._sync()
         return True
 
     def _linear(self, expr: LinearExpression) -> tuple[list[int], list, float] | None:
@@ -99,7 +114,12 @@ class _Columns:
         Pyomo's own `linear_coefs` asks every bare variable twice whether it is potentially
         variable; here its class answers."""
         number = self.number
-        cols: list[int] = []
+        try:  # every term a bare numbered variable (as in a link load): read at C speed
+            cols = list(map(number.__getitem__, map(id, expr.args)))
+            return cols, [1] * len(cols), 0.0
+        except KeyError:  # a term that is not (or an unnumbered variable): term by term
+            pass
+        cols = []
         coefs: list = []
         constant = 0.0
         try:
@@ -122,12 +142,28 @@ class _Columns:
             return self._linear(expr) if self._record(expr.linear_vars) else None
         return cols, coefs, constant
 
-    def _sync(self) -> None:
-        """Number the variables the recorder has added since the last call."""
-        var_map, number = self.recorder.var_map, self.number
-        if len(number) < len(var_map):
-            for key in islice(var_map, len(number), None):
-                number[key] = len(number)
+    def of_variables(self, variables: list, positions: np.ndarray) -> np.ndarray:
+        """Column of each of `variables` (-1 for a fixed one); components not numbered yet
+        are numbered in the order their members first appear in `positions`, as Pyomo's walk
+        over the same rows would number them."""
+        column = self._numbers(variables)
+        missing = column < 0
+        if missing.any():
+            used = positions[missing[positions]]  # terms of unnumbered variables, in order
+            distinct, first = np.unique(used, return_index=True)
+            recorded, add = self.recorder.var_map, self.recorder.add
+            for j in distinct[np.argsort(first)].tolist():
+                v = variables[j]
+                if id(v) not in recorded and not v.fixed:
+                    add(v)  # numbers every unfixed member of v's component
+            missing = np.flatnonzero(missing)
+            column[missing] = self._numbers([variables[j] for j in missing.tolist()])
+        return column
+
+    def _numbers(self, variables: list) -> np.ndarray:
+        """Column of each variable, -1 for one without."""
+        found = map(self.number.get, map(id, variables), repeat(-1))
+        return np.fromiter(found, dtype=np.int64, count=len(variables))
 
     def terms(self, expr) -> tuple[list[int], list[float], float]:
         """(columns, coefficients, constant) of a linear expression. Sums of (named)
@@ -160,8 +196,106 @@ class _Columns:
         repn = self.visitor.walk_expression(expr)
         if repn.nonlinear is not None:
             raise ValueError(f"a nonlinear term cannot go to HiGHS: {expr}")
-        self._sync()
         return [self.number[i] for i in repn.linear], list(repn.linear.values()), repn.constant
+
+
+class _Rows:
+    """The standard form's rows as they are compiled, in model order: a Pyomo constraint's
+    rows one at a time, an `ArrayConstraint`'s as one block of arrays."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[object, int]] = []  # (constraint data, sense)
+        self.blocks: list[tuple[np.ndarray, ...]] = []  # (columns, coefficients, lengths, rhs)
+        self._columns: list[int] = []  # the rows added one at a time since the last block
+        self._coefficients: list[float] = []
+        self._lengths: list[int] = []
+        self._rhs: list[float] = []
+
+    def add(self, con, columns: _Columns) -> None:
+        """The row(s) of one constraint: one for an equality or a one-sided bound, two for
+        a range (at most, then at least), none without bounds."""
+        lower, body, upper = con.to_bounded_expression(evaluate_bounds=True)
+        if lower is None and upper is None:
+            return
+        try:
+            cols, coefs, constant = columns.terms(body)
+        except ValueError as error:
+            raise ValueError(f"constraint {con.name}: {error}") from error
+        if lower == upper:
+            senses = [(EQUAL, upper)]
+        else:
+            senses = [(s, b) for s, b in ((AT_MOST, upper), (AT_LEAST, lower)) if b is not None]
+        for sense, bound in senses:
+            self.rows.append((con, sense))
+            self._rhs.append(bound - constant)
+            self._columns.extend(cols)
+            self._coefficients.extend(coefs)
+            self._lengths.append(len(cols))
+
+    def add_array(self, component: ArrayConstraint, columns: _Columns) -> None:
+        """All rows of an array constraint, by the same rules as `add`; a fixed variable's
+        term moves to the right-hand side."""
+        self._end_block()
+        count = len(component.lower)
+        positions, coefficients = component.positions, component.coefficients
+        column = columns.of_variables(component.variables, positions)[positions]
+        row = np.repeat(np.arange(count), np.diff(component.start))
+        constant = np.zeros(count)
+        fixed = column < 0
+        if fixed.any():
+            values = np.array(
+                [component.variables[j].value for j in positions[fixed].tolist()], dtype=float
+            )
+            if np.isnan(values).any():
+                raise ValueError(f"constraint {component.name}: a fixed variable has no value")
+            np.add.at(constant, row[fixed], coefficients[fixed] * values)
+            column, coefficients, row = column[~fixed], coefficients[~fixed], row[~fixed]
+        lower, upper = component.lower, component.upper
+        equal = lower == upper
+        take = np.stack([equal | np.isfinite(upper), ~equal & np.isfinite(lower)], axis=1)
+        senses = np.stack([np.where(equal, EQUAL, AT_MOST), np.full(count, AT_LEAST)], axis=1)
+        bounds = np.stack([upper, lower], axis=1)
+        source = np.repeat(np.arange(count), 2).reshape(count, 2)[take]  # row of each new row
+        lengths = np.bincount(row, minlength=count)
+        if len(source) != count:  # a row dropped or split in two: its terms once per copy
+            old_start = np.cumsum(lengths) - lengths
+            lengths = lengths[source]
+            shift = old_start[source] - (np.cumsum(lengths) - lengths)
+            picked = np.arange(lengths.sum()) + np.repeat(shift, lengths)
+            column, coefficients = column[picked], coefficients[picked]
+        data = list(component.values())
+        rows = [data[r] for r in source.tolist()]
+        self.rows.extend(zip(rows, senses[take].tolist(), strict=True))
+        rhs = bounds[take] - constant[source]
+        self.blocks.append((column, coefficients, lengths, rhs))
+
+    def _end_block(self) -> None:
+        """Close the run of rows added one at a time into a block of arrays."""
+        if self._lengths:
+            self.blocks.append(
+                (
+                    np.asarray(self._columns, dtype=np.int64),
+                    np.asarray(self._coefficients, dtype=float),
+                    np.asarray(self._lengths, dtype=np.int64),
+                    np.asarray(self._rhs, dtype=float),
+                )
+            )
+            self._columns, self._coefficients, self._lengths, self._rhs = [], [], [], []
+
+    def matrix(self, n: int) -> tuple[sp.csc_matrix, list, np.ndarray]:
+        """(A in CSC form with duplicates summed and zeros dropped, rows, rhs)."""
+        self._end_block()
+        empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros(0))
+        columns, coefficients, lengths, rhs = (
+            np.concatenate(part) for part in zip(empty, *self.blocks, strict=True)
+        )
+        start = np.concatenate(([0], np.cumsum(lengths)))
+        matrix = sp.csr_matrix(
+            (coefficients, columns.astype(np.int32), start), shape=(len(self.rows), n)
+        ).tocsc()
+        matrix.sum_duplicates()
+        matrix.eliminate_zeros()
+        return matrix, self.rows, rhs
 
 
 def compile_model(model: pyo.ConcreteModel) -> StandardForm:
@@ -177,38 +311,18 @@ def compile_model(model: pyo.ConcreteModel) -> StandardForm:
         obj_index, obj_data, offset = columns.terms(objectives[0].expr)
         sign = 1.0 if objectives[0].sense == pyo.minimize else -1.0
 
-    rows: list[tuple[object, int]] = []
-    rhs: list[float] = []
-    index: list[int] = []
-    data: list[float] = []
-    start = [0]
-    for con in model.component_data_objects(pyo.Constraint, active=True):
-        lower, body, upper = con.to_bounded_expression(evaluate_bounds=True)
-        if lower is None and upper is None:
+    form = _Rows()
+    for component in model.component_objects(pyo.Constraint, active=True, descend_into=True):
+        if isinstance(component, ArrayConstraint) and component.all_active():
+            form.add_array(component, columns)
             continue
-        try:
-            cols, coefs, constant = columns.terms(body)
-        except ValueError as error:
-            raise ValueError(f"constraint {con.name}: {error}") from error
-        if lower == upper:
-            senses = [(EQUAL, upper)]
-        else:
-            senses = [(s, b) for s, b in ((AT_MOST, upper), (AT_LEAST, lower)) if b is not None]
-        for sense, bound in senses:
-            rows.append((con, sense))
-            rhs.append(bound - constant)
-            index.extend(cols)
-            data.extend(coefs)
-            start.append(len(index))
+        for con in component.values():
+            if con.active:
+                form.add(con, columns)
 
     n = len(columns.number)
-    matrix = sp.csr_matrix(
-        (np.asarray(data, dtype=float), np.asarray(index, dtype=np.int32), start),
-        shape=(len(rows), n),
-    ).tocsc()
-    matrix.sum_duplicates()
-    matrix.eliminate_zeros()
-    matrix, rows, rhs = _drop_constant_rows(matrix, rows, np.asarray(rhs, dtype=float))
+    matrix, rows, rhs = form.matrix(n)
+    matrix, rows, rhs = _drop_constant_rows(matrix, rows, rhs)
     cost = np.zeros(n)
     np.add.at(cost, np.asarray(obj_index, dtype=np.int64), sign * np.asarray(obj_data, float))
     used = (np.diff(matrix.indptr) > 0) | (cost != 0)  # a column only in zero terms is dropped

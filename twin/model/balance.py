@@ -10,44 +10,101 @@ For every (region r, commodity k, period p) touched by any term:
 
 where :math:`a^\pm` are the recipe's output and input coefficients. There is no disposal
 term: every unit bought or produced must be consumed, shipped on or served. Constraint
-`balance[r, k, p]`; its dual is the commodity's price in r (restricted LP for a MILP).
+`balance[r, k, p]`; its dual is the commodity's price in r (restricted LP for a MILP). The
+balance holds most of the model's nonzeros (two per flow), so its rows are generated as
+arrays (an `ArrayConstraint`, see below), each still a named Pyomo constraint.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-
+import numpy as np
 import pyomo.environ as pyo
 
+from twin.model.array_constraint import ArrayConstraint
 from twin.model.data import ModelData
-from twin.model.linear import linear
 
 
-def balance_terms(m: pyo.ConcreteModel, data: ModelData) -> dict[tuple, list]:
-    """Signed terms (+ source, - sink) of every balance row, as (coefficient, variable)."""
-    terms: dict[tuple, list] = defaultdict(list)
-    for key, buy in m.buy.items():  # items(): no index look-up per variable
-        terms[key].append((1.0, buy))
-    for (link_id, k, p), flow in m.flow.items():
-        link = data.links[link_id]
-        terms[link.dst, k, p].append((1.0, flow))
-        terms[link.src, k, p].append((-1.0, flow))
-    for s, p in data.site_periods:
-        site = data.sites[s]
-        for k, coefficient in data.recipe[site.technology]:
-            terms[site.region, k, p].append((coefficient, m.activity[s, p]))
-    for key, unmet in m.unmet.items():
-        terms[key].append((1.0, unmet))
-    return terms
+class _RowCodes:
+    """A balance row (region, commodity, period) as one integer that sorts as the tuple does,
+    so the rows are found, sorted and numbered by numpy, not key by key in Python."""
+
+    def __init__(self, data: ModelData):
+        self.names = [sorted(data.country), sorted(data.commodity_chain), sorted(data.periods)]
+        self.code = [{name: i for i, name in enumerate(names)} for names in self.names]
+        self.sizes = [len(names) for names in self.names]
+
+    def encode(self, regions, commodities, periods) -> np.ndarray:
+        """Codes of the rows (regions[i], commodities[i], periods[i])."""
+        count = len(regions)
+        region, commodity, period = (
+            np.fromiter(map(code.__getitem__, part), dtype=np.int64, count=count)
+            for code, part in zip(self.code, (regions, commodities, periods), strict=True)
+        )
+        _, commodity_count, period_count = self.sizes
+        return (region * commodity_count + commodity) * period_count + period
+
+    def encode_keys(self, keys: list[tuple[str, str, int]]) -> np.ndarray:
+        return self.encode(*(zip(*keys, strict=True) if keys else ((), (), ())))
+
+    def decode(self, codes: np.ndarray) -> list[tuple[str, str, int]]:
+        _, commodities, periods = self.sizes
+        region, rest = np.divmod(codes, commodities * periods)
+        commodity, period = np.divmod(rest, periods)
+        regions, commodity_names, period_names = self.names
+        return [
+            (regions[r], commodity_names[k], period_names[p])
+            for r, k, p in zip(region.tolist(), commodity.tolist(), period.tolist(), strict=True)
+        ]
 
 
 def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
-    terms = balance_terms(m, data)
-    keys = sorted(set(terms) | set(data.demand))
+    """The balance rows as arrays (`ArrayConstraint`): they hold most of the nonzeros.
+
+    A row's terms come in the order sources and sinks are listed above: purchases, flows in
+    and out (in flow order), recipes, unmet demand."""
+    codes = _RowCodes(data)
+    variables = [*m.buy.values(), *m.flow.values(), *m.activity.values(), *m.unmet.values()]
+    rows, positions, coefficients = [], [], []  # per group of terms, in the order above
+
+    def add(rows_of_terms: np.ndarray, position: np.ndarray, coefficient) -> None:
+        rows.append(rows_of_terms)
+        positions.append(position)
+        coefficients.append(np.broadcast_to(np.asarray(coefficient, dtype=float), len(position)))
+
+    first = 0
+    add(codes.encode_keys(list(m.buy)), first + np.arange(len(m.buy)), 1.0)
+    first += len(m.buy)
+    links, commodities, periods = zip(*m.link_flows, strict=True) if len(m.flow) else ((),) * 3
+    into = codes.encode([data.links[link].dst for link in links], commodities, periods)
+    out_of = codes.encode([data.links[link].src for link in links], commodities, periods)
+    add(  # in and out, flow by flow
+        np.stack([into, out_of], axis=1).ravel(),
+        np.repeat(first + np.arange(len(links)), 2),
+        np.tile([1.0, -1.0], len(links)),
+    )
+    first += len(m.flow)
+    recipes = [
+        ((data.sites[s].region, k, p), position, coefficient)
+        for position, (s, p) in enumerate(m.activity, start=first)
+        for k, coefficient in data.recipe[data.sites[s].technology]
+    ]
+    keys, position, coefficient = zip(*recipes, strict=True) if recipes else ((), (), ())
+    add(codes.encode_keys(list(keys)), np.asarray(position, dtype=np.int64), coefficient)
+    first += len(m.activity)
+    add(codes.encode_keys(list(m.unmet)), first + np.arange(len(m.unmet)), 1.0)
+
+    terms = np.concatenate(rows)
+    demand_rows = codes.encode_keys(list(data.demand))  # a demand row exists even if unserved
+    unique, row = np.unique(np.concatenate([terms, demand_rows]), return_inverse=True)
+    keys = codes.decode(unique)
+    demand = np.array([data.demand.get(key, (0.0, 0.0))[0] for key in keys], dtype=float)
     m.balance_index = pyo.Set(initialize=keys, dimen=3, ordered=True)
-
-    def rule(_, r, k, p):
-        demand = data.demand.get((r, k, p), (0.0, 0.0))[0]
-        return linear(terms[r, k, p]) == demand
-
-    m.balance = pyo.Constraint(m.balance_index, rule=rule)
+    m.balance = ArrayConstraint(
+        m.balance_index,
+        variables,
+        rows=row[: len(terms)],
+        positions=np.concatenate(positions),
+        coefficients=np.concatenate(coefficients),
+        lower=demand,
+        upper=demand,
+    )

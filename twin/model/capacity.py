@@ -16,34 +16,40 @@ site opened, once:
 
     build_{sp} \le (M_s - E_s) \sum_{q \le p} open_{sq}, \qquad \sum_p open_{sp} \le 1
 
-Constraints `capacity[s, p]`, `max_modules[s, p]`, `opening[s, p]`, `open_once[s]`.
+Constraints `capacity[s, p]`, `max_modules[s, p]` (rows stored as arrays, one per
+site-period), `opening[s, p]`, `open_once[s]`.
 """
 
 from __future__ import annotations
 
+import math
+
 import pyomo.environ as pyo
 
+from twin.model.array_constraint import ArrayConstraint
 from twin.model.data import ModelData
-from twin.model.linear import linear
 from twin.model.variables import installed_terms
 
 
 def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
+    """Capacity and module limits as arrays (`ArrayConstraint`): a row per site-period."""
     size = {
         s: data.available(s) * float(data.tech[site.technology]["module_size"])
         for s, site in data.sites.items()
     }
-
-    def capacity(_, s, p):
+    capacity, room = [], []  # activity - size x new modules <= size x existing modules
+    growing, modules, free = [], [], []  # new modules <= most modules - existing modules
+    for (s, p), activity in zip(m.site_periods, m.activity.values(), strict=True):
         existing, built = installed_terms(m, data, s, p)
-        room = [(-size[s] * one, build) for one, build in built]
-        return linear([(1.0, m.activity[s, p]), *room]) <= size[s] * existing
-
-    m.capacity = pyo.Constraint(m.site_periods, rule=capacity)
-    growing = sorted({(s, p) for s, p in data.site_periods if data.builds_alive(s, p)})
-    m.max_modules = pyo.Constraint(
-        growing, rule=lambda _, s, p: m.installed[s, p] <= data.sites[s].max_modules
-    )
+        capacity.append([(1.0, activity), *((-size[s] * one, build) for one, build in built)])
+        room.append(size[s] * existing)
+        if built:
+            growing.append((s, p))
+            modules.append(built)
+            free.append(data.sites[s].max_modules - existing)
+    m.capacity = ArrayConstraint.from_terms(m.site_periods, capacity, -math.inf, room)
+    m.max_modules_index = pyo.Set(initialize=growing, dimen=2, ordered=True)
+    m.max_modules = ArrayConstraint.from_terms(m.max_modules_index, modules, -math.inf, free)
     opened_sites = sorted({s for s, _ in data.openings})
 
     def opening(_, s, p):

@@ -6,6 +6,8 @@ objective and the same cost in a results table are computed once, the same way.
 
 from __future__ import annotations
 
+from functools import cache
+
 
 def discount_factor(year: int, base_year: int, rate: float) -> float:
     """Present value in `base_year` of one unit of money paid in `year`."""
@@ -20,11 +22,13 @@ def capital_recovery_factor(rate: float, lifetime: int) -> float:
     return rate * growth / (growth - 1.0)
 
 
+@cache  # asked once per decision with a handful of distinct arguments
 def period_weight(start: int, years: int, base_year: int, rate: float) -> float:
     """Discounted number of years a period stands for: weight of its per-year costs."""
     return sum(discount_factor(start + t, base_year, rate) for t in range(years))
 
 
+@cache
 def annuity_weight(
     built: int, lifetime: int, horizon_end: int, base_year: int, discount_rate: float
 ) -> float:

@@ -20,6 +20,7 @@ SECTIONS = (
     ("Agglomeration (MAR)", "twin.model.agglomeration"),
     ("Objective", "twin.model.objective"),
     ("Discounting", "twin.model.discounting"),
+    ("Rows stored as arrays", "twin.model.array_constraint"),
     ("What-ifs: disruptions and N-1 on a fixed plan", "twin.whatif"),
     ("The cost-carbon frontier", "twin.pareto"),
 )

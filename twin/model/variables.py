@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pyomo.environ as pyo
+from pyomo.core.expr.numeric_expr import LinearExpression
 
 from twin.model.data import ModelData
 from twin.model.linear import linear
@@ -71,10 +72,10 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     flows_of: dict[tuple[str, int], list] = defaultdict(list)
     for (link_id, _, p), flow in m.flow.items():  # items(): no index look-up per variable
-        flows_of[link_id, p].append((1.0, flow))
+        flows_of[link_id, p].append(flow)
     m.link_load_index = pyo.Set(initialize=sorted(flows_of), dimen=2, ordered=True)
-    m.link_load = pyo.Expression(
-        m.link_load_index, rule=lambda _, link, p: linear(flows_of[link, p])
+    m.link_load = pyo.Expression(  # variables alone are terms of coefficient 1
+        m.link_load_index, rule=lambda _, link, p: LinearExpression(flows_of[link, p])
     )
 
 
