@@ -110,34 +110,39 @@ class HighsModel:
             count=len(self.columns),
         ) & (not relax)
         self.highs = new_highs()
-        self.highs.passModel(self._lp(form))
+        self._pass(form)
         self.handoff_seconds = time.perf_counter() - start
 
-    def _lp(self, form: StandardForm) -> highspy.HighsLp:
-        lp = highspy.HighsLp()
+    def _pass(self, form: StandardForm) -> None:
+        """Hand the arrays to HiGHS in one call. The array form of `passModel` copies them
+        at once; filling a `HighsLp` field by field converts them element by element (about
+        0.1 s at 1M nonzeros)."""
         n, m = len(self.columns), len(self.rows)
-        lp.num_col_, lp.num_row_ = n, m
-        lp.col_cost_ = form.c
-        lp.offset_ = form.offset
         bounds = np.array([v.bounds for v in self.columns], dtype=float).reshape(n, 2)
-        lp.col_lower_ = np.nan_to_num(bounds[:, 0], nan=-INF)  # None (no bound) came as nan
-        lp.col_upper_ = np.nan_to_num(bounds[:, 1], nan=INF)
+        col_lower = np.nan_to_num(bounds[:, 0], nan=-INF)  # None (no bound) came as nan
+        col_upper = np.nan_to_num(bounds[:, 1], nan=INF)
         rhs = np.asarray(form.rhs, dtype=float)
         sense = np.array([s for _, s in self.rows], dtype=int)
-        lp.row_lower_ = np.where(sense == AT_MOST, -INF, rhs)
-        lp.row_upper_ = np.where(sense == AT_LEAST, INF, rhs)
         matrix = form.A
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-        lp.a_matrix_.value_ = matrix.data.astype(float)
-        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, m
-        if self.integer.any():
-            lp.integrality_ = [
-                highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                for i in self.integer
-            ]
-        return lp
+        status = self.highs.passModel(
+            n,
+            m,
+            matrix.nnz,
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            float(form.offset),
+            np.ascontiguousarray(form.c, dtype=float),
+            col_lower,
+            col_upper,
+            np.where(sense == AT_MOST, -INF, rhs),
+            np.where(sense == AT_LEAST, INF, rhs),
+            matrix.indptr.astype(np.int32),
+            matrix.indices.astype(np.int32),
+            matrix.data.astype(float),
+            self.integer.astype(np.int32),  # HighsVarType: 0 continuous, 1 integer
+        )
+        if status == highspy.HighsStatus.kError:
+            raise ValueError("HiGHS refused the model's arrays")
 
     @cached_property
     def column_of(self) -> dict[int, int]:

@@ -40,7 +40,7 @@ def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
     capacity, room = [], []  # activity - size x new modules <= size x existing modules
     growing, modules, free = [], [], []  # new modules <= most modules - existing modules
     for (s, p), activity in zip(m.site_periods, m.activity.values(), strict=True):
-        existing, built = installed_terms(m, data, s, p)
+        existing, built = installed_terms(m, s, p)
         capacity.append([(1.0, activity), *((-size[s] * one, build) for one, build in built)])
         room.append(size[s] * existing)
         if built:

@@ -338,10 +338,11 @@ def _agglomeration_groups(data: ModelData) -> list[AgglomerationGroup]:
     for site_id in built_sites:
         site = data.sites[site_id]
         by_group[site.region, site.chain].append(site_id)
+    points_of = {chain: points.sort_values("modules") for chain, points in table.groupby("chain")}
     groups = []
     for (region, chain), sites in sorted(by_group.items()):
-        points = table[table["chain"] == chain].sort_values("modules")
-        if points.empty:
+        points = points_of.get(chain)
+        if points is None or points.empty:
             continue
         existing = sum(data.sites[s].existing for s in sites)
         room = sum(data.sites[s].max_modules - data.sites[s].existing for s in sites)

@@ -47,10 +47,10 @@ def capex_terms(m: pyo.ConcreteModel, data: ModelData) -> list[CapexTerm]:
         (data.builds, module_cost, m.build),
         (data.openings, {s: site.opening_cost for s, site in data.sites.items()}, m.open),
     ):
-        for s, p in index:
+        for (s, p), decision in zip(index, var.values(), strict=True):  # var is over index
             country = data.country[data.sites[s].region]
             weight = data.build_weight[s, p]
-            terms.append(CapexTerm("site", s, p, country, cost[s], weight, var[s, p]))
+            terms.append(CapexTerm("site", s, p, country, cost[s], weight, decision))
     for link_id, p in data.link_expansions:
         link = data.links[link_id]
         weight = data.expansion_weight["link", link_id, p]

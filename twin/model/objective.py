@@ -64,7 +64,7 @@ def _component_terms(
     for s, p in data.site_periods:
         tech = data.tech[data.sites[s].technology]
         fixed = float(tech["fixed_opex_per_module"]) * w[p]  # per installed module
-        existing, built = installed_terms(m, data, s, p)
+        existing, built = installed_terms(m, s, p)
         constant["fixed_opex"] += fixed * existing
         terms["fixed_opex"] += [(fixed * one, build) for one, build in built]
         terms["variable_opex"].append((float(tech["variable_opex"]) * w[p], m.activity[s, p]))

@@ -64,8 +64,14 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
         bounds=lambda _, r, k, p: (0, data.demand[r, k, p][0]),
     )
 
+    build = dict(m.build.items())  # plain look-ups: three families read every site-period
+    m.installed_terms = {  # a plain dict on the model, not a Pyomo component
+        (s, p): (data.existing_alive[s, p], [(1.0, build[s, q]) for q in data.builds_alive(s, p)])
+        for s, p in data.site_periods
+    }
+
     def installed(_, s, p):
-        existing, built = installed_terms(m, data, s, p)
+        existing, built = installed_terms(m, s, p)
         return linear(built, existing)
 
     m.installed = pyo.Expression(m.site_periods, rule=installed)
@@ -79,7 +85,7 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     )
 
 
-def installed_terms(m: pyo.ConcreteModel, data: ModelData, s: str, p: int):
+def installed_terms(m: pyo.ConcreteModel, s: str, p: int) -> tuple[int, list]:
     """Modules at site s in period p as (existing modules alive, [(1, build) of new modules
     alive]): the one definition the capacity rows and fixed opex scale by their own factor."""
-    return data.existing_alive[s, p], [(1.0, m.build[s, q]) for q in data.builds_alive(s, p)]
+    return m.installed_terms[s, p]
