@@ -80,7 +80,10 @@ class _Recorder:
         self.number: dict[int, int] = {}  # id(variable) -> column
 
     def add(self, var: VarData) -> None:
-        members = [v for v in var.parent_component().values(self.sorter) if not v.fixed]
+        component = var.parent_component()
+        members = (var,) if component is None else component.values(self.sorter)
+        number = self.number
+        members = [v for v in members if not v.fixed and id(v) not in number]
         first = len(self.number)
         self.var_map.update(zip(map(id, members), members, strict=True))
         self.number.update(zip(map(id, members), range(first, first + len(members)), strict=True))
@@ -257,7 +260,7 @@ class _Rows:
         bounds = np.stack([upper, lower], axis=1)
         source = np.repeat(np.arange(count), 2).reshape(count, 2)[take]  # row of each new row
         lengths = np.bincount(row, minlength=count)
-        if len(source) != count:  # a row dropped or split in two: its terms once per copy
+        if len(source) != count or (source != np.arange(count)).any():  # rows dropped/split
             old_start = np.cumsum(lengths) - lengths
             lengths = lengths[source]
             shift = old_start[source] - (np.cumsum(lengths) - lengths)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import pyomo.environ as pyo
 
 from twin.model.data import ModelData
-from twin.model.linear import linear, weighted
+from twin.model.linear import factored, weighted
 
 
 def add_period_and_country_sums(
@@ -34,7 +34,7 @@ def add_period_and_country_sums(
         extra_by_country[country, period].append((coefficient, expr))
 
     def country_rule(_, c, p):
-        return weighted(extra_by_country[c, p], linear(by_country[c, p]))
+        return weighted(extra_by_country[c, p], factored(by_country[c, p]))
 
     countries = sorted(set(data.country.values()))
     by_country_expr = pyo.Expression(

@@ -9,13 +9,15 @@ list of variables, coefficients, and a lower and an upper bound per row.
 Each row is still a `ConstraintData` with its index and name (`balance[r, k, p]`), so duals,
 infeasibility reports and what-ifs key it as any other row. Its expression is made from the
 arrays only when something asks for it (Pyomo's writers and compilers, `pprint`,
-`con.body`), so every Pyomo tool sees the same model; `twin.standard_form` reads the arrays
-directly. Rows cannot be changed in place (`set_value`): a family is rebuilt instead.
+`con.body`), so every Pyomo tool sees the same model (writers, `clone`, pickling);
+`twin.standard_form` reads the arrays directly. Rows cannot be changed in place
+(`set_value`): a family is rebuilt instead.
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 from weakref import ref as weakref_ref
 
 import numpy as np
@@ -34,6 +36,8 @@ class ArrayRowData(ConstraintData):
     """One row of an `ArrayConstraint`; its expression is made from the arrays on demand."""
 
     __slots__ = ("_row",)
+    # a copy or pickle stores no expression: the arrays it refers to hold it
+    __autoslot_mappers__: ClassVar[dict] = {"_expr": lambda encode, value: None}
 
     def __init__(self, component: ArrayConstraint, index: object, row: int):
         self._component = weakref_ref(component)  # as ComponentData keeps its owner
@@ -44,6 +48,11 @@ class ArrayRowData(ConstraintData):
     @property
     def _expr(self):  # shadows ConstraintData's slot, which every Pyomo reader goes through
         return self.parent_component().expression(self._row)
+
+    @_expr.setter
+    def _expr(self, value) -> None:  # restoring a copy or pickle sets nothing
+        if value is not None:
+            raise TypeError(f"{self.name} is a row of an array constraint: rebuild its family")
 
     def set_value(self, expr) -> None:
         raise TypeError(f"{self.name} is a row of an array constraint: rebuild its family")

@@ -16,8 +16,8 @@ site opened, once:
 
     build_{sp} \le (M_s - E_s) \sum_{q \le p} open_{sq}, \qquad \sum_p open_{sp} \le 1
 
-Constraints `capacity[s, p]`, `max_modules[s, p]` (rows stored as arrays, one per
-site-period), `opening[s, p]`, `open_once[s]`.
+Constraints `capacity[s, p]` (one per site-period) and `max_modules[s, p]` (one per
+site-period with new modules alive), both stored as arrays, `opening[s, p]`, `open_once[s]`.
 """
 
 from __future__ import annotations

@@ -40,3 +40,16 @@ def weighted(pairs: Sequence[tuple[float, object]], rest: object = 0.0) -> objec
     if not products:
         return rest
     return SumExpression(products if rest.__class__ in NUMBERS and not rest else [rest, *products])
+
+
+def factored(pairs: Sequence[tuple[float, object]], constant: float = 0.0) -> object:
+    """The sum `linear(pairs, constant)` with the variables of each repeated coefficient
+    added first: c x (v1 + v2 + ...), one product per coefficient instead of a monomial per
+    term. Long sums such as costs and emissions repeat their coefficients (a technology's
+    opex in a period, a commodity's penalty), so they make several times fewer objects."""
+    by_coefficient: dict[object, list] = {}
+    for coefficient, var in pairs:
+        by_coefficient.setdefault(coefficient, []).append(var)
+    single = [(c, variables[0]) for c, variables in by_coefficient.items() if len(variables) == 1]
+    sums = [(c, LinearExpression(vs)) for c, vs in by_coefficient.items() if len(vs) > 1]
+    return weighted(sums, linear(single, constant))

@@ -37,7 +37,7 @@ import pyomo.environ as pyo
 
 from twin.model.data import ModelData
 from twin.model.finance import capex_terms
-from twin.model.linear import linear, weighted
+from twin.model.linear import factored, weighted
 from twin.model.variables import installed_terms
 
 COMPONENTS = (
@@ -102,7 +102,7 @@ def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
     savings = getattr(m, "agglomeration_savings", None)  # MAR: capex falls with clustering
 
     def component(_, c):
-        expr = weighted(named.get(c, ()), linear(terms[c], constant[c]))
+        expr = weighted(named.get(c, ()), factored(terms[c], constant[c]))
         return expr - savings if c == "capex" and savings is not None else expr
 
     m.cost_component = pyo.Expression(COMPONENTS, rule=component)
