@@ -168,7 +168,7 @@ class _Reach:
             done = set(ready)  # a set: a list made this quadratic in the number of sites
             pending = [s for s in pending if s not in done]
             made = {(self.region_of[s], c) for s in ready for c in self.outputs[s]}
-            have = self.closure(have | made, forward=True)
+            have = have | self.closure(made - have, forward=True)  # `have` is closed already
         return have
 
     def useful(self, period: int, sites: list[str]) -> set[tuple[str, str]]:
