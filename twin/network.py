@@ -22,7 +22,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import networkx as nx
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from twin.data import Dataset, rows
 
@@ -112,19 +114,32 @@ def _existing_alive(site, period: int) -> int:
 
 
 class _Reach:
-    """Reachability over links (per-commodity digraphs) and recipes, period by period."""
+    """Reachability over links (a digraph of (region, commodity) pairs) and recipes, period
+    by period."""
 
     def __init__(self, ds: Dataset, open_links: set[str] | None):
         links = ds.links if open_links is None else ds.links[ds.links["link_id"].isin(open_links)]
         self.links = links.merge(ds.link_commodities, on="link_id")
-        # Per commodity, the regions one link away downstream (forward) and upstream: plain
-        # adjacency dicts, built ten times faster than a networkx graph per commodity.
-        self.adjacent: dict[bool, dict[str, dict[str, list[str]]]] = {True: {}, False: {}}
-        downstream, upstream = self.adjacent[True], self.adjacent[False]
-        columns = (self.links[c].tolist() for c in ("src", "dst", "commodity_id"))
-        for src, dst, commodity in zip(*columns, strict=True):
-            downstream.setdefault(commodity, {}).setdefault(src, []).append(dst)
-            upstream.setdefault(commodity, {}).setdefault(dst, []).append(src)
+        # Nodes are (region, commodity) pairs, commodity-major; an edge per link and
+        # commodity it carries. A search is then a few sparse products, not a Python loop
+        # per edge (about a third of preparing the model at 1M nonzeros).
+        regions = sorted(ds.regions["region_id"])
+        commodities = sorted(ds.commodities["commodity_id"])
+        self.pairs = [(r, c) for c in commodities for r in regions]  # node -> pair
+        self.node = {pair: i for i, pair in enumerate(self.pairs)}
+        region_index = {r: i for i, r in enumerate(regions)}
+        offset = {c: i * len(regions) for i, c in enumerate(commodities)}
+
+        def nodes(column: str) -> np.ndarray:
+            carried = self.links["commodity_id"].tolist()
+            ends = zip(self.links[column].tolist(), carried, strict=True)
+            found = (offset[c] + region_index[r] for r, c in ends)
+            return np.fromiter(found, dtype=np.int64, count=len(self.links))
+
+        size = len(self.pairs)
+        ones = np.ones(len(self.links))
+        into = sp.csr_matrix((ones, (nodes("dst"), nodes("src"))), shape=(size, size))
+        self.step = {True: into, False: into.T.tocsr()}  # (step @ x)[j]: x at a neighbour of j
         self.region_of = ds.sites.set_index("site_id")["region_id"].to_dict()
         tech_of = ds.sites.set_index("site_id")["technology_id"].to_dict()
         inputs, outputs = recipe_sides(ds)
@@ -137,25 +152,14 @@ class _Reach:
 
     def closure(self, seeds: set[tuple[str, str]], forward: bool) -> set[tuple[str, str]]:
         """(region, commodity) pairs reachable from `seeds` along links (or against them):
-        one breadth-first search per commodity from all its seeds at once."""
-        starts: dict[str, set[str]] = defaultdict(set)
-        for region, commodity in seeds:
-            starts[commodity].add(region)
-        reached = set(seeds)
-        for commodity, regions in starts.items():
-            step = self.adjacent[forward].get(commodity, {})
-            seen = set(regions)
-            frontier = list(seen)
-            while frontier:
-                following = []
-                for region in frontier:
-                    for neighbour in step.get(region, ()):
-                        if neighbour not in seen:
-                            seen.add(neighbour)
-                            following.append(neighbour)
-                frontier = following
-            reached |= {(r, commodity) for r in seen}
-        return reached
+        one breadth-first search from all seeds at once, a sparse product per step."""
+        reached = np.zeros(len(self.pairs), dtype=bool)
+        reached[[self.node[pair] for pair in seeds]] = True
+        frontier, step = reached.copy(), self.step[forward]
+        while frontier.any():
+            frontier = (step @ frontier > 0) & ~reached
+            reached |= frontier
+        return {self.pairs[i] for i in np.flatnonzero(reached).tolist()}
 
     def has(self, pairs: set[tuple[str, str]], site: str, side: dict[str, set[str]]) -> bool:
         return all((self.region_of[site], c) in pairs for c in side[site])
