@@ -94,23 +94,23 @@ class HighsModel:
         """Compile `model`; `relax` drops integrality (the LP relaxation)."""
         start = time.perf_counter()
         self.model = model
-        with PauseGC():  # the compiler makes millions of short-lived objects
+        with PauseGC():  # the hand-off makes millions of short-lived objects
             form = compile_model(model)
-        self.columns = form.columns
-        self.rows = form.rows  # (constraint data, EQUAL / AT_MOST / AT_LEAST)
-        integer_domain: dict[int, bool] = {}  # a handful of domains: ask each one once
-        self.integer = np.fromiter(
-            (
-                integer_domain[id(v.domain)]
-                if id(v.domain) in integer_domain
-                else integer_domain.setdefault(id(v.domain), v.is_integer())
-                for v in self.columns
-            ),
-            dtype=bool,
-            count=len(self.columns),
-        ) & (not relax)
-        self.highs = new_highs()
-        self._pass(form)
+            self.columns = form.columns
+            self.rows = form.rows  # (constraint data, EQUAL / AT_MOST / AT_LEAST)
+            integer_domain: dict[int, bool] = {}  # a handful of domains: ask each one once
+            self.integer = np.fromiter(
+                (
+                    integer_domain[id(v.domain)]
+                    if id(v.domain) in integer_domain
+                    else integer_domain.setdefault(id(v.domain), v.is_integer())
+                    for v in self.columns
+                ),
+                dtype=bool,
+                count=len(self.columns),
+            ) & (not relax)
+            self.highs = new_highs()
+            self._pass(form)
         self.handoff_seconds = time.perf_counter() - start
 
     def _pass(self, form: StandardForm) -> None:

@@ -2,17 +2,17 @@
 
 This produces what Pyomo's `LinearStandardFormCompiler(mixed_form=True)` produces (the same
 rows, columns, order and coefficients; a test holds the two equal), only faster on twin's
-models. The balance is an `ArrayConstraint` (twin.model.array_constraint): its arrays are
-taken whole. The other families build their rows as `LinearExpression`s of plain variables
-(`twin.model.linear`), and sums of numbers times named expressions of them (link loads in
-the capacity rows and costs, emissions in the carbon price), so their coefficients and
-variables are read straight from the expressions, each named one once, instead of walking
-them. Any other expression, and one touching a fixed variable, goes through Pyomo's own
-`LinearRepnVisitor`, the walker the standard-form compiler uses, so nothing is lost in
-generality. Two differences, both on purpose: a row left with no variable (all fixed, as when
-a what-if closes a link) is dropped when it holds, to rounding, and refused when it fails,
-where Pyomo may keep it as an empty row; an infinite bound is no bound, where Pyomo writes a
-row with an infinite right-hand side.
+models. Array constraints (twin.model.array_constraint: the balance and the capacity rows)
+are taken whole, as arrays. The other families build their rows as `LinearExpression`s of
+plain variables (`twin.model.linear`), and sums of numbers times named expressions of them
+(link loads in the capacity rows and costs, emissions in the carbon price), so their
+coefficients and variables are read straight from the expressions, each named one once,
+instead of walking them. Any other expression, and one touching a fixed variable, goes
+through Pyomo's own `LinearRepnVisitor`, the walker the standard-form compiler uses, so
+nothing is lost in generality. Two differences, both on purpose: a row left with no variable
+(all fixed, as when a what-if closes a link) is dropped when it holds, to rounding, and
+refused when it fails, where Pyomo may keep it as an empty row; an infinite bound is no
+bound, where Pyomo writes a row with an infinite right-hand side.
 """
 
 from __future__ import annotations
