@@ -124,6 +124,8 @@ class HighsModel:
         rhs = np.asarray(form.rhs, dtype=float)
         sense = np.array([s for _, s in self.rows], dtype=int)
         matrix = form.A
+        kinds = highspy.HighsVarType
+        integrality = np.where(self.integer, int(kinds.kInteger), int(kinds.kContinuous))
         status = self.highs.passModel(
             n,
             m,
@@ -139,7 +141,7 @@ class HighsModel:
             matrix.indptr.astype(np.int32),
             matrix.indices.astype(np.int32),
             matrix.data.astype(float),
-            self.integer.astype(np.int32),  # HighsVarType: 0 continuous, 1 integer
+            integrality.astype(np.int32),
         )
         if status == highspy.HighsStatus.kError:
             raise ValueError("HiGHS refused the model's arrays")

@@ -32,7 +32,8 @@ from twin.model.variables import installed_terms
 
 
 def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
-    """Capacity and module limits as arrays (`ArrayConstraint`): a row per site-period."""
+    """Capacity rows (one per site-period) and module limits (one per site-period with new
+    modules alive), as arrays (`ArrayConstraint`)."""
     size = {
         s: data.available(s) * float(data.tech[site.technology]["module_size"])
         for s, site in data.sites.items()

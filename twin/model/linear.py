@@ -51,6 +51,6 @@ def factored(pairs: Sequence[tuple[float, object]], constant: float = 0.0) -> ob
     by_coefficient: dict[object, list] = {}
     for coefficient, var in pairs:
         by_coefficient.setdefault(coefficient, []).append(var)
-    single = [(c, variables[0]) for c, variables in by_coefficient.items() if len(variables) == 1]
+    single = [(c, vs[0]) for c, vs in by_coefficient.items() if len(vs) == 1]
     sums = [(c, LinearExpression(vs)) for c, vs in by_coefficient.items() if len(vs) > 1]
     return weighted(sums, linear(single, constant))
