@@ -81,3 +81,37 @@ def test_isolated_region_is_a_warning(toy: Path, edit: CsvEdit):
     )
     report = check_structure(load_dataset(toy))
     assert report.warnings == ["region island is isolated: no link in or out"]
+
+
+def test_flow_arrays_and_link_groups_name_the_flow_tuples():
+    """The arrays the balance and link loads are built from say what the tuples say."""
+    ds = load_dataset(Path(__file__).parents[1] / "data" / "eaeu_china")
+    closed = set(ds.links["link_id"].tolist()[::4])
+    every = set(ds.links["link_id"])
+    for open_links in (every, every - closed):
+        sets, shut = derive_sets(ds, open_links), every - open_links
+        names, flows = sets.names, sets.flows
+        decoded = [
+            (names.links[i], names.commodities[k], names.periods[p])
+            for i, k, p in zip(flows.link, flows.commodity, flows.period, strict=True)
+        ]
+        assert decoded == list(sets.link_flows) == sorted(sets.link_flows)
+        assert len(decoded) > 100
+        carried = ds.link_commodities[ds.link_commodities["link_id"].isin(open_links)]
+        ends = ds.links.set_index("link_id")
+        expected = {  # each arc and period whose commodity is had at one end, used at the other
+            (link, k, p)
+            for link, k in zip(carried["link_id"], carried["commodity_id"], strict=True)
+            for p in sets.periods
+            if (ends.src[link], k, p) in sets.available and (ends.dst[link], k, p) in sets.useful
+        }
+        assert set(decoded) == expected
+        assert [names.regions[r] for r in flows.src] == [ends.src[x] for x, *_ in decoded]
+        assert [names.regions[r] for r in flows.dst] == [ends.dst[x] for x, *_ in decoded]
+        loads, members = sets.flows_by_link_period
+        assert loads == sorted({(link, p) for link, _, p in sets.link_flows})
+        for (link, period), positions in zip(loads, members, strict=True):
+            assert list(positions) == sorted(positions)  # a load's flows in flow order
+            assert {sets.link_flows[i][::2] for i in positions} == {(link, period)}
+        assert sorted(i for positions in members for i in positions) == list(range(len(decoded)))
+        assert not shut & {link for link, _ in loads}

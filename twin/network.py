@@ -19,7 +19,9 @@ The three are computed together as a fixpoint that only ever removes sites.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -32,6 +34,51 @@ RCP = tuple[str, str, int]  # (region, commodity, period)
 
 
 @dataclass(frozen=True)
+class Names:
+    """A dataset's regions, commodities, periods and links, each sorted: an entity's code is
+    its position, so arrays of codes sort as the names do and numpy can do the set work."""
+
+    regions: tuple[str, ...]
+    commodities: tuple[str, ...]
+    periods: tuple[int, ...]
+    links: tuple[str, ...]
+
+    @classmethod
+    def of(cls, ds: Dataset) -> Names:
+        return cls(
+            regions=tuple(sorted(ds.regions["region_id"])),
+            commodities=tuple(sorted(ds.commodities["commodity_id"])),
+            periods=tuple(sorted(int(p) for p in ds.periods["period"])),
+            links=tuple(sorted(ds.links["link_id"])),
+        )
+
+    @cached_property
+    def _code(self) -> dict[str, dict]:
+        kinds = ("regions", "commodities", "periods", "links")
+        return {kind: {name: i for i, name in enumerate(getattr(self, kind))} for kind in kinds}
+
+    def encode(self, kind: str, names: Sequence) -> np.ndarray:
+        """Codes of `names`, one of `kind` ("regions", "commodities", "periods", "links")."""
+        return np.fromiter(map(self._code[kind].__getitem__, names), np.int64, len(names))
+
+    def node(self, region: np.ndarray, commodity: np.ndarray) -> np.ndarray:
+        """Code of each (region, commodity) pair: commodity-major."""
+        return commodity * len(self.regions) + region
+
+
+@dataclass(frozen=True)
+class Flows:
+    """The flow variables' index (`IndexSets.link_flows`) as arrays of codes (`Names`), one
+    entry per flow in the same order, for the families that group or place flows."""
+
+    link: np.ndarray
+    src: np.ndarray  # region the flow leaves
+    dst: np.ndarray  # region it enters
+    commodity: np.ndarray
+    period: np.ndarray
+
+
+@dataclass(frozen=True)
 class IndexSets:
     """Sparse index sets: only tuples that can be non-zero in some feasible plan."""
 
@@ -40,6 +87,21 @@ class IndexSets:
     available: frozenset[RCP]
     useful: frozenset[RCP]
     link_flows: tuple[tuple[str, str, int], ...]  # (link, commodity, period)
+    names: Names = field(compare=False, repr=False)
+    flows: Flows = field(compare=False, repr=False)
+
+    @cached_property
+    def flows_by_link_period(self) -> tuple[list[tuple[str, int]], list[np.ndarray]]:
+        """The (link, period) pairs that carry flows, sorted, and the positions in
+        `link_flows` of each pair's flows, in flow order: what a link's load sums."""
+        count = len(self.periods)
+        key = self.flows.link * count + self.flows.period
+        order = np.argsort(key, kind="stable")
+        pairs, first = np.unique(key[order], return_index=True)
+        link, period = np.divmod(pairs, count)
+        links, periods = self.names.links, self.periods
+        keys = [(links[i], periods[p]) for i, p in zip(link.tolist(), period.tolist(), strict=True)]
+        return keys, np.split(order, first[1:]) if len(order) else []
 
 
 @dataclass
@@ -114,80 +176,84 @@ def _existing_alive(site, period: int) -> int:
 
 
 class _Reach:
-    """Reachability over links (a digraph of (region, commodity) pairs) and recipes, period
-    by period."""
+    """Reachability over links and recipes, period by period. Nodes are (region, commodity)
+    pairs (`Names.node`), with an edge per link and commodity it carries; what is reached is
+    a boolean array over nodes, what runs one over sites, so a search is a few sparse
+    products, not a Python loop per edge or site (most of preparing the model at 1M
+    nonzeros)."""
 
-    def __init__(self, ds: Dataset, open_links: set[str] | None):
+    def __init__(self, ds: Dataset, open_links: set[str] | None, names: Names):
+        self.names = names
         links = ds.links if open_links is None else ds.links[ds.links["link_id"].isin(open_links)]
-        self.links = links.merge(ds.link_commodities, on="link_id")
-        # Nodes are (region, commodity) pairs, commodity-major; an edge per link and
-        # commodity it carries. A search is then a few sparse products, not a Python loop
-        # per edge (about a third of preparing the model at 1M nonzeros).
-        regions = sorted(ds.regions["region_id"])
-        commodities = sorted(ds.commodities["commodity_id"])
-        self.pairs = [(r, c) for c in commodities for r in regions]  # node -> pair
-        self.node = {pair: i for i, pair in enumerate(self.pairs)}
-        region_index = {r: i for i, r in enumerate(regions)}
-        offset = {c: i * len(regions) for i, c in enumerate(commodities)}
-
-        def nodes(column: str) -> np.ndarray:
-            carried = self.links["commodity_id"].tolist()
-            ends = zip(self.links[column].tolist(), carried, strict=True)
-            found = (offset[c] + region_index[r] for r, c in ends)
-            return np.fromiter(found, dtype=np.int64, count=len(self.links))
-
-        size = len(self.pairs)
-        ones = np.ones(len(self.links))
-        into = sp.csr_matrix((ones, (nodes("dst"), nodes("src"))), shape=(size, size))
+        arcs = links.merge(ds.link_commodities, on="link_id")
+        link = names.encode("links", arcs["link_id"].tolist())
+        commodity = names.encode("commodities", arcs["commodity_id"].tolist())
+        order = np.lexsort((commodity, link))  # by link, then commodity: the flows' order
+        self.arc_link, self.arc_commodity = link[order], commodity[order]
+        self.arc_src = names.encode("regions", arcs["src"].tolist())[order]
+        self.arc_dst = names.encode("regions", arcs["dst"].tolist())[order]
+        self.size = len(names.regions) * len(names.commodities)
+        src = names.node(self.arc_src, self.arc_commodity)
+        dst = names.node(self.arc_dst, self.arc_commodity)
+        into = sp.csr_matrix((np.ones(len(src)), (dst, src)), shape=(self.size, self.size))
         self.step = {True: into, False: into.T.tocsr()}  # (step @ x)[j]: x at a neighbour of j
-        self.region_of = ds.sites.set_index("site_id")["region_id"].to_dict()
-        tech_of = ds.sites.set_index("site_id")["technology_id"].to_dict()
-        inputs, outputs = recipe_sides(ds)
-        self.inputs = {s: inputs[t] for s, t in tech_of.items()}
-        self.outputs = {s: outputs[t] for s, t in tech_of.items()}
-        supply = ds.supply[ds.supply["max_quantity"] > 0]
-        demand = ds.demand[ds.demand["quantity"] > 0]
-        self.bought = _pairs_by_period(supply)
-        self.demanded = _pairs_by_period(demand)
 
-    def closure(self, seeds: set[tuple[str, str]], forward: bool) -> set[tuple[str, str]]:
-        """(region, commodity) pairs reachable from `seeds` along links (or against them):
-        one breadth-first search from all seeds at once, a sparse product per step."""
-        reached = np.zeros(len(self.pairs), dtype=bool)
-        reached[[self.node[pair] for pair in seeds]] = True
-        frontier, step = reached.copy(), self.step[forward]
+        self.sites = ds.sites["site_id"].tolist()
+        region = names.encode("regions", ds.sites["region_id"].tolist())
+        inputs, outputs = recipe_sides(ds)
+        technology = ds.sites["technology_id"].tolist()
+        self.needs = self._site_nodes(region, [inputs[t] for t in technology])
+        self.makes = self._site_nodes(region, [outputs[t] for t in technology])
+        self.bought = self._by_period(ds.supply[ds.supply["max_quantity"] > 0])
+        self.demanded = self._by_period(ds.demand[ds.demand["quantity"] > 0])
+
+    def _site_nodes(self, region: np.ndarray, commodities: list[set[str]]) -> sp.csr_matrix:
+        """Site x node incidence: the nodes of each site's region and `commodities[site]`."""
+        count = np.fromiter(map(len, commodities), np.int64, len(commodities))
+        every = [c for site in commodities for c in sorted(site)]
+        nodes = self.names.node(np.repeat(region, count), self.names.encode("commodities", every))
+        site = np.repeat(np.arange(len(commodities)), count)
+        return sp.csr_matrix((np.ones(len(nodes)), (site, nodes)), (len(count), self.size))
+
+    def _by_period(self, frame: pd.DataFrame) -> np.ndarray:
+        """Period x node: the (region, commodity, period) rows of `frame`."""
+        names = self.names
+        marked = np.zeros((len(names.periods), self.size), dtype=bool)
+        period = names.encode("periods", [int(p) for p in frame["period"]])
+        region = names.encode("regions", frame["region_id"].tolist())
+        commodity = names.encode("commodities", frame["commodity_id"].tolist())
+        marked[period, names.node(region, commodity)] = True
+        return marked
+
+    def closure(self, seeds: np.ndarray, forward: bool) -> np.ndarray:
+        """Nodes reachable from `seeds` along links (or against them): one breadth-first
+        search from all seeds at once, a sparse product per step."""
+        reached, step = seeds.copy(), self.step[forward]
+        frontier = reached.copy()
         while frontier.any():
             frontier = (step @ frontier > 0) & ~reached
             reached |= frontier
-        return {self.pairs[i] for i in np.flatnonzero(reached).tolist()}
+        return reached
 
-    def has(self, pairs: set[tuple[str, str]], site: str, side: dict[str, set[str]]) -> bool:
-        return all((self.region_of[site], c) in pairs for c in side[site])
+    @staticmethod
+    def has(nodes: np.ndarray, side: sp.csr_matrix) -> np.ndarray:
+        """Sites with every node of their `side` (needs or makes) among `nodes`."""
+        return side @ ~nodes == 0
 
-    def available(self, period: int, sites: list[str]) -> set[tuple[str, str]]:
+    def available(self, period: int, sites: np.ndarray) -> np.ndarray:
         """What can be had in a period: supply, then sites and links to a fixpoint."""
         have = self.closure(self.bought[period], forward=True)
-        pending = list(sites)
-        while ready := [s for s in pending if self.has(have, s, self.inputs)]:
-            done = set(ready)  # a set: a list made this quadratic in the number of sites
-            pending = [s for s in pending if s not in done]
-            made = {(self.region_of[s], c) for s in ready for c in self.outputs[s]}
-            have = have | self.closure(made - have, forward=True)  # `have` is closed already
+        pending = sites.copy()
+        while (ready := pending & self.has(have, self.needs)).any():
+            pending &= ~ready
+            made = self.makes.T @ ready > 0
+            have |= self.closure(made & ~have, forward=True)  # `have` is closed already
         return have
 
-    def useful(self, period: int, sites: list[str]) -> set[tuple[str, str]]:
+    def useful(self, period: int, sites: np.ndarray) -> np.ndarray:
         """Where a unit can end in a period: demand and site inputs, then up the links."""
-        sinks = self.demanded[period] | {
-            (self.region_of[s], c) for s in sites for c in self.inputs[s]
-        }
+        sinks = self.demanded[period] | (self.needs.T @ sites > 0)
         return self.closure(sinks, forward=False)
-
-
-def _pairs_by_period(frame: pd.DataFrame) -> dict[int, set[tuple[str, str]]]:
-    pairs: dict[int, set[tuple[str, str]]] = defaultdict(set)
-    for row in rows(frame):
-        pairs[int(row.period)].add((row.region_id, row.commodity_id))
-    return pairs
 
 
 def recipe_sides(ds: Dataset) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -201,39 +267,71 @@ def recipe_sides(ds: Dataset) -> tuple[dict[str, set[str]], dict[str, set[str]]]
 
 def derive_sets(ds: Dataset, open_links: set[str] | None = None) -> IndexSets:
     """Sparse index sets of the model; `open_links` restricts the links (None = all)."""
-    reach = _Reach(ds, open_links)
-    periods = tuple(int(p) for p in sorted(ds.periods["period"]))
-    active = operable_site_periods(ds)
+    names = Names.of(ds)
+    reach = _Reach(ds, open_links, names)
+    periods = names.periods
+    operable = operable_site_periods(ds)
+    active = np.array([[(s, p) in operable for p in periods] for s in reach.sites], dtype=bool)
+    active = active.reshape(len(reach.sites), len(periods))
+    have = np.zeros((len(periods), reach.size), dtype=bool)
+    want = np.zeros_like(have)
     while True:
-        available: set[RCP] = set()
-        useful: set[RCP] = set()
-        still_active: set[tuple[str, int]] = set()
-        for period in periods:
-            sites = [s for s, p in active if p == period]
-            have = reach.available(period, sites)
-            runnable = [s for s in sites if reach.has(have, s, reach.inputs)]
-            want = reach.useful(period, runnable)
-            keep = [s for s in runnable if reach.has(want, s, reach.outputs)]
-            available |= {(r, c, period) for r, c in have}
-            useful |= {(r, c, period) for r, c in want}
-            still_active |= {(s, period) for s in keep}
-        if still_active == active:
+        still_active = np.zeros_like(active)
+        for p in range(len(periods)):
+            have[p] = reach.available(p, active[:, p])
+            runnable = active[:, p] & reach.has(have[p], reach.needs)
+            want[p] = reach.useful(p, runnable)
+            still_active[:, p] = runnable & reach.has(want[p], reach.makes)
+        if (still_active == active).all():
             break
         active = still_active
-    columns = ("link_id", "src", "dst", "commodity_id")
-    arcs = list(zip(*(reach.links[c].tolist() for c in columns), strict=True))
-    link_flows = tuple(  # sorted: arcs by (link, commodity), then periods ascending
-        (link, commodity, period)
-        for link, src, dst, commodity in sorted(arcs, key=lambda arc: (arc[0], arc[3]))
-        for period in periods
-        if (src, commodity, period) in available and (dst, commodity, period) in useful
-    )
+    flows = _flows(reach, have, want)
     return IndexSets(
         periods=periods,
-        site_periods=tuple(sorted(active)),
-        available=frozenset(available),
-        useful=frozenset(useful),
-        link_flows=link_flows,
+        site_periods=tuple(sorted(_pairs(reach.sites, periods, active))),
+        available=_triples(names, have),
+        useful=_triples(names, want),
+        link_flows=tuple(
+            zip(
+                [names.links[i] for i in flows.link.tolist()],
+                [names.commodities[i] for i in flows.commodity.tolist()],
+                [periods[i] for i in flows.period.tolist()],
+                strict=True,
+            )
+        ),
+        names=names,
+        flows=flows,
+    )
+
+
+def _flows(reach: _Reach, have: np.ndarray, want: np.ndarray) -> Flows:
+    """A flow per arc (link, commodity) and period where its commodity is available at the
+    source and useful at the destination: arcs by (link, commodity), then periods."""
+    names = reach.names
+    src = names.node(reach.arc_src, reach.arc_commodity)
+    dst = names.node(reach.arc_dst, reach.arc_commodity)
+    arc, period = np.nonzero((have[:, src] & want[:, dst]).T)
+    return Flows(
+        link=reach.arc_link[arc],
+        src=reach.arc_src[arc],
+        dst=reach.arc_dst[arc],
+        commodity=reach.arc_commodity[arc],
+        period=period,
+    )
+
+
+def _pairs(sites: list[str], periods: tuple[int, ...], active: np.ndarray) -> list:
+    site, period = np.nonzero(active)
+    return [(sites[s], periods[p]) for s, p in zip(site.tolist(), period.tolist(), strict=True)]
+
+
+def _triples(names: Names, marked: np.ndarray) -> frozenset[RCP]:
+    """(region, commodity, period) of each marked (period, node)."""
+    period, node = np.nonzero(marked)
+    commodity, region = np.divmod(node, len(names.regions))
+    return frozenset(
+        (names.regions[r], names.commodities[c], names.periods[p])
+        for r, c, p in zip(region.tolist(), commodity.tolist(), period.tolist(), strict=True)
     )
 
 

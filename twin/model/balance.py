@@ -22,37 +22,40 @@ import pyomo.environ as pyo
 
 from twin.model.array_constraint import ArrayConstraint
 from twin.model.data import ModelData
+from twin.network import Names
 
 
 class _RowCodes:
-    """A balance row (region, commodity, period) as one integer that sorts as the tuple does,
-    so the rows are found, sorted and numbered by numpy, not key by key in Python."""
+    """A balance row (region, commodity, period) as one integer that sorts as the tuple does
+    (from the codes of `twin.network.Names`), so the rows are found, sorted and numbered by
+    numpy, not key by key in Python."""
 
-    def __init__(self, data: ModelData):
-        self.names = [sorted(data.country), sorted(data.commodity_chain), sorted(data.periods)]
-        self.code = [{name: i for i, name in enumerate(names)} for names in self.names]
-        self.sizes = [len(names) for names in self.names]
-
-    def encode(self, regions, commodities, periods) -> np.ndarray:
-        """Codes of the rows (regions[i], commodities[i], periods[i])."""
-        count = len(regions)
-        region, commodity, period = (
-            np.fromiter(map(code.__getitem__, part), dtype=np.int64, count=count)
-            for code, part in zip(self.code, (regions, commodities, periods), strict=True)
+    def __init__(self, names: Names):
+        self.names = names
+        self.regions, self.commodities, self.periods = (
+            len(names.regions),
+            len(names.commodities),
+            len(names.periods),
         )
-        _, commodity_count, period_count = self.sizes
-        return (region * commodity_count + commodity) * period_count + period
+
+    def of_codes(self, region: np.ndarray, commodity: np.ndarray, period: np.ndarray):
+        return (region * self.commodities + commodity) * self.periods + period
 
     def encode_keys(self, keys: list[tuple[str, str, int]]) -> np.ndarray:
-        return self.encode(*(zip(*keys, strict=True) if keys else ((), (), ())))
+        """Codes of (region, commodity, period) rows."""
+        regions, commodities, periods = zip(*keys, strict=True) if keys else ((), (), ())
+        return self.of_codes(
+            self.names.encode("regions", regions),
+            self.names.encode("commodities", commodities),
+            self.names.encode("periods", periods),
+        )
 
     def decode(self, codes: np.ndarray) -> list[tuple[str, str, int]]:
-        _, commodities, periods = self.sizes
-        region, rest = np.divmod(codes, commodities * periods)
-        commodity, period = np.divmod(rest, periods)
-        regions, commodity_names, period_names = self.names
+        region, rest = np.divmod(codes, self.commodities * self.periods)
+        commodity, period = np.divmod(rest, self.periods)
+        names = self.names
         return [
-            (regions[r], commodity_names[k], period_names[p])
+            (names.regions[r], names.commodities[k], names.periods[p])
             for r, k, p in zip(region.tolist(), commodity.tolist(), period.tolist(), strict=True)
         ]
 
@@ -62,7 +65,7 @@ def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     A row's terms come in the order sources and sinks are listed above: purchases, flows in
     and out (in flow order), recipes, unmet demand."""
-    codes = _RowCodes(data)
+    codes = _RowCodes(data.sets.names)
     variables = [*m.buy.values(), *m.flow.values(), *m.activity.values(), *m.unmet.values()]
     rows, positions, coefficients = [], [], []  # per group of terms, in the order above
 
@@ -74,13 +77,13 @@ def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     first = 0
     add(codes.encode_keys(list(m.buy)), first + np.arange(len(m.buy)), 1.0)
     first += len(m.buy)
-    links, commodities, periods = zip(*m.link_flows, strict=True) if len(m.flow) else ((),) * 3
-    into = codes.encode([data.links[link].dst for link in links], commodities, periods)
-    out_of = codes.encode([data.links[link].src for link in links], commodities, periods)
+    flows = data.sets.flows  # the flow variables' index as arrays, in their order
+    into = codes.of_codes(flows.dst, flows.commodity, flows.period)
+    out_of = codes.of_codes(flows.src, flows.commodity, flows.period)
     add(  # in and out, flow by flow
         np.stack([into, out_of], axis=1).ravel(),
-        np.repeat(first + np.arange(len(links)), 2),
-        np.tile([1.0, -1.0], len(links)),
+        np.repeat(first + np.arange(len(into)), 2),
+        np.tile([1.0, -1.0], len(into)),
     )
     first += len(m.flow)
     recipes = [

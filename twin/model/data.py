@@ -272,7 +272,7 @@ def _site_sets(data: ModelData) -> None:
 def _link_sets(data: ModelData, open_links: set[str]) -> None:
     """Links and crossings that carry flows, and where they may be expanded."""
     used = defaultdict(set)
-    for link_id, _, period in data.link_flows:
+    for link_id, period in data.sets.flows_by_link_period[0]:
         used[link_id].add(period)
     for link_id in sorted(open_links):
         link = data.links[link_id]

@@ -18,8 +18,6 @@ transport emissions refer to instead of repeating every flow.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pyomo.environ as pyo
 from pyomo.core.expr.numeric_expr import LinearExpression
 
@@ -76,10 +74,13 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     m.installed = pyo.Expression(m.site_periods, rule=installed)
 
-    flows_of: dict[tuple[str, int], list] = defaultdict(list)
-    for (link_id, _, p), flow in m.flow.items():  # items(): no index look-up per variable
-        flows_of[link_id, p].append(flow)
-    m.link_load_index = pyo.Set(initialize=sorted(flows_of), dimen=2, ordered=True)
+    flows = list(m.flow.values())
+    loads, members = data.sets.flows_by_link_period
+    m.link_load_index = pyo.Set(initialize=loads, dimen=2, ordered=True)
+    flows_of = {
+        load: [flows[i] for i in positions.tolist()]
+        for load, positions in zip(loads, members, strict=True)
+    }
     m.link_load = pyo.Expression(  # variables alone are terms of coefficient 1
         m.link_load_index, rule=lambda _, link, p: LinearExpression(flows_of[link, p])
     )
