@@ -98,16 +98,11 @@ class HighsModel:
             form = compile_model(model)
             self.columns = form.columns
             self.rows = form.rows  # (constraint data, EQUAL / AT_MOST / AT_LEAST)
-            integer_domain: dict[int, bool] = {}  # a handful of domains: ask each one once
+            domains = [id(v.domain) for v in self.columns]  # a handful: ask one var of each
+            one_of = dict(zip(domains, self.columns, strict=True))
+            integral = {domain: v.is_integer() for domain, v in one_of.items()}
             self.integer = np.fromiter(
-                (
-                    integer_domain[id(v.domain)]
-                    if id(v.domain) in integer_domain
-                    else integer_domain.setdefault(id(v.domain), v.is_integer())
-                    for v in self.columns
-                ),
-                dtype=bool,
-                count=len(self.columns),
+                map(integral.__getitem__, domains), dtype=bool, count=len(domains)
             ) & (not relax)
             self.highs = new_highs()
             self._pass(form)

@@ -82,11 +82,15 @@ class _Recorder:
     def add(self, var: VarData) -> None:
         component = var.parent_component()
         members = (var,) if component is None else component.values(self.sorter)
+        members = [v for v in members if not v.fixed]
+        ids = list(map(id, members))
         number = self.number
-        members = [v for v in members if not v.fixed and id(v) not in number]
-        first = len(self.number)
-        self.var_map.update(zip(map(id, members), members, strict=True))
-        self.number.update(zip(map(id, members), range(first, first + len(members)), strict=True))
+        if not number.keys().isdisjoint(ids):  # members recorded already (through a Reference)
+            members = [v for v, i in zip(members, ids, strict=True) if i not in number]
+            ids = list(map(id, members))
+        first = len(number)
+        self.var_map.update(zip(ids, members, strict=True))
+        number.update(zip(ids, range(first, first + len(ids)), strict=True))
 
 
 class _Columns:

@@ -37,6 +37,7 @@ class _RowCodes:
             len(names.commodities),
             len(names.periods),
         )
+        self.size = self.regions * self.commodities * self.periods  # codes 0 .. size - 1
 
     def of_codes(self, region: np.ndarray, commodity: np.ndarray, period: np.ndarray):
         return (region * self.commodities + commodity) * self.periods + period
@@ -98,14 +99,16 @@ def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     terms = np.concatenate(rows)
     demand_rows = codes.encode_keys(list(data.demand))  # a demand row exists even if unserved
-    unique, row = np.unique(np.concatenate([terms, demand_rows]), return_inverse=True)
-    keys = codes.decode(unique)
+    present = np.zeros(codes.size, dtype=bool)  # a row per code present, in code order:
+    present[terms] = present[demand_rows] = True  # counted, not sorted (1M terms at 1.1M nnz)
+    keys = codes.decode(np.flatnonzero(present))
+    row = np.cumsum(present)[terms] - 1
     demand = np.array([data.demand.get(key, (0.0, 0.0))[0] for key in keys], dtype=float)
     m.balance_index = pyo.Set(initialize=keys, dimen=3, ordered=True)
     m.balance = ArrayConstraint(
         m.balance_index,
         variables,
-        rows=row[: len(terms)],
+        rows=row,
         positions=np.concatenate(positions),
         coefficients=np.concatenate(coefficients),
         lower=demand,

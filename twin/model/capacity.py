@@ -54,13 +54,11 @@ def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
     opened_sites = sorted({s for s, _ in data.openings})
 
     def opening(_, s, p):
-        if (s, p) not in m.openings:
-            return pyo.Constraint.Skip
         room = data.sites[s].max_modules - data.sites[s].existing
         opened = pyo.quicksum(m.open[s, q] for q in data.periods if q <= p and (s, q) in m.openings)
         return m.build[s, p] <= room * opened
 
-    m.opening = pyo.Constraint(m.builds, rule=opening)
+    m.opening = pyo.Constraint(m.openings, rule=opening)  # openings are builds, in order
     m.open_once = pyo.Constraint(
         opened_sites,
         rule=lambda _, s: (
