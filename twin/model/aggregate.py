@@ -33,13 +33,13 @@ def add_period_and_country_sums(
     for country, period, coefficient, expr in extra:
         extra_by_country[country, period].append((coefficient, expr))
 
-    def country_rule(_, c, p):
-        return weighted(extra_by_country[c, p], factored(by_country[c, p]))
-
     countries = sorted(set(data.country.values()))
-    by_country_expr = pyo.Expression(
-        [(c, p) for c in countries for p in data.periods], rule=country_rule
-    )
+    sums = {  # made here, not by a rule: a rule would keep the term lists as long as the model
+        (c, p): weighted(extra_by_country[c, p], factored(by_country[c, p]))
+        for c in countries
+        for p in data.periods
+    }
+    by_country_expr = pyo.Expression(list(sums), initialize=sums)
     m.add_component(country_name, by_country_expr)
     # The total refers to the country sums rather than listing every country's terms again.
     total = pyo.Expression(

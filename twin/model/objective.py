@@ -101,11 +101,12 @@ def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
     named = _expression_terms(m, data)
     savings = getattr(m, "agglomeration_savings", None)  # MAR: capex falls with clustering
 
-    def component(_, c):
-        expr = weighted(named.get(c, ()), factored(terms[c], constant[c]))
-        return expr - savings if c == "capex" and savings is not None else expr
-
-    m.cost_component = pyo.Expression(COMPONENTS, rule=component)
+    components = {  # made here, not by a rule: a rule would keep the terms as long as the model
+        c: weighted(named.get(c, ()), factored(terms[c], constant[c])) for c in COMPONENTS
+    }
+    if savings is not None:
+        components["capex"] = components["capex"] - savings
+    m.cost_component = pyo.Expression(COMPONENTS, initialize=components)
     m.total_cost = pyo.Expression(expr=pyo.quicksum(m.cost_component[c] for c in COMPONENTS))
     years = data.years
     m.total_emissions = pyo.Expression(

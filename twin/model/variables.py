@@ -77,13 +77,11 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     flows = list(m.flow.values())
     loads, members = data.sets.flows_by_link_period
     m.link_load_index = pyo.Set(initialize=loads, dimen=2, ordered=True)
-    flows_of = {
-        load: [flows[i] for i in positions.tolist()]
+    link_load = {  # variables alone are terms of coefficient 1
+        load: LinearExpression([flows[i] for i in positions.tolist()])
         for load, positions in zip(loads, members, strict=True)
     }
-    m.link_load = pyo.Expression(  # variables alone are terms of coefficient 1
-        m.link_load_index, rule=lambda _, link, p: LinearExpression(flows_of[link, p])
-    )
+    m.link_load = pyo.Expression(m.link_load_index, initialize=link_load)
 
 
 def installed_terms(m: pyo.ConcreteModel, s: str, p: int) -> tuple[int, list]:
