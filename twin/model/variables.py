@@ -11,9 +11,10 @@
 | `buy[r, k, p]` | useful supply rows | purchases of k in r (unit per year) |
 | `unmet[r, k, p]` | demand rows | demand not served (unit per year) |
 
-Expressions: `installed[s, p]`, the modules installed; `link_load[l, p]`, the sum of all
-commodities' flows on link l (unit per year), which capacity rows, per-link costs and
-transport emissions refer to instead of repeating every flow.
+Expressions: `link_load[l, p]`, the sum of all commodities' flows on link l (unit per
+year), which capacity rows, per-link costs and transport emissions refer to instead of
+repeating every flow. The modules installed at (s, p), existing ones alive plus new ones
+alive, are `installed(m, s, p)`, made on demand from `installed_terms`.
 """
 
 from __future__ import annotations
@@ -68,12 +69,6 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
         for s, p in data.site_periods
     }
 
-    def installed(_, s, p):
-        existing, built = installed_terms(m, s, p)
-        return linear(built, existing)
-
-    m.installed = pyo.Expression(m.site_periods, rule=installed)
-
     flows = list(m.flow.values())
     loads, members = data.sets.flows_by_link_period
     m.link_load_index = pyo.Set(initialize=loads, dimen=2, ordered=True)
@@ -82,6 +77,13 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
         for load, positions in zip(loads, members, strict=True)
     }
     m.link_load = pyo.Expression(m.link_load_index, initialize=link_load)
+
+
+def installed(m: pyo.ConcreteModel, s: str, p: int) -> LinearExpression:
+    """Modules installed at site s in period p, made when asked (the results read it): as a
+    model component it would cost more to declare than the capacity rows that use it."""
+    existing, built = installed_terms(m, s, p)
+    return linear(built, existing)
 
 
 def installed_terms(m: pyo.ConcreteModel, s: str, p: int) -> tuple[int, list]:

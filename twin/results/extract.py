@@ -18,6 +18,7 @@ from twin.model.carbon import emission_terms
 from twin.model.discounting import capital_recovery_factor
 from twin.model.finance import capex_terms
 from twin.model.objective import COMPONENTS
+from twin.model.variables import installed
 from twin.results.schema import conform
 from twin.solve import SolveResult
 
@@ -110,7 +111,7 @@ def _flows(m, data, run_id: str) -> pd.DataFrame:
 def _modules(m, data, site_id: str, period: int) -> float:
     """Modules installed: existing ones alive plus new ones alive (zero if never active)."""
     if (site_id, period) in m.site_periods:
-        return _value(m.installed[site_id, period])
+        return _value(installed(m, site_id, period))
     site = data.sites[site_id]
     retired = site.retirement is not None and period >= site.retirement
     return 0.0 if retired else float(site.existing)
