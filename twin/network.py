@@ -52,14 +52,26 @@ class Names:
             links=tuple(sorted(ds.links["link_id"])),
         )
 
+    KINDS = ("regions", "commodities", "periods", "links")
+
     @cached_property
     def _code(self) -> dict[str, dict]:
-        kinds = ("regions", "commodities", "periods", "links")
-        return {kind: {name: i for i, name in enumerate(getattr(self, kind))} for kind in kinds}
+        return {
+            kind: {name: i for i, name in enumerate(getattr(self, kind))} for kind in self.KINDS
+        }
+
+    @cached_property
+    def _array(self) -> dict[str, np.ndarray]:  # names as arrays: decoded by fancy indexing
+        return {kind: np.array(getattr(self, kind), dtype=object) for kind in self.KINDS}
 
     def encode(self, kind: str, names: Sequence) -> np.ndarray:
         """Codes of `names`, one of `kind` ("regions", "commodities", "periods", "links")."""
         return np.fromiter(map(self._code[kind].__getitem__, names), np.int64, len(names))
+
+    def decode(self, *columns: tuple[str, np.ndarray]) -> list[tuple]:
+        """Tuples of names from columns of codes, e.g. `decode(("links", l), ("periods", p))`."""
+        named = (self._array[kind][codes].tolist() for kind, codes in columns)
+        return list(zip(*named, strict=True))
 
     def node(self, region: np.ndarray, commodity: np.ndarray) -> np.ndarray:
         """Code of each (region, commodity) pair: commodity-major."""
@@ -99,8 +111,7 @@ class IndexSets:
         order = np.argsort(key, kind="stable")
         pairs, first = np.unique(key[order], return_index=True)
         link, period = np.divmod(pairs, count)
-        links, periods = self.names.links, self.periods
-        keys = [(links[i], periods[p]) for i, p in zip(link.tolist(), period.tolist(), strict=True)]
+        keys = self.names.decode(("links", link), ("periods", period))
         return keys, np.split(order, first[1:]) if len(order) else []
 
 
@@ -292,11 +303,8 @@ def derive_sets(ds: Dataset, open_links: set[str] | None = None) -> IndexSets:
         available=_triples(names, have),
         useful=_triples(names, want),
         link_flows=tuple(
-            zip(
-                [names.links[i] for i in flows.link.tolist()],
-                [names.commodities[i] for i in flows.commodity.tolist()],
-                [periods[i] for i in flows.period.tolist()],
-                strict=True,
+            names.decode(
+                ("links", flows.link), ("commodities", flows.commodity), ("periods", flows.period)
             )
         ),
         names=names,
@@ -330,8 +338,7 @@ def _triples(names: Names, marked: np.ndarray) -> frozenset[RCP]:
     period, node = np.nonzero(marked)
     commodity, region = np.divmod(node, len(names.regions))
     return frozenset(
-        (names.regions[r], names.commodities[c], names.periods[p])
-        for r, c, p in zip(region.tolist(), commodity.tolist(), period.tolist(), strict=True)
+        names.decode(("regions", region), ("commodities", commodity), ("periods", period))
     )
 
 

@@ -54,11 +54,9 @@ class _RowCodes:
     def decode(self, codes: np.ndarray) -> list[tuple[str, str, int]]:
         region, rest = np.divmod(codes, self.commodities * self.periods)
         commodity, period = np.divmod(rest, self.periods)
-        names = self.names
-        return [
-            (names.regions[r], names.commodities[k], names.periods[p])
-            for r, k, p in zip(region.tolist(), commodity.tolist(), period.tolist(), strict=True)
-        ]
+        return self.names.decode(
+            ("regions", region), ("commodities", commodity), ("periods", period)
+        )
 
 
 def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:

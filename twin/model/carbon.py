@@ -23,7 +23,7 @@ objective (objective.py) as price x :math:`E_p` x discounted years.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyomo.environ as pyo
 
@@ -31,8 +31,7 @@ from twin.model.aggregate import add_period_and_country_sums
 from twin.model.data import ModelData
 
 
-@dataclass(frozen=True)
-class EmissionTerm:
+class EmissionTerm(NamedTuple):  # a named tuple: tens of thousands are made per build
     """tCO2e per year = coefficient x variable, attributed to a region, source and chain."""
 
     region: str

@@ -16,7 +16,7 @@ technologies the green interest rate in their capital recovery factor (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyomo.environ as pyo
 
@@ -24,8 +24,7 @@ from twin.model.aggregate import add_period_and_country_sums
 from twin.model.data import ModelData
 
 
-@dataclass(frozen=True)
-class CapexTerm:
+class CapexTerm(NamedTuple):  # a named tuple: tens of thousands are made per build
     """Overnight capex = coefficient x variable, for one asset built in one period."""
 
     asset_type: str  # site / link / crossing
