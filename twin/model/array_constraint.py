@@ -94,24 +94,19 @@ class ArrayConstraint(IndexedConstraint):
     ) -> ArrayConstraint:
         """Rows given as (coefficient, variable) lists, one per member of `index`, as
         `twin.model.linear` takes them; a bound may be one number for every row."""
-        variables: list = []
-        position_of: dict[int, int] = {}  # id(variable) -> position in variables
-        rows: list[int] = []
-        positions: list[int] = []
-        coefficients: list[float] = []
-        for row, pairs in enumerate(terms):
-            for coefficient, var in pairs:
-                position = position_of.setdefault(id(var), len(variables))
-                if position == len(variables):
-                    variables.append(var)
-                rows.append(row)
-                positions.append(position)
-                coefficients.append(coefficient)
+        pairs = [pair for row in terms for pair in row]
+        coefficients = [coefficient for coefficient, _ in pairs]
+        ids = [id(var) for _, var in pairs]
+        distinct = dict(zip(ids, (var for _, var in pairs), strict=True))  # first-seen order
+        position_of = {key: i for i, key in enumerate(distinct)}
+        variables = list(distinct.values())
+        positions = list(map(position_of.__getitem__, ids))
+        rows = np.repeat(np.arange(len(terms), dtype=np.int64), [len(row) for row in terms])
         count = len(terms)
         return cls(
             index,
             variables,
-            rows=np.asarray(rows, dtype=np.int64),
+            rows=rows,
             positions=np.asarray(positions, dtype=np.int64),
             coefficients=np.asarray(coefficients, dtype=float),
             lower=np.broadcast_to(np.asarray(lower, dtype=float), count),
