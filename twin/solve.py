@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import itemgetter
 from pathlib import Path
 
 import highspy
@@ -113,9 +114,11 @@ class HighsModel:
         at once; filling a `HighsLp` field by field converts them element by element (about
         0.1 s at 1M nonzeros)."""
         n, m = len(self.columns), len(self.rows)
-        bounds = np.array([v.bounds for v in self.columns], dtype=float).reshape(n, 2)
-        col_lower = np.nan_to_num(bounds[:, 0], nan=-INF)  # None (no bound) came as nan
-        col_upper = np.nan_to_num(bounds[:, 1], nan=INF)
+        bounds = [v.bounds for v in self.columns]
+        # one column at a time: numpy converts a list of numbers twice as fast as of pairs
+        lower, upper = (np.array(list(map(itemgetter(i), bounds)), dtype=float) for i in (0, 1))
+        col_lower = np.nan_to_num(lower, nan=-INF)  # None (no bound) came as nan
+        col_upper = np.nan_to_num(upper, nan=INF)
         rhs = np.asarray(form.rhs, dtype=float)
         sense = np.array([s for _, s in self.rows], dtype=int)
         matrix = form.A
