@@ -42,11 +42,11 @@ def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
     growing, modules, free = [], [], []  # new modules <= most modules - existing modules
     for (s, p), activity in zip(m.site_periods, m.activity.values(), strict=True):
         existing, built = installed_terms(m, s, p)
-        capacity.append([(1.0, activity), *((-size[s] * one, build) for one, build in built)])
+        capacity.append([(1.0, activity), *((-size[s], build) for build in built)])
         room.append(size[s] * existing)
         if built:
             growing.append((s, p))
-            modules.append(built)
+            modules.append([(1.0, build) for build in built])
             free.append(data.sites[s].max_modules - existing)
     m.capacity = ArrayConstraint.from_terms(m.site_periods, capacity, -math.inf, room)
     m.max_modules_index = pyo.Set(initialize=growing, dimen=2, ordered=True)

@@ -57,18 +57,14 @@ def emission_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
 def _local_terms(m: pyo.ConcreteModel, data: ModelData) -> list[EmissionTerm]:
     """Supply and process emissions."""
     terms = []
-    for (r, k, p), (_, _, factor) in data.buys.items():
-        if factor:
-            terms.append(
-                EmissionTerm(r, "supply", data.commodity_chain[k], p, factor, m.buy[r, k, p])
-            )
-    for s, p in data.site_periods:
+    for (r, k, p), buy in m.buy.items():  # items(): no index look-up per variable
+        if factor := data.buys[r, k, p][2]:
+            terms.append(EmissionTerm(r, "supply", data.commodity_chain[k], p, factor, buy))
+    factors = {t: float(tech["emissions_t_per_activity"]) for t, tech in data.tech.items()}
+    for (s, p), activity in m.activity.items():
         site = data.sites[s]
-        factor = float(data.tech[site.technology]["emissions_t_per_activity"])
-        if factor:
-            terms.append(
-                EmissionTerm(site.region, "process", site.chain, p, factor, m.activity[s, p])
-            )
+        if factor := factors[site.technology]:
+            terms.append(EmissionTerm(site.region, "process", site.chain, p, factor, activity))
     return terms
 
 

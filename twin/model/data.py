@@ -299,20 +299,35 @@ def _link_sets(data: ModelData, open_links: set[str]) -> None:
 
 
 def _supply_and_demand(data: ModelData) -> None:
-    for row in rows(data.ds.supply):
-        key = (row.region_id, row.commodity_id, int(row.period))
-        if row.max_quantity > 0 and key in data.sets.useful:
-            data.buys[key] = (
-                float(row.max_quantity),
-                float(row.cost_per_unit),
-                float(row.emission_factor),
-            )
-    growth = data.scenario.demand_growth
-    for row in rows(data.ds.demand):
-        quantity = float(row.quantity) * growth
-        if quantity > 0:
-            key = (row.region_id, row.commodity_id, int(row.period))
-            data.demand[key] = (quantity, float(row.unmet_penalty))
+    """Purchases where what is bought can be used; demand where it is positive."""
+    useful = data.sets.useful
+    supply = data.ds.supply[data.ds.supply["max_quantity"] > 0]
+    data.buys = {
+        key: value
+        for key, value in zip(
+            _keys(supply),
+            _columns(supply, "max_quantity", "cost_per_unit", "emission_factor"),
+            strict=True,
+        )
+        if key in useful
+    }
+    demand = data.ds.demand.assign(
+        quantity=data.ds.demand["quantity"] * data.scenario.demand_growth
+    )
+    demand = demand[demand["quantity"] > 0]
+    data.demand = dict(
+        zip(_keys(demand), _columns(demand, "quantity", "unmet_penalty"), strict=True)
+    )
+
+
+def _keys(frame: pd.DataFrame) -> zip:
+    """(region, commodity, period) of each row, as Python objects."""
+    return _columns(frame, "region_id", "commodity_id", "period")
+
+
+def _columns(frame: pd.DataFrame, *names: str) -> zip:
+    """Tuples of the named columns, as Python objects (whole columns at once: `rows`)."""
+    return zip(*(frame[name].tolist() for name in names), strict=True)
 
 
 def _bloc_regions(ds: Dataset, bloc: str) -> set[str]:

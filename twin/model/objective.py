@@ -61,13 +61,16 @@ def _component_terms(
     terms: dict[str, list] = {name: [] for name in COMPONENTS}
     terms["capex"] = [(t.coefficient * t.annuity, t.var) for t in capex_terms(m, data)]
     constant = dict.fromkeys(COMPONENTS, 0.0)
-    for s, p in data.site_periods:
-        tech = data.tech[data.sites[s].technology]
-        fixed = float(tech["fixed_opex_per_module"]) * w[p]  # per installed module
+    opex = {  # (per installed module, per unit of activity) of each technology
+        t: (float(tech["fixed_opex_per_module"]), float(tech["variable_opex"]))
+        for t, tech in data.tech.items()
+    }
+    for (s, p), activity in zip(m.site_periods, m.activity.values(), strict=True):
+        fixed, variable = opex[data.sites[s].technology]
         existing, built = installed_terms(m, s, p)
-        constant["fixed_opex"] += fixed * existing
-        terms["fixed_opex"] += [(fixed * one, build) for one, build in built]
-        terms["variable_opex"].append((float(tech["variable_opex"]) * w[p], m.activity[s, p]))
+        constant["fixed_opex"] += fixed * w[p] * existing
+        terms["fixed_opex"] += [(fixed * w[p], build) for build in built]
+        terms["variable_opex"].append((variable * w[p], activity))
     for (r, k, p), buy in m.buy.items():
         terms["purchases"].append((data.buys[r, k, p][1] * w[p], buy))
     for (r, k, p), unmet in m.unmet.items():

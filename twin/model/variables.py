@@ -65,7 +65,7 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
 
     build = dict(m.build.items())  # plain look-ups: three families read every site-period
     m.installed_terms = {  # a plain dict on the model, not a Pyomo component
-        (s, p): (data.existing_alive[s, p], [(1.0, build[s, q]) for q in data.builds_alive(s, p)])
+        (s, p): (data.existing_alive[s, p], [build[s, q] for q in data.builds_alive(s, p)])
         for s, p in data.site_periods
     }
 
@@ -83,10 +83,11 @@ def installed(m: pyo.ConcreteModel, s: str, p: int) -> LinearExpression:
     """Modules installed at site s in period p, made when asked (the results read it): as a
     model component it would cost more to declare than the capacity rows that use it."""
     existing, built = installed_terms(m, s, p)
-    return linear(built, existing)
+    return linear([(1.0, b) for b in built], existing)
 
 
 def installed_terms(m: pyo.ConcreteModel, s: str, p: int) -> tuple[int, list]:
-    """Modules at site s in period p as (existing modules alive, [(1, build) of new modules
-    alive]): the one definition the capacity rows and fixed opex scale by their own factor."""
+    """Modules at site s in period p as (existing modules alive, [build variables of the new
+    modules alive]): the one definition the capacity rows and fixed opex scale by their own
+    factor."""
     return m.installed_terms[s, p]
