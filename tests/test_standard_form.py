@@ -18,7 +18,7 @@ from twin.model import build_model
 from twin.model.linear import linear, weighted
 from twin.scenario import Scenario, SolverOptions
 from twin.solve import solve
-from twin.standard_form import AT_LEAST, AT_MOST, EQUAL, compile_model
+from twin.standard_form import AT_LEAST, AT_MOST, EQUAL, _Columns, compile_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -277,3 +277,19 @@ def test_the_model_does_not_depend_on_the_hash_seed(tmp_path):
         forms.append(np.load(out))
     for key in ("columns", "rows", "indices", "indptr", "data", "c", "rhs"):
         np.testing.assert_array_equal(forms[0][key], forms[1][key], err_msg=key)
+
+
+def test_the_visitor_finds_each_numbered_variable_by_id():
+    """The visitor's var_map is a view of the columns: the variable of each id, in column
+    order, for the expressions only Pyomo's walker reads (a Param coefficient here)."""
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var([1, 2, 3])
+    m.p = pyo.Param(initialize=4.0, mutable=True)
+    columns = _Columns()
+    cols, coefs, constant = columns.terms(m.p * m.x[3] + m.x[1] + 2)
+    var_map = columns.visitor.var_map
+    assert [var_map[i] for i in var_map] == [m.x[1], m.x[2], m.x[3]] and len(var_map) == 3
+    assert (cols, coefs, constant) == ([2, 0], [4.0, 1], 2)
+    assert id(m.x[2]) in var_map and id(m.p) not in var_map
+    repn = columns.visitor.walk_expression(m.x[1] * m.x[2])  # nonlinear: rebuilt by id
+    assert str(repn.to_expression(columns.visitor)) == "x[1]*x[2]"

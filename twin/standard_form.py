@@ -17,6 +17,7 @@ bound, where Pyomo writes a row with an infinite right-hand side.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import repeat
 
@@ -70,14 +71,35 @@ class StandardForm:
     columns: list[pyo.Var]  # variable data per column
 
 
+class _VarMap(Mapping):
+    """id(variable) -> variable, in column order, as the visitor's `var_map`: a view of the
+    column numbers and the column list, not a second dict of every variable."""
+
+    def __init__(self, number: dict[int, int], columns: list[VarData]):
+        self.number, self.columns = number, columns
+
+    def __getitem__(self, key: int) -> VarData:
+        return self.columns[self.number[key]]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.number
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.number)
+
+    def __len__(self) -> int:
+        return len(self.number)
+
+
 class _Recorder:
     """Pyomo's `VarRecorder` (ordered) that also numbers the columns as it records them: a
     component's unfixed members all at once, in index order, the first time one is seen."""
 
     def __init__(self) -> None:
         self.sorter = FileDeterminism_to_SortComponents(FileDeterminism.ORDERED)
-        self.var_map: dict[int, VarData] = {}  # id(variable) -> variable, in column order
         self.number: dict[int, int] = {}  # id(variable) -> column
+        self.columns: list[VarData] = []  # variable of each column
+        self.var_map = _VarMap(self.number, self.columns)
 
     def add(self, var: VarData) -> None:
         component = var.parent_component()
@@ -89,7 +111,7 @@ class _Recorder:
             members = [v for v, i in zip(members, ids, strict=True) if i not in number]
             ids = list(map(id, members))
         first = len(number)
-        self.var_map.update(zip(ids, members, strict=True))
+        self.columns += members
         number.update(zip(ids, range(first, first + len(ids)), strict=True))
 
 
@@ -108,7 +130,7 @@ class _Columns:
         folds those in."""
         if not all(getattr(v, "is_variable_type", bool)() and not v.fixed for v in variables):
             return False
-        recorded = self.recorder.var_map
+        recorded = self.number
         for v in variables:
             if id(v) not in recorded:  # adds every unfixed member of v's component
                 self.recorder.add(v)
@@ -158,7 +180,7 @@ class _Columns:
         if missing.any():
             used = positions[missing[positions]]  # terms of unnumbered variables, in order
             distinct, first = np.unique(used, return_index=True)
-            recorded, add = self.recorder.var_map, self.recorder.add
+            recorded, add = self.number, self.recorder.add
             for j in distinct[np.argsort(first)].tolist():
                 v = variables[j]
                 if id(v) not in recorded and not v.fixed:
@@ -333,7 +355,7 @@ def compile_model(model: pyo.ConcreteModel) -> StandardForm:
     cost = np.zeros(n)
     np.add.at(cost, np.asarray(obj_index, dtype=np.int64), sign * np.asarray(obj_data, float))
     used = (np.diff(matrix.indptr) > 0) | (cost != 0)  # a column only in zero terms is dropped
-    variables = list(columns.recorder.var_map.values())
+    variables = columns.recorder.columns
     if not used.all():
         matrix, cost = matrix[:, used], cost[used]
         variables = [v for v, keep in zip(variables, used, strict=True) if keep]
