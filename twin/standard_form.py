@@ -207,6 +207,8 @@ class _Columns:
         if expr.__class__ is ProductExpression and expr.args[0].__class__ in native_numeric_types:
             factor = expr.args[0]
             cols, coefs, constant = self.terms(expr.args[1])
+            if coefs.count(1) == len(coefs):  # a sum of variables, as a link load: no products
+                return cols, [factor] * len(coefs), factor * constant
             return cols, [factor * c for c in coefs], factor * constant
         if expr.__class__ is SumExpression:
             cols, coefs, constant = [], [], 0.0

@@ -260,11 +260,12 @@ def _site_sets(data: ModelData) -> None:
         if scenario.allow_investment and may_build and site.max_modules > 0:
             data.builds.append((site_id, period))
     data.build_periods = data.periods_of(data.builds)
+    rate = {t: data.capex_rate(t) for t in data.tech}
+    lifetime = {t: int(tech["lifetime_years"]) for t, tech in data.tech.items()}
     for site_id, period in data.builds:
         site = data.sites[site_id]
-        lifetime = int(data.tech[site.technology]["lifetime_years"])
-        rate = data.capex_rate(site.technology)
-        data.build_weight[site_id, period] = data.annuity(rate, lifetime, period)
+        t = site.technology
+        data.build_weight[site_id, period] = data.annuity(rate[t], lifetime[t], period)
         if site.existing == 0 and site.opening_cost > 0:
             data.openings.append((site_id, period))
 
