@@ -204,6 +204,7 @@ def test_balance_rows_hold_the_terms_the_formulation_lists(dataset):
     for key, var in m.unmet.items():
         expected[key][var.name] += 1.0
     assert sorted(m.balance_index) == sorted(set(expected) | set(data.demand))
+    assert {type(part) for key in m.balance_index for part in key} == {str, int}
     visitor = LinearRepnVisitor({})
     for key in m.balance_index:
         row = m.balance[key]

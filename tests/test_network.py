@@ -54,6 +54,7 @@ def test_closing_every_border_link_makes_demand_unreachable(toy: Path):
     sets = derive_sets(ds, open_links={"farm_hub_rail"})
     assert ("cn_city", "flour", 2030) not in sets.available
     assert sets.link_flows == ()  # flour has no outlet, so the mill and its grain are idle
+    assert sets.flows_by_link_period == ([], [])  # no link load either
     assert len(check_structure(ds, sets).errors) == 2
 
 
@@ -115,3 +116,5 @@ def test_flow_arrays_and_link_groups_name_the_flow_tuples():
             assert {sets.link_flows[i][::2] for i in positions} == {(link, period)}
         assert sorted(i for positions in members for i in positions) == list(range(len(decoded)))
         assert not shut & {link for link, _ in loads}
+        keys = [*sets.link_flows, *sets.site_periods, *sets.available, *sets.useful, *loads]
+        assert {type(part) for key in keys for part in key} == {str, int}  # no numpy scalars

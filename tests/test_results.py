@@ -167,3 +167,22 @@ def test_headline_readers_find_the_plans_the_target_year_and_horizon_values():
     assert total_value(kpis, "to_be", "total_cost", None) == 9.0  # over the horizon
     assert total_value(kpis, "to_be", "total_cost", 2035) is None
     assert total_value(kpis, None, "jobs", 2035) is None
+
+
+def test_modules_installed_are_existing_ones_alive_plus_new_ones_alive(toy_plan):
+    """`modules_installed` counts existing modules until they retire and each period's new
+    modules through their lifetime, from the solved build variables."""
+    for run in toy_plan:
+        data, m = run.built.data, run.built.model
+        production = run.results["production"].set_index(["site_id", "period"])
+        checked = 0
+        for (s, p), row in production.iterrows():
+            lifetime = data.lifetime(s)
+            built = sum(
+                m.build[s, q].value
+                for q in data.periods
+                if (s, q) in m.builds and q <= p < q + lifetime
+            )
+            assert row["modules_installed"] == pytest.approx(data.existing_alive[s, p] + built)
+            checked += built > 0
+        assert checked or run.scenario.allow_investment is False

@@ -125,3 +125,36 @@ def test_in_place_bound_change_equals_a_rebuild_without_the_link(toy: Path):
     assert reopt.status == rebuilt.status == "optimal"
     assert reopt.objective == pytest.approx(rebuilt.objective, rel=1e-9)
     assert built.model.flow["hub_city_road", "flour", 2025].value == pytest.approx(80_000)
+
+
+def test_columns_carry_each_variables_domain_and_bounds():
+    """Integrality is asked once per domain and bounds are read a column at a time: both
+    must still say, column by column, what each variable says."""
+    from twin.solve import HighsModel
+
+    m = pyo.ConcreteModel()
+    m.b = pyo.Var([1, 2], domain=pyo.Binary)
+    m.n = pyo.Var([1, 2], domain=pyo.NonNegativeIntegers, bounds=lambda _, i: (0, 3 * i))
+    m.x = pyo.Var([1, 2, 3], domain=pyo.Reals)
+    m.x[2].setlb(-1.5)
+    m.x[3].setub(4.0)
+    m.y = pyo.Var(domain=pyo.NonNegativeReals)
+    m.y.fix(2.0)
+    m.c = pyo.Constraint(expr=sum(m.b.values()) + sum(m.n.values()) + sum(m.x.values()) + m.y <= 9)
+    m.objective = pyo.Objective(expr=sum(m.x.values()))
+    for relax in (False, True):
+        model = HighsModel(m, relax=relax)
+        lp = model.highs.getLp()
+        names = [v.name for v in model.columns]  # the objective's x first, as Pyomo numbers
+        assert names == ["x[1]", "x[2]", "x[3]", "b[1]", "b[2]", "n[1]", "n[2]"]  # y is fixed
+        assert list(model.integer) == [v.is_integer() and not relax for v in model.columns]
+        inf = highspy.kHighsInf
+        expected = [
+            (-inf if lo is None else lo, inf if up is None else up)
+            for lo, up in (v.bounds for v in model.columns)
+        ]
+        assert list(zip(lp.col_lower_, lp.col_upper_, strict=True)) == expected
+        bounds = dict(zip(names, expected, strict=True))
+        assert bounds["n[2]"] == (0, 6) and bounds["x[2]"] == (-1.5, inf)
+        assert bounds["x[3]"] == (-inf, 4.0) and bounds["b[1]"] == (0, 1)
+        assert sum(model.integer) == (0 if relax else 4)

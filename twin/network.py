@@ -251,9 +251,10 @@ class _Reach:
         """Sites with every node of their `side` (needs or makes) among `nodes`."""
         return side @ ~nodes == 0
 
-    def available(self, period: int, sites: np.ndarray) -> np.ndarray:
-        """What can be had in a period: supply, then sites and links to a fixpoint."""
-        have = self.closure(self.bought[period], forward=True)
+    def available(self, position: int, sites: np.ndarray) -> np.ndarray:
+        """What can be had in the period at `position` (in `Names.periods`): supply, then
+        `sites` and links to a fixpoint."""
+        have = self.closure(self.bought[position], forward=True)
         pending = sites.copy()
         while (ready := pending & self.has(have, self.needs)).any():
             pending &= ~ready
@@ -261,9 +262,10 @@ class _Reach:
             have |= self.closure(made & ~have, forward=True)  # `have` is closed already
         return have
 
-    def useful(self, period: int, sites: np.ndarray) -> np.ndarray:
-        """Where a unit can end in a period: demand and site inputs, then up the links."""
-        sinks = self.demanded[period] | (self.needs.T @ sites > 0)
+    def useful(self, position: int, sites: np.ndarray) -> np.ndarray:
+        """Where a unit can end in the period at `position`: demand and the inputs of
+        `sites`, then up the links."""
+        sinks = self.demanded[position] | (self.needs.T @ sites > 0)
         return self.closure(sinks, forward=False)
 
 
@@ -282,17 +284,18 @@ def derive_sets(ds: Dataset, open_links: set[str] | None = None) -> IndexSets:
     reach = _Reach(ds, open_links, names)
     periods = names.periods
     operable = operable_site_periods(ds)
-    active = np.array([[(s, p) in operable for p in periods] for s in reach.sites], dtype=bool)
-    active = active.reshape(len(reach.sites), len(periods))
+    active = np.zeros((len(reach.sites), len(periods)), dtype=bool)  # site x period position
+    for i, site in enumerate(reach.sites):
+        active[i] = [(site, p) in operable for p in periods]
     have = np.zeros((len(periods), reach.size), dtype=bool)
     want = np.zeros_like(have)
     while True:
         still_active = np.zeros_like(active)
-        for p in range(len(periods)):
-            have[p] = reach.available(p, active[:, p])
-            runnable = active[:, p] & reach.has(have[p], reach.needs)
-            want[p] = reach.useful(p, runnable)
-            still_active[:, p] = runnable & reach.has(want[p], reach.makes)
+        for i in range(len(periods)):
+            have[i] = reach.available(i, active[:, i])
+            runnable = active[:, i] & reach.has(have[i], reach.needs)
+            want[i] = reach.useful(i, runnable)
+            still_active[:, i] = runnable & reach.has(want[i], reach.makes)
         if (still_active == active).all():
             break
         active = still_active
@@ -328,7 +331,8 @@ def _flows(reach: _Reach, have: np.ndarray, want: np.ndarray) -> Flows:
     )
 
 
-def _pairs(sites: list[str], periods: tuple[int, ...], active: np.ndarray) -> list:
+def _pairs(sites: list[str], periods: tuple[int, ...], active: np.ndarray) -> list[tuple]:
+    """(site, period) of each active (site, period position)."""
     site, period = np.nonzero(active)
     return [(sites[s], periods[p]) for s, p in zip(site.tolist(), period.tolist(), strict=True)]
 

@@ -99,7 +99,7 @@ class HighsModel:
             form = compile_model(model)
             self.columns = form.columns
             self.rows = form.rows  # (constraint data, EQUAL / AT_MOST / AT_LEAST)
-            domains = [id(v.domain) for v in self.columns]  # a handful: ask one var of each
+            domains = [id(v.domain) for v in self.columns]  # a handful: ask one variable each
             one_of = dict(zip(domains, self.columns, strict=True))
             integral = {domain: v.is_integer() for domain, v in one_of.items()}
             self.integer = np.fromiter(

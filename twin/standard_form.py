@@ -107,7 +107,7 @@ class _Recorder:
         members = [v for v in members if not v.fixed]
         ids = list(map(id, members))
         number = self.number
-        if not number.keys().isdisjoint(ids):  # members recorded already (through a Reference)
+        if not number.keys().isdisjoint(ids):  # some recorded already (unfixed since): once
             members = [v for v, i in zip(members, ids, strict=True) if i not in number]
             ids = list(map(id, members))
         first = len(number)

@@ -77,6 +77,8 @@ def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     add(codes.encode_keys(list(m.buy)), first + np.arange(len(m.buy)), 1.0)
     first += len(m.buy)
     flows = data.sets.flows  # the flow variables' index as arrays, in their order
+    if len(flows.link) != len(m.flow):
+        raise ValueError(f"balance: {len(flows.link)} flows in the sets, {len(m.flow)} variables")
     into = codes.of_codes(flows.dst, flows.commodity, flows.period)
     out_of = codes.of_codes(flows.src, flows.commodity, flows.period)
     add(  # in and out, flow by flow
@@ -100,7 +102,7 @@ def add_balance(m: pyo.ConcreteModel, data: ModelData) -> None:
     present = np.zeros(codes.size, dtype=bool)  # a row per code present, in code order:
     present[terms] = present[demand_rows] = True  # counted, not sorted (1M terms at 1.1M nnz)
     keys = codes.decode(np.flatnonzero(present))
-    row = np.cumsum(present)[terms] - 1
+    row = np.cumsum(present, dtype=np.int32)[terms] - 1  # int32: fewer rows than 2^31
     demand = np.array([data.demand.get(key, (0.0, 0.0))[0] for key in keys], dtype=float)
     m.balance_index = pyo.Set(initialize=keys, dimen=3, ordered=True)
     m.balance = ArrayConstraint(

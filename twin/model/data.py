@@ -327,7 +327,8 @@ def _keys(frame: pd.DataFrame) -> zip:
 
 
 def _columns(frame: pd.DataFrame, *names: str) -> zip:
-    """Tuples of the named columns, as Python objects (whole columns at once: `rows`)."""
+    """Tuples of the named columns as Python objects, each column converted at once (as
+    `twin.data.rows` does), not value by value."""
     return zip(*(frame[name].tolist() for name in names), strict=True)
 
 
