@@ -204,9 +204,10 @@ class _Reach:
         self.arc_src = names.encode("regions", arcs["src"].tolist())[order]
         self.arc_dst = names.encode("regions", arcs["dst"].tolist())[order]
         self.size = len(names.regions) * len(names.commodities)
-        src = names.node(self.arc_src, self.arc_commodity)
-        dst = names.node(self.arc_dst, self.arc_commodity)
-        into = sp.csr_matrix((np.ones(len(src)), (dst, src)), shape=(self.size, self.size))
+        self.src_node = names.node(self.arc_src, self.arc_commodity)  # where each arc starts
+        self.dst_node = names.node(self.arc_dst, self.arc_commodity)
+        ones = np.ones(len(self.src_node))
+        into = sp.csr_matrix((ones, (self.dst_node, self.src_node)), (self.size, self.size))
         self.step = {True: into, False: into.T.tocsr()}  # (step @ x)[j]: x at a neighbour of j
 
         self.sites = ds.sites["site_id"].tolist()
@@ -230,7 +231,7 @@ class _Reach:
         """Period x node: the (region, commodity, period) rows of `frame`."""
         names = self.names
         marked = np.zeros((len(names.periods), self.size), dtype=bool)
-        period = names.encode("periods", [int(p) for p in frame["period"]])
+        period = names.encode("periods", frame["period"].tolist())
         region = names.encode("regions", frame["region_id"].tolist())
         commodity = names.encode("commodities", frame["commodity_id"].tolist())
         marked[period, names.node(region, commodity)] = True
@@ -318,10 +319,7 @@ def derive_sets(ds: Dataset, open_links: set[str] | None = None) -> IndexSets:
 def _flows(reach: _Reach, have: np.ndarray, want: np.ndarray) -> Flows:
     """A flow per arc (link, commodity) and period where its commodity is available at the
     source and useful at the destination: arcs by (link, commodity), then periods."""
-    names = reach.names
-    src = names.node(reach.arc_src, reach.arc_commodity)
-    dst = names.node(reach.arc_dst, reach.arc_commodity)
-    arc, period = np.nonzero((have[:, src] & want[:, dst]).T)
+    arc, period = np.nonzero((have[:, reach.src_node] & want[:, reach.dst_node]).T)
     return Flows(
         link=reach.arc_link[arc],
         src=reach.arc_src[arc],

@@ -2,6 +2,6 @@
 
 from twin.data.loader import Dataset, load_dataset, read_meta
 from twin.data.problems import DatasetError, Problem
-from twin.data.rows import rows
+from twin.data.rows import columns, rows
 
-__all__ = ["Dataset", "DatasetError", "Problem", "load_dataset", "read_meta", "rows"]
+__all__ = ["Dataset", "DatasetError", "Problem", "columns", "load_dataset", "read_meta", "rows"]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from twin.data import Dataset, rows
+from twin.data import Dataset, columns, rows
 from twin.model.discounting import annuity_weight, capital_recovery_factor, period_weight
 from twin.network import IndexSets, derive_sets
 from twin.scenario import Scenario
@@ -307,7 +308,7 @@ def _supply_and_demand(data: ModelData) -> None:
         key: value
         for key, value in zip(
             _keys(supply),
-            _columns(supply, "max_quantity", "cost_per_unit", "emission_factor"),
+            columns(supply, "max_quantity", "cost_per_unit", "emission_factor"),
             strict=True,
         )
         if key in useful
@@ -317,19 +318,13 @@ def _supply_and_demand(data: ModelData) -> None:
     )
     demand = demand[demand["quantity"] > 0]
     data.demand = dict(
-        zip(_keys(demand), _columns(demand, "quantity", "unmet_penalty"), strict=True)
+        zip(_keys(demand), columns(demand, "quantity", "unmet_penalty"), strict=True)
     )
 
 
-def _keys(frame: pd.DataFrame) -> zip:
+def _keys(frame: pd.DataFrame) -> Iterator[tuple]:
     """(region, commodity, period) of each row, as Python objects."""
-    return _columns(frame, "region_id", "commodity_id", "period")
-
-
-def _columns(frame: pd.DataFrame, *names: str) -> zip:
-    """Tuples of the named columns as Python objects, each column converted at once (as
-    `twin.data.rows` does), not value by value."""
-    return zip(*(frame[name].tolist() for name in names), strict=True)
+    return columns(frame, "region_id", "commodity_id", "period")
 
 
 def _bloc_regions(ds: Dataset, bloc: str) -> set[str]:
