@@ -6,10 +6,8 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
 from benchmarks.synthetic import write_synthetic
-from twin.config import REPO, register, to_run_inputs
+from twin.config import compose_config, to_run_inputs
 from twin.data import Dataset, load_dataset
 from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, instance_name, published_optimum, read_cflp
 from twin.orlib import to_dataset as orlib_dataset
@@ -37,10 +35,7 @@ class Case:
             scenario = replace(ORLIB_SCENARIO, solver=replace(options, mip_gap=1e-9))
             return ds, scenario, published_optimum(instance_name(path, self.capacity))
         if self.kind == "config":  # the dataset and scenario `twin run <source>` would solve
-            register()
-            with initialize_config_dir(config_dir=str(REPO / "configs"), version_base=None):
-                cfg = compose(config_name="config", overrides=self.source.split())
-            ds, scenario = to_run_inputs(cfg)
+            ds, scenario = to_run_inputs(compose_config(self.source.split()))
             return ds, replace(scenario, solver=options), None
         ds = load_dataset(write_synthetic(workdir / f"synthetic_{self.source}", int(self.source)))
         return ds, Scenario(solver=options), None

@@ -137,7 +137,7 @@ def test_bad_corridor_is_a_clear_error_naming_the_key(tmp_path: Path):
 def test_negative_carbon_cap_is_rejected(tmp_path: Path):
     result = twin_run("scenario.carbon_cap=-5", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2
-    assert "scenario.carbon_cap must be >= 0" in result.stdout
+    assert "scenario.carbon_cap=-5.0: must be a finite number >= 0" in result.stdout
 
 
 def test_failed_write_leaves_no_partial_parquet(tmp_path: Path, monkeypatch):

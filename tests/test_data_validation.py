@@ -71,9 +71,9 @@ def test_empty_cell_where_value_required(toy: Path, edit: CsvEdit):
     assert_problem(toy, "supply.csv", 4, "cost_per_unit", "value required")
 
 
-def test_not_a_number_text_counts_as_wrong_type(toy: Path, edit: CsvEdit):
+def test_not_a_number_text_is_named_as_such_not_as_an_empty_cell(toy: Path, edit: CsvEdit):
     edit.set("demand.csv", 2, "quantity", "NaN")
-    assert_problem(toy, "demand.csv", 2, "quantity", "value required")
+    assert_problem(toy, "demand.csv", 2, "quantity", "expected a number, got 'NaN' (not a number)")
 
 
 def test_negative_value(toy: Path, edit: CsvEdit):

@@ -272,7 +272,10 @@ def test_disruption_and_pareto_runs_write_their_tables_and_figure(tmp_path: Path
     ("overrides", "message"),
     [
         (["analysis=disruption"], "analysis=disruption needs a disruption"),
-        (["analysis=pareto", "scenario.pareto_points=1"], "scenario.pareto_points must be >= 2"),
+        (
+            ["analysis=pareto", "scenario.pareto_points=1"],
+            "scenario.pareto_points=1: must be a whole number >= 2",
+        ),
         (["analysis=n1", "analysis.n1_corridor=nowhere"], "analysis.n1_corridor"),
     ],
 )

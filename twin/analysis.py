@@ -20,7 +20,7 @@ from twin.config import ConfigError, TwinConfig
 from twin.data import Dataset
 from twin.kpis import AS_IS, BASELINE, compare_kpis
 from twin.pareto import frontier, pareto_table, plot
-from twin.plan import PlanRun, optimise, plan_against_as_is
+from twin.plan import PlanRun, capped_as_is, optimise, plan_against_as_is
 from twin.scenario import Scenario
 from twin.whatif import (
     Disruption,
@@ -61,8 +61,12 @@ def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, 
 
 def plan(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
     if not cfg.scenario.compare_as_is:
+        helpers = []
+        if scenario.carbon_cap_pct is not None:  # its reference: as-is emissions
+            helpers = [optimise(ds, scenario.as_is(), run_id, run_dir / "highs_as_is.log")]
+            scenario = capped_as_is(scenario, helpers[0])
         run = optimise(ds, scenario, run_id, run_dir / "highs.log")
-        return Outcome(run, run.kpis)
+        return Outcome(run, run.kpis, helpers=helpers)
     to_be, as_is = plan_against_as_is(ds, scenario, run_id, run_dir)
     return Outcome(to_be, to_be.kpis, {AS_IS: as_is})
 
@@ -129,8 +133,6 @@ def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: P
 def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
     if scenario.carbon_cap_pct is not None:
         raise ConfigError("analysis=pareto spans every emission level: unset carbon_cap_pct")
-    if cfg.scenario.pareto_points < 2:
-        raise ConfigError(f"scenario.pareto_points must be >= 2, got {cfg.scenario.pareto_points}")
     points = frontier(ds, scenario, cfg.scenario.pareto_points, run_id)
     table = pareto_table(points, run_id)
     others = {

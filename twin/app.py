@@ -1,20 +1,27 @@
 """`twin run`: the Hydra app. A thin shell that calls the pipeline's stages in order.
 
-load -> analysis (build, solve, extract) -> write, each timed and shown with rich; at the end
-a table of headline KPIs, to-be against as-is (or disrupted against the undisrupted plan), and
-the analysis's own table. Every run leaves `run.json` (also when it fails) and, when it has a
-solution, `results/*.parquet` (and `as_is/results/`, ...), written atomically.
-A failed run never raises into the launcher, so one bad run does not kill a sweep.
+check config -> load -> analysis (build, solve, extract) -> write, each timed and shown with
+rich; at the end a table of headline KPIs, to-be against as-is (or disrupted against the
+undisrupted plan), and the analysis's own table.
+
+A run never lies and never loses: it holds its directory's lock (`twin.rundir`), so a second
+run into it refuses; it records `run.json` at the start (status `error`, "did not finish",
+replaced when it ends), so a killed run is never read as finished; it writes its outputs
+aside and swaps them in at once, so a failed attempt leaves the earlier outputs whole and
+says so in run.json. No exception escapes a run (one bad run does not kill a sweep): a bug
+becomes status `error` with its traceback in app.log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
-import shutil
 import time
+import traceback
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -22,28 +29,44 @@ from pathlib import Path
 import hydra
 import pandas as pd
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from twin import lifeline
 from twin.analysis import PARETO_DIR, PARETO_FIGURE, Outcome, run_analysis
-from twin.config import BOOKKEEPING, REPO, ConfigError, dataset_path, register, to_run_inputs
-from twin.data import DatasetError, load_dataset
+from twin.config import (
+    BOOKKEEPING,
+    REPO,
+    ConfigError,
+    TwinConfig,
+    dataset_path,
+    register,
+    to_run_inputs,
+)
+from twin.config_checks import config_problems
+from twin.data import DatasetError, capped, load_dataset
 from twin.kpis import REFERENCE_PLANS, last_period, plans, total_value
-from twin.plan import PlanRun
+from twin.plan import PlanError, PlanRun
 from twin.results.audit import audit
 from twin.results.writer import write_json, write_tables
+from twin.rundir import RunDirectoryBusy, StagedOutputs, locked
+from twin.solve import FINISHED
 from twin.whatif import WhatIfError
 
-FINISHED = ("optimal", "time_limit")
+USER_ERROR, FAILED = 2, 1  # exit codes of a run (0: solved; 1: no usable solution, a bug)
+USER_ERRORS = (DatasetError, ConfigError, WhatIfError)
 EXIT_CODES: list[int] = []  # exit codes of the runs made in this process
+LOG_FILE = "app.log"  # Hydra's job log (hydra.job.name is `app` in configs/config.yaml)
 console = Console()
 
 
-# What a run writes beside results/ (results/ itself is replaced atomically); report.html is
-# twin.report's page, named here to keep plotly out of a run that asks for no page.
-EARLIER_OUTPUTS = (*REFERENCE_PLANS, PARETO_DIR, PARETO_FIGURE, "report.html")
+# What a run writes beside run.json and its logs, replaced as one step by each attempt that
+# has results; report.html is twin.report's page, named here to keep plotly out of a run
+# that asks for no page.
+OUTPUTS = ("results", *REFERENCE_PLANS, PARETO_DIR, PARETO_FIGURE, "report.html")
 
 
 def config_hash(config: dict) -> str:
@@ -76,35 +99,85 @@ def stage(name: str, timings: dict[str, float]):
     console.print(f"[green]✓[/] {name:<8} {timings[name]:7.2f} s")
 
 
-def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
-    """One run in `run_dir`: 0 solved, 1 no usable solution, 2 bad input or config."""
+@dataclass(frozen=True)
+class Job:
+    """Where a run writes and what it is: its directory and id, the overrides that made it,
+    and the sweep it belongs to (None for a single run)."""
+
+    run_dir: Path
+    run_id: str
+    overrides: tuple[str, ...] = ()
+    sweep_dir: Path | None = None
+
+
+def execute(cfg: DictConfig, job: Job) -> int:
+    """One run: 0 solved, 1 no usable solution (or a bug), 2 bad input or config, or the
+    directory in use by another run (then nothing in it is touched)."""
+    try:
+        with locked(job.run_dir):
+            return _attempt(cfg, job)
+    except RunDirectoryBusy as error:
+        _print_failure("refused", str(error))
+    except OSError as error:  # the directory cannot be made or locked (permissions, disk)
+        _print_failure("refused", f"run directory {job.run_dir}: {error}")
+    return USER_ERROR
+
+
+def _attempt(cfg: DictConfig, job: Job) -> int:
+    run_dir, run_id = job.run_dir, job.run_id
+    record = run_dir / "run.json"
+    earlier = _read_record(record)
     config = OmegaConf.to_container(cfg, resolve=True)
     meta: dict = {
         "run_id": run_id,
         "started_at": datetime.now(UTC).isoformat(),
         "config": config,
         "config_hash": config_hash(config),
+        "overrides": list(job.overrides),
         "dataset": cfg.dataset.path,
         "versions": versions(),
         "analysis": cfg.analysis.name,
-        "plan_hash": plan_hash(cfg.analysis.plan_dir),
     }
     timings: dict[str, float] = {}
-    record = run_dir / "run.json"
+    fail = _Failure(record, meta, timings, _earlier_outputs(earlier, run_dir))
     try:
+        problems = config_problems(cfg, TwinConfig)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        meta["plan_hash"] = plan_hash(cfg.analysis.plan_dir)
         with stage("load", timings):
             ds = load_dataset(dataset_path(cfg.dataset))
         meta["data_hash"] = ds.data_hash
-        if cfg.resume and _finished_before(record, meta):
+        meta["warnings"] = [str(w) for w in ds.warnings]
+        for warning in capped(meta["warnings"]):
+            console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+        if cfg.resume and _finished_before(earlier, meta, run_dir):
             console.print(f"[cyan]skipped[/] {run_id}: finished before with this config and data")
             if cfg.report:  # the page may be what the resumed run is asked for
-                write_page(run_dir)
+                write_page(run_dir, job.sweep_dir)
             return 0
+        write_json(record, _unfinished(meta, fail.kept))
         ds, scenario = to_run_inputs(cfg, ds)
         with stage("solve", timings):
             outcome = run_analysis(cfg, ds, scenario, run_id, run_dir)
-    except (DatasetError, ConfigError, WhatIfError) as error:
-        return _fail(record, meta, timings, f"{type(error).__name__}: {error}", 2)
+        return _finish(cfg, outcome, job, meta, fail)
+    except USER_ERRORS as error:
+        return fail(f"{type(error).__name__}: {error}", USER_ERROR)
+    except PlanError as error:
+        return fail(str(error), FAILED)
+    except OSError as error:  # the machine, not the model: a full disk, a file not writable
+        return fail(f"{type(error).__name__}: {error}", FAILED)
+    except Exception as error:  # a bug: recorded with its traceback, never lost or raised
+        with (run_dir / LOG_FILE).open("a", encoding="utf-8") as log:
+            log.write(f"[{datetime.now(UTC).isoformat()}] run {run_id} failed:\n")
+            log.write(traceback.format_exc())
+        message = f"internal error {type(error).__name__}: {error} (traceback in {LOG_FILE})"
+        return fail(message, FAILED)
+
+
+def _finish(cfg: DictConfig, outcome: Outcome, job: Job, meta: dict, fail: _Failure) -> int:
+    """Audit the outcome, swap its outputs in and record the run."""
+    run_dir, timings = job.run_dir, fail.timings
     runs = [outcome.main, *outcome.others.values(), *outcome.helpers]
     for key in ("build", "handoff", "solve", "extract"):
         timings[key] = sum(run.timings.get(key, 0.0) for run in runs)
@@ -112,51 +185,108 @@ def execute(cfg: DictConfig, run_dir: Path, run_id: str) -> int:
     meta.update(_solve_record(main))
     if main.results is None:
         message = "; ".join([main.solved.message, *main.solved.explanation])
-        return _fail(record, meta, timings, message, 1, status=main.solved.status)
+        return fail(message, FAILED, status=main.solved.status)
     for name, run in {"results": main, **outcome.others}.items():
         problems = audit(run.results.tables, run.results.cost) if run.results else []
         if problems:
-            message = f"{name}: results fail the audit: " + "; ".join(problems)
-            return _fail(record, meta, timings, message, 1)
+            return fail(f"{name}: results fail the audit: " + "; ".join(problems), FAILED)
     with stage("write", timings):
-        _remove_earlier_outputs(run_dir)
-        metadata = {"run_id": run_id, "config_hash": meta["config_hash"]}
-        tables = {**main.results.tables, "kpis": outcome.kpis, **outcome.tables}
-        write_tables(run_dir / "results", tables, metadata)
-        for name, run in outcome.others.items():
-            if run.results is not None:
-                other = {**run.results.tables, "kpis": run.kpis}
-                write_tables(run_dir / name / "results", other, metadata)
-        for file, draw in outcome.figures.items():
-            draw(run_dir / file)
+        metadata = {"run_id": meta["run_id"], "config_hash": meta["config_hash"]}
+        _write_outputs(outcome, run_dir, metadata)
     meta["timings"] = timings
     meta["finished_at"] = datetime.now(UTC).isoformat()
-    write_json(record, meta)
+    write_json(run_dir / "run.json", meta)
     _summary(outcome, run_dir)
     if cfg.report:
-        write_page(run_dir)
+        write_page(run_dir, job.sweep_dir)
     return 0
 
 
-def _remove_earlier_outputs(run_dir: Path) -> None:
-    """Remove what an earlier run into the same directory wrote beside `results/` (reference
-    plans, frontier points, figures, the page), so that nothing of another config is read
-    as this run's; this run then writes its own. Called once the new run has results."""
-    for name in EARLIER_OUTPUTS:
-        path = run_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+def _write_outputs(outcome: Outcome, run_dir: Path, metadata: dict[str, str]) -> None:
+    """Every output of the outcome, written aside and swapped in place of the earlier ones."""
+    staged = StagedOutputs(run_dir)
+    try:
+        main = outcome.main
+        tables = {**main.results.tables, "kpis": outcome.kpis, **outcome.tables}
+        write_tables(staged.root / "results", tables, metadata)
+        for name, run in outcome.others.items():
+            if run.results is not None:
+                other = {**run.results.tables, "kpis": run.kpis}
+                write_tables(staged.root / name / "results", other, metadata)
+        for file, draw in outcome.figures.items():
+            draw(staged.root / file)
+    except BaseException:
+        staged.discard()
+        raise
+    staged.commit(OUTPUTS)
 
 
-def write_page(directory: Path) -> None:
-    """`report=true`: the run's (or sweep's) report.html; any problem with it (a bad file or
-    a bug in the report) is shown, but the results are written and the run counts as done."""
+def _unfinished(meta: dict, kept: dict | None) -> dict:
+    """The record of an attempt under way: if it is killed, this is what stays."""
+    message = (
+        f"the attempt started at {meta['started_at']} (process {os.getpid()}) did not "
+        "finish: killed, or the machine stopped; run it again"
+    )
+    record = {**meta, "status": "error", "message": message, "objective": None}
+    return record | ({"earlier_outputs": kept} if kept else {})
+
+
+def _earlier_outputs(earlier: dict | None, run_dir: Path) -> dict | None:
+    """Which finished attempt the outputs on disk are from, if any: a failed attempt keeps
+    them whole, and its run.json says whose they are."""
+    earlier = earlier or {}
+    earlier = earlier.get("earlier_outputs", earlier)  # kept through several failures
+    if earlier.get("status") not in FINISHED or not (run_dir / "results").is_dir():
+        return None
+    keys = ("run_id", "status", "config_hash", "data_hash", "finished_at")
+    return {key: earlier.get(key) for key in keys}
+
+
+class _Failure:
+    """Records a failed attempt: run.json with its status and message, and, when the
+    outputs on disk are an earlier attempt's (`kept`), which one."""
+
+    def __init__(self, record: Path, meta: dict, timings: dict, kept: dict | None):
+        self.record, self.meta, self.timings, self.kept = record, meta, timings, kept
+
+    def __call__(self, message: str, code: int, status: str = "error") -> int:
+        meta = self.meta
+        meta.update(
+            {
+                "status": status,
+                "message": message,
+                "timings": self.timings,
+                "finished_at": datetime.now(UTC).isoformat(),
+            }
+        )
+        meta.setdefault("objective", None)
+        kept = self.kept
+        if kept:
+            meta["earlier_outputs"] = kept
+        write_json(self.record, meta)
+        _print_failure(status, message)
+        if kept:
+            console.print(
+                f"results/ still holds the earlier attempt's outputs (finished "
+                f"{kept['finished_at']}, config {kept['config_hash']}), not this one's",
+                highlight=False,
+                soft_wrap=True,
+            )
+        return code
+
+
+def _print_failure(status: str, message: str) -> None:
+    console.print(f"[red]{escape(status)}[/]: {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def write_page(directory: Path, sweep_dir: Path | None = None) -> None:
+    """`report=true`: the run's (or sweep's) report.html, sharing plotly.js with the other
+    pages of its sweep; any problem with it (a bad file or a bug in the report) is shown,
+    but the results are written and the run counts as done."""
     from twin.report import ReportError, write_report  # plotly only when a page is asked for
 
     try:
-        path = write_report(directory)
+        path = write_report(directory, shared=sweep_dir)
     except Exception as error:  # the page is a by-product: never fail a finished run for it
         reason = str(error) if isinstance(error, ReportError) else repr(error)
         console.print(f"[yellow]no report:[/] {escape(reason)}", soft_wrap=True)
@@ -164,16 +294,24 @@ def write_page(directory: Path) -> None:
     console.print(f"report:  [bold]{escape(str(path.resolve()))}[/]", soft_wrap=True)
 
 
-def _finished_before(record: Path, meta: dict) -> bool:
-    if not record.exists():
+def _read_record(record: Path) -> dict | None:
+    """The run.json an earlier attempt left, or None (absent or unreadable)."""
+    try:
+        earlier = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    return earlier if isinstance(earlier, dict) else None
+
+
+def _finished_before(earlier: dict | None, meta: dict, run_dir: Path) -> bool:
+    if earlier is None:
         return False
-    before = json.loads(record.read_text())
     return (
-        before.get("status") in FINISHED
-        and before.get("config_hash") == meta["config_hash"]
-        and before.get("data_hash") == meta["data_hash"]
-        and before.get("plan_hash") == meta["plan_hash"]
-        and (record.parent / "results").is_dir()
+        earlier.get("status") in FINISHED
+        and earlier.get("config_hash") == meta["config_hash"]
+        and earlier.get("data_hash") == meta["data_hash"]
+        and earlier.get("plan_hash") == meta["plan_hash"]
+        and (run_dir / "results").is_dir()
     )
 
 
@@ -193,24 +331,6 @@ def _solve_record(run: PlanRun) -> dict:
         "duals": solved.duals_note,
         "explanation": solved.explanation,
     }
-
-
-def _fail(
-    record: Path, meta: dict, timings: dict, message: str, code: int, status: str = "error"
-) -> int:
-    """Record a failed run (status and message) without touching earlier good results."""
-    meta.update(
-        {
-            "status": status,
-            "message": message,
-            "timings": timings,
-            "finished_at": datetime.now(UTC).isoformat(),
-        }
-    )
-    meta.setdefault("objective", None)
-    write_json(record, meta)
-    console.print(f"[red]{status}[/]: {message}", highlight=False, markup=False, soft_wrap=True)
-    return code
 
 
 HEADLINE = (
@@ -282,7 +402,12 @@ register()
 @hydra.main(version_base=None, config_path=str(REPO / "configs"), config_name="config")
 def run_app(cfg: DictConfig) -> None:
     """The Hydra task: one run in Hydra's output directory."""
+    lifeline.watch_launcher()  # a worker of a sweep dies with the sweep
     hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    run_id = hydra_cfg.job.override_dirname or "default"
-    EXIT_CODES.append(execute(cfg, run_dir, run_id))
+    job = Job(
+        run_dir=Path(hydra_cfg.runtime.output_dir),
+        run_id=hydra_cfg.job.override_dirname or "default",
+        overrides=tuple(hydra_cfg.overrides.task),
+        sweep_dir=Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None,
+    )
+    EXIT_CODES.append(execute(cfg, job))

@@ -13,29 +13,31 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from twin.data import DatasetError, load_dataset
+from twin.data import DatasetError, capped, load_dataset
 from twin.network import build_graph, check_structure, derive_sets
 
 USER_ERROR = 2
 
 
 def validate(path: str, console: Console) -> int:
-    """Load and check a dataset; print a summary, or every problem found."""
+    """Load and check a dataset; print a summary, or the problems found (the first of each
+    file, and how many more)."""
     try:
         ds = load_dataset(path)
     except DatasetError as error:
-        console.print(
-            f"[bold red]{escape(path)}: {len(error.problems)} problem(s)[/]", soft_wrap=True
-        )
-        for problem in error.problems:
-            console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"[bold red]{escape(path)}: {error.count:,} problem(s)[/]", soft_wrap=True)
+        for line in error.lines():
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
         return USER_ERROR
     sets = derive_sets(ds)
     report = check_structure(ds, sets)
-    for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    for message in report.errors:
-        console.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    warnings = [*map(str, ds.warnings), *report.warnings]
+    for label, style, messages in (
+        ("warning", "yellow", warnings),
+        ("error", "red", report.errors),
+    ):
+        for message in capped(messages):
+            console.print(f"[{style}]{label}:[/] {escape(message)}", soft_wrap=True)
     if report.errors:
         return USER_ERROR
     console.print(_summary(ds, sets))
@@ -119,17 +121,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    """`twin run [overrides...]`: hand the arguments to the Hydra app."""
-    from twin import app, sweep
+    """`twin run [overrides...]`: hand the arguments to the Hydra app. A sweep fails (1)
+    when any of its runs failed or it has no run at all."""
+    from twin import app, lifeline, sweep
 
     sys.argv = ["twin run", *argv]
+    lifeline.mark_launcher()
     app.run_app()
-    failed = max(app.EXIT_CODES, default=0)
-    if sweep.FAILED_RUNS:
-        console = Console(stderr=True)
-        console.print(f"{len(sweep.FAILED_RUNS)} run(s) failed: {', '.join(sweep.FAILED_RUNS)}")
-        failed = max(failed, 1)
-    return failed
+    if not sweep.LAST_SWEEP:  # a single run: its own exit code
+        return max(app.EXIT_CODES, default=0)
+    summary = sweep.LAST_SWEEP[0]  # a sweep (whatever the launcher): 1 if any run failed
+    console = Console(stderr=True)
+    if summary.failed:
+        listed = ", ".join(summary.failed)
+        console.print(f"{len(summary.failed)} of {summary.runs} run(s) failed: {listed}")
+    if summary.runs == len(summary.failed):
+        console.print("the sweep has no finished run", style="red")
+    return 1 if summary.failed or not summary.runs else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,22 +2,27 @@
 
 The dataclasses live in this importable module (not in the entry script) so that launchers
 that pickle them (joblib, Ray, submitit) can rebuild them. Hydra checks types and unknown
-keys against them before any work; `to_run_inputs` checks what only the dataset can tell (a
-corridor or crossing that does not exist, a negative cap) and names the config key.
+keys against them before any work, `twin.config_checks` the values; `to_run_inputs` checks
+what only the dataset can tell (a corridor, crossing, country or bloc that does not exist)
+and names the config key.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote
 
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from twin.data import Dataset, load_dataset
 from twin.scenario import FAMILIES, Scenario, SolverOptions
 
 REPO = Path(__file__).resolve().parents[1]
+MAX_DIRNAME = 200  # bytes of a sweep run's directory name (file systems allow 255)
 
 
 class ConfigError(ValueError):
@@ -112,7 +117,20 @@ class TwinConfig:
 BOOKKEEPING = ("resume", "report")
 
 
+def safe_dirname(override_dirname: str) -> str:
+    """A sweep run's sub-directory name from its overrides: one level, however the values
+    are spelt ('/' of a path-valued override and '%' are percent-encoded, so names stay
+    distinct), and within the 255 bytes a file name may have (a long one ends in a hash)."""
+    name = quote(override_dirname, safe="=,+-_.:@[]{}'\" ") or "default"
+    if len(name.encode()) > MAX_DIRNAME:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        name = f"{name[: MAX_DIRNAME - 17]}~{digest}"
+    return name
+
+
 def register() -> None:
+    if not OmegaConf.has_resolver("twin_dirname"):
+        OmegaConf.register_new_resolver("twin_dirname", safe_dirname)
     store = ConfigStore.instance()
     store.store(name="twin_schema", node=TwinConfig)
     store.store(group="dataset", name="dataset_schema", node=DatasetConfig)
@@ -121,6 +139,14 @@ def register() -> None:
     store.store(group="solver", name="solver_schema", node=SolverConfig)
     store.store(group="analysis", name="analysis_schema", node=AnalysisConfig)
     store.store(group="disruption", name="disruption_schema", node=DisruptionConfig)
+
+
+def compose_config(overrides: list[str]) -> DictConfig:
+    """The config `twin run <overrides>` would run, composed without running it (for
+    notebooks, tests and benchmarks)."""
+    register()
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base=None):
+        return compose(config_name="config", overrides=overrides)
 
 
 def dataset_path(cfg: DatasetConfig) -> Path:
@@ -132,17 +158,9 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
     """The dataset (with corridor overrides applied) and the scenario a config describes."""
     ds = ds or load_dataset(dataset_path(cfg.dataset))
     scenario_cfg = cfg.scenario
-    for key in ("carbon_cap", "carbon_cap_pct", "budget", "max_import_share"):
-        value = getattr(scenario_cfg, key)
-        if value is not None and value < 0:
-            raise ConfigError(f"scenario.{key} must be >= 0, got {value}")
-    unknown = sorted(set(scenario_cfg.families) - set(FAMILIES))
-    if unknown:
-        raise ConfigError(f"scenario.families: unknown {unknown}; known: {list(FAMILIES)}")
-    if scenario_cfg.objective not in ("cost", "carbon", "weighted"):
-        raise ConfigError(
-            f"scenario.objective must be cost, carbon or weighted, not {scenario_cfg.objective!r}"
-        )
+    problems = _dataset_problems(scenario_cfg, ds)
+    if problems:
+        raise ConfigError("\n".join(problems))
     ds, closed = apply_corridor(ds, cfg.corridor)
     scenario = Scenario(
         name=scenario_cfg.name,
@@ -171,6 +189,24 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
     return ds, scenario
 
 
+def _dataset_problems(scenario: ScenarioConfig, ds: Dataset) -> list[str]:
+    """Scenario values that name what the dataset does not have (countries, blocs)."""
+    countries = sorted(set(ds.regions["country"]))
+    problems = [
+        f"scenario.budget_shares.{country}={share!r}: not a country of the dataset "
+        f"(known: {', '.join(countries)})"
+        for country, share in scenario.budget_shares.items()
+        if country not in countries
+    ]
+    blocs = set(ds.blocs())
+    if scenario.bloc not in blocs and (blocs or scenario.max_import_share is not None):
+        problems.append(
+            f"scenario.bloc={scenario.bloc!r}: no region of the dataset is in this bloc; "
+            f"known: {sorted(blocs)}"
+        )
+    return problems
+
+
 def apply_corridor(ds: Dataset, corridor: CorridorConfig) -> tuple[Dataset, frozenset[str]]:
     """The dataset with the corridor's overrides, and the links of closed corridors."""
     corridors = ds.corridors.copy()
@@ -195,8 +231,6 @@ def apply_corridor(ds: Dataset, corridor: CorridorConfig) -> tuple[Dataset, froz
             f"{missing}; known: {sorted(crossings['crossing_id'])}"
         )
     for crossing, capacity in corridor.crossing_capacity.items():
-        if capacity < 0:
-            raise ConfigError(f"corridor.crossing_capacity.{crossing} must be >= 0")
         crossings.loc[crossings["crossing_id"] == crossing, "capacity"] = float(capacity)
     for column, overrides in (
         ("tariff_per_unit", corridor.tariff),

@@ -69,6 +69,26 @@ def finish(run: PlanRun, run_id: str) -> PlanRun:
     return run
 
 
+class PlanError(Exception):
+    """A plan that cannot be made as the scenario asks (its message says why)."""
+
+
+def capped_as_is(scenario: Scenario, as_is: PlanRun) -> Scenario:
+    """The scenario with its `carbon_cap_pct` as caps per period: that share of the as-is
+    plan's emissions. PlanError if the as-is plan has no solution: the cap would have no
+    reference, and a run without it would not be the run asked for."""
+    if scenario.carbon_cap_pct is None:
+        return scenario
+    if as_is.results is None:
+        raise PlanError(
+            "scenario.carbon_cap_pct needs the as-is plan's emissions, but the as-is solve "
+            f"ended {as_is.solved.status}: {as_is.solved.message}"
+        )
+    emissions = as_is.results.tables["emissions"].groupby("period")["emissions_t"].sum()
+    caps = {int(p): scenario.carbon_cap_pct / 100 * float(e) for p, e in emissions.items()}
+    return replace(scenario, carbon_cap_by_period=caps)
+
+
 def plan_against_as_is(
     ds: Dataset, scenario: Scenario, run_id: str, log_dir: Path | None = None
 ) -> tuple[PlanRun, PlanRun]:
@@ -78,11 +98,7 @@ def plan_against_as_is(
     """
     log = (lambda name: None) if log_dir is None else (lambda name: log_dir / name)
     as_is = optimise(ds, scenario.as_is(), run_id, log("highs_as_is.log"))
-    if scenario.carbon_cap_pct is not None and as_is.results is not None:
-        emissions = as_is.results.tables["emissions"].groupby("period")["emissions_t"].sum()
-        caps = {int(p): scenario.carbon_cap_pct / 100 * float(e) for p, e in emissions.items()}
-        scenario = replace(scenario, carbon_cap_by_period=caps)
-    to_be = optimise(ds, scenario, run_id, log("highs.log"))
+    to_be = optimise(ds, capped_as_is(scenario, as_is), run_id, log("highs.log"))
     if to_be.kpis is not None and as_is.kpis is not None:
         to_be.kpis = compare_kpis(to_be.kpis.assign(plan="to_be"), as_is.kpis)
     return to_be, as_is

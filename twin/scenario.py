@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 FAMILIES = ("capacity", "transport", "carbon", "finance", "sovereignty", "agglomeration")
+OBJECTIVES = ("cost", "carbon", "weighted")
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Scenario:
         unknown = set(self.families) - set(FAMILIES)
         if unknown:
             raise ValueError(f"unknown constraint families {sorted(unknown)}; known: {FAMILIES}")
-        if self.objective not in ("cost", "carbon", "weighted"):
+        if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be cost, carbon or weighted, not {self.objective!r}")
         self.closed_links = frozenset(self.closed_links)
 

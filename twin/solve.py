@@ -32,6 +32,7 @@ from twin.scenario import SolverOptions
 from twin.standard_form import AT_LEAST, AT_MOST, StandardForm, compile_model
 
 INF = highspy.kHighsInf
+FINISHED = ("optimal", "time_limit")  # statuses of a run with a usable plan
 # Families whose rows may be relaxed to explain an infeasible model (the balance always holds:
 # unmet demand is its own slack).
 ELASTIC_FAMILIES = (
@@ -85,7 +86,7 @@ class SolveResult:
 
     @property
     def ok(self) -> bool:
-        return self.has_solution and self.status in ("optimal", "time_limit")
+        return self.has_solution and self.status in FINISHED
 
 
 class HighsModel:
@@ -231,7 +232,7 @@ class HighsModel:
             solve_seconds=seconds,
             simplex_iterations=int(info.simplex_iteration_count),
             nodes=int(info.mip_node_count) if mip else 0,
-            has_solution=has_solution and _status_name(status) in ("optimal", "time_limit"),
+            has_solution=has_solution and _status_name(status) in FINISHED,
         )
         if empty:
             result.objective = result.bound = float(highs.getObjectiveOffset()[1])

@@ -2,15 +2,20 @@
 
 A Hydra callback that reads what each run left on disk (run.json, results/, the job's
 overrides), so it works the same with every launcher (basic, joblib, Ray, submitit), also
-when some runs failed.
+when some runs failed. Runs are found at any depth below the sweep directory. Only a run
+whose run.json says it finished contributes tables: the results/ of a failed attempt are an
+earlier attempt's, never read as the new one's. A run whose files cannot be read is a row
+with status `error`, never a lost summary.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
@@ -19,8 +24,18 @@ from twin.config import BOOKKEEPING
 from twin.kpis import CHANGE, last_period, plans, total_value
 from twin.results.schema import ANALYSIS_TABLES, TABLES
 from twin.results.writer import write_parquet
+from twin.solve import FINISHED
 
-FAILED_RUNS: list[str] = []  # run_ids of failed runs in the last sweep of this process
+
+@dataclass
+class SweepSummary:
+    """What the last sweep aggregated in this process found (for the exit status)."""
+
+    runs: int = 0
+    failed: list[str] = field(default_factory=list)  # run_ids of runs that did not finish
+
+
+LAST_SWEEP: list[SweepSummary] = []  # the summary of the last sweep of this process
 HEADLINE_KPIS = (
     "value_added",
     "emissions_t",
@@ -40,14 +55,17 @@ class AggregateSweep(Callback):
             # late: only a sweep that asks for its page needs the app and plotly
             from twin.app import write_page
 
-            write_page(sweep_dir)
+            write_page(sweep_dir, sweep_dir)
 
 
-def job_overrides(job_dir: Path) -> dict[str, str]:
-    """The overrides Hydra recorded for a job, key -> value as typed: those that make the run
-    (no hydra keys, no bookkeeping such as `report=true`, which is no swept parameter)."""
-    file = job_dir / ".hydra" / "overrides.yaml"
-    items = yaml.safe_load(file.read_text()) if file.exists() else []
+def job_overrides(job_dir: Path, meta: dict | None = None) -> dict[str, str]:
+    """The overrides of a job, key -> value as typed: those that make the run (no hydra
+    keys, no bookkeeping such as `report=true`, which is no swept parameter). From its
+    run.json (`meta`), written under the run's lock, else from what Hydra recorded."""
+    items = (meta or {}).get("overrides")
+    if items is None:
+        file = job_dir / ".hydra" / "overrides.yaml"
+        items = yaml.safe_load(file.read_text()) if file.exists() else []
     pairs = (item.split("=", 1) for item in items or [] if "=" in item)
     overrides = {key.lstrip("+~"): value for key, value in pairs}
     return {
@@ -57,40 +75,81 @@ def job_overrides(job_dir: Path) -> dict[str, str]:
     }
 
 
+def run_records(sweep_dir: Path) -> list[Path]:
+    """Every run.json below the sweep directory, however deep (a path-valued override
+    such as `dataset.path=data/toy` nests directories), not those of Hydra's own files."""
+    return sorted(
+        record
+        for record in sweep_dir.rglob("run.json")
+        if ".hydra" not in record.relative_to(sweep_dir).parts
+    )
+
+
 def aggregate(sweep_dir: Path) -> pd.DataFrame:
-    """Write `<table>.parquet` (all runs) and `sweep.parquet` (one row per run)."""
+    """Write `<table>.parquet` (all finished runs) and `sweep.parquet` (one row per run)."""
+    remove_debris_of_sweep(sweep_dir)
     rows, parts = [], {name: [] for name in [*TABLES, *ANALYSIS_TABLES]}
-    for record in sorted(sweep_dir.glob("*/run.json")):
-        job_dir = record.parent
-        meta = json.loads(record.read_text())
-        overrides = job_overrides(job_dir)
-        row = {
-            "run_id": meta["run_id"],
-            **overrides,
-            "status": meta.get("status"),
-            "objective": meta.get("objective"),
-            "cost": meta.get("cost"),
-            "message": meta.get("message"),
-            "run_dir": job_dir.name,
-        }
-        kpis_file = job_dir / "results" / "kpis.parquet"
-        if kpis_file.exists():
-            row.update(_headline(pd.read_parquet(kpis_file)))
+    for record in run_records(sweep_dir):
+        row, tables = _read_run(sweep_dir, record)
         rows.append(row)
-        for name in parts:
-            file = job_dir / "results" / f"{name}.parquet"
-            if file.exists():
-                parts[name].append(pd.read_parquet(file).assign(**overrides))
+        for name, frame in tables.items():
+            parts[name].append(frame)
     sweep = pd.DataFrame(rows)
-    FAILED_RUNS[:] = [r["run_id"] for r in rows if r["status"] not in ("optimal", "time_limit")]
+    failed = [str(r["run_id"]) for r in rows if r["status"] not in FINISHED]
+    LAST_SWEEP[:] = [SweepSummary(len(rows), failed)]
     metadata = {"sweep": str(sweep_dir)}
     for name, frames in parts.items():
         if frames:
             write_parquet(
                 sweep_dir / f"{name}.parquet", pd.concat(frames, ignore_index=True), metadata
             )
+        else:  # no finished run has it now: an older sweep's file would be read as this one's
+            (sweep_dir / f"{name}.parquet").unlink(missing_ok=True)
     write_parquet(sweep_dir / "sweep.parquet", sweep, metadata)
     return sweep
+
+
+def remove_debris_of_sweep(sweep_dir: Path) -> None:
+    """Temporary files a killed aggregation left at the sweep's root (runs clear their own
+    directories under their lock)."""
+    for path in sweep_dir.glob(".*.tmp-*"):
+        path.unlink(missing_ok=True)
+
+
+def _read_run(sweep_dir: Path, record: Path) -> tuple[dict, dict[str, pd.DataFrame]]:
+    """A run's row of sweep.parquet and, when it finished, its tables with the override
+    columns; a run whose files cannot be read is a row with status `error`."""
+    job_dir = record.parent
+    relative = str(job_dir.relative_to(sweep_dir))
+    try:
+        meta = json.loads(record.read_text())
+        overrides = job_overrides(job_dir, meta)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        message = f"run.json cannot be read: {error}"
+        return {"run_id": relative, "status": "error", "message": message, "run_dir": relative}, {}
+    row = {
+        "run_id": meta.get("run_id", relative),
+        **overrides,
+        "status": meta.get("status"),
+        "objective": meta.get("objective"),
+        "cost": meta.get("cost"),
+        "message": meta.get("message"),
+        "run_dir": relative,
+    }
+    if row["status"] not in FINISHED:
+        return row, {}
+    tables = {}
+    try:
+        for name in [*TABLES, *ANALYSIS_TABLES]:
+            file = job_dir / "results" / f"{name}.parquet"
+            if file.exists():
+                tables[name] = pd.read_parquet(file).assign(**overrides)
+    except (OSError, ValueError, pa.ArrowException) as error:
+        row.update(status="error", message=f"results cannot be read: {error}")
+        return row, {}
+    if "kpis" in tables:
+        row.update(_headline(tables["kpis"]))
+    return row, tables
 
 
 def _headline(kpis: pd.DataFrame) -> dict[str, float]:

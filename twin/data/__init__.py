@@ -1,7 +1,16 @@
 """Dataset tables: schemas, loading and validation."""
 
 from twin.data.loader import Dataset, load_dataset, read_meta
-from twin.data.problems import DatasetError, Problem
+from twin.data.problems import DatasetError, Problem, capped
 from twin.data.rows import columns, rows
 
-__all__ = ["Dataset", "DatasetError", "Problem", "columns", "load_dataset", "read_meta", "rows"]
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "Problem",
+    "capped",
+    "columns",
+    "load_dataset",
+    "read_meta",
+    "rows",
+]

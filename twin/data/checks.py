@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from twin.data.problems import Problem, csv_row
@@ -37,9 +38,18 @@ FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
 )
 
 
-def _rows(frame: pd.DataFrame, mask: pd.Series) -> Iterator[tuple[int, pd.Series]]:
-    for index, row in frame[mask].iterrows():
-        yield csv_row(index), row
+def _rows(frame: pd.DataFrame, mask: pd.Series | None = None) -> Iterator[tuple[int, dict]]:
+    """(CSV line, row as a dict) of the rows where `mask` holds (every row without one);
+    a dict per row, not a Series: rules may visit every row of a million-row table."""
+    chosen = frame if mask is None else frame[mask]
+    return zip(map(csv_row, chosen.index), chosen.to_dict("records"), strict=True)
+
+
+def _known(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """Where `values` is one of `known`, by a hash index (Series.isin on Arrow strings
+    converts the known set element by element: seconds at a million ids)."""
+    index = pd.Index(known.to_numpy(dtype=object)).unique()
+    return index.get_indexer(values.to_numpy(dtype=object)) >= 0
 
 
 def foreign_key_problems(tables: Tables, parsed: Tables) -> list[Problem]:
@@ -51,13 +61,13 @@ def foreign_key_problems(tables: Tables, parsed: Tables) -> list[Problem]:
         if table not in tables:
             continue
         if target in absent_optional:
-            known: set[str] = set()  # nothing can be referenced in a table that is not there
+            known = pd.Series([], dtype=object)  # nothing is in a table that is not there
         elif target_column in parsed.get(target, {}):
-            known = set(parsed[target][target_column].dropna().astype(str))
+            known = parsed[target][target_column].dropna().astype(str)
         else:
             continue
         frame = tables[table]
-        unknown = frame[column].notna() & ~frame[column].astype(str).isin(known)
+        unknown = frame[column].notna() & ~_known(frame[column].astype(str), known)
         for row, record in _rows(frame, unknown):
             reason = f"unknown {target_column} '{record[column]}' (not in {target}.csv)"
             problems.append(Problem(f"{table}.csv", row, column, reason))
@@ -66,8 +76,8 @@ def foreign_key_problems(tables: Tables, parsed: Tables) -> list[Problem]:
 
 def technology_output_problems(tables: Tables) -> list[Problem]:
     technologies, recipes = tables["technologies"], tables["recipes"]
-    producing = set(recipes.loc[recipes["coefficient"] > 0, "technology_id"])
-    missing = ~technologies["technology_id"].isin(producing)
+    producing = recipes.loc[recipes["coefficient"] > 0, "technology_id"]
+    missing = ~_known(technologies["technology_id"], producing)
     reason = "recipe has no output (no positive coefficient in recipes.csv)"
     rows = _rows(technologies, missing)
     return [Problem("technologies.csv", row, "technology_id", reason) for row, _ in rows]
@@ -75,7 +85,7 @@ def technology_output_problems(tables: Tables) -> list[Problem]:
 
 def link_commodity_problems(tables: Tables) -> list[Problem]:
     links, carried = tables["links"], tables["link_commodities"]
-    empty = ~links["link_id"].isin(set(carried["link_id"]))
+    empty = ~_known(links["link_id"], carried["link_id"])
     reason = "link carries no commodity (no row in link_commodities.csv)"
     return [Problem("links.csv", row, "link_id", reason) for row, _ in _rows(links, empty)]
 
@@ -86,7 +96,7 @@ def _one_unit_problems(
     """Rows whose commodity unit differs from the first unit seen in their group."""
     problems = []
     first_unit: dict[str, str] = {}
-    for index, record in frame.iterrows():
+    for row, record in _rows(frame):
         unit = units.get(record["commodity_id"])
         if unit is None or pd.isna(record[group]):
             continue
@@ -96,7 +106,7 @@ def _one_unit_problems(
                 f"{what} {record[group]!r} would carry {record['commodity_id']!r} in {unit} "
                 f"besides {expected}: its commodities must share one unit"
             )
-            problems.append(Problem(file, csv_row(index), "commodity_id", reason))
+            problems.append(Problem(file, row, "commodity_id", reason))
     return problems
 
 
@@ -120,8 +130,8 @@ def corridor_problems(tables: Tables) -> list[Problem]:
     corridors = tables["corridors"]
     problems = []
     seen: dict[str, tuple[str, int]] = {}
-    for index, record in corridors.iterrows():
-        link, row = record["link_id"], csv_row(index)
+    for row, record in _rows(corridors):
+        link = record["link_id"]
         if link in seen:
             other, other_row = seen[link]
             reason = f"link {link!r} is already in corridor {other!r} (row {other_row})"
@@ -136,7 +146,7 @@ def crossing_country_problems(tables: Tables) -> list[Problem]:
     country = tables["regions"].set_index("region_id")["country"]
     crossings = tables["border_crossings"].set_index("crossing_id")
     problems = []
-    for index, record in corridors.iterrows():
+    for row, record in _rows(corridors):
         crossing, link = record["border_crossing"], record["link_id"]
         if pd.isna(crossing) or crossing not in crossings.index or link not in links.index:
             continue
@@ -147,7 +157,7 @@ def crossing_country_problems(tables: Tables) -> list[Problem]:
                 f"crossing {crossing!r} joins {' and '.join(sorted(sides))} but link {link!r} "
                 f"joins {' and '.join(sorted(str(c) for c in ends))}"
             )
-            problems.append(Problem("corridors.csv", csv_row(index), "border_crossing", reason))
+            problems.append(Problem("corridors.csv", row, "border_crossing", reason))
     return problems
 
 

@@ -1,16 +1,20 @@
 """Load a dataset directory into typed tables, or fail listing every problem.
 
-Reading goes file by file: decode (UTF-8), parse (CSV), check the columns (pandera schemas
-of `twin.data.schemas`), then the cross-table rules (`twin.data.checks`). Problems are
-collected, never raised one at a time, so a planner fixes a dataset in one pass.
+Reading goes file by file: read (regular files only, bounded: `twin.data.files`), decode
+(UTF-8), parse (CSV, one header per column), check the columns (pandera schemas of
+`twin.data.schemas`), then the cross-table rules (`twin.data.checks`). Problems are
+collected, never raised one at a time, so a planner fixes a dataset in one pass; what is
+only suspicious (an unknown column or file, ignored) becomes a warning on the Dataset.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +22,9 @@ import pandera.errors
 import yaml
 
 from twin.data.checks import cross_table_problems
-from twin.data.problems import DatasetError, Problem, csv_row
-from twin.data.schemas import DATASET_YAML_KEYS, TABLES, TableSpec
+from twin.data.files import UnreadableFile, read_bytes
+from twin.data.problems import PROBLEMS_PER_FILE, DatasetError, Problem, csv_row
+from twin.data.schemas import DATASET_YAML_KEYS, FINITE, TABLES, TableSpec
 
 META_FILE = "dataset.yaml"
 
@@ -32,6 +37,7 @@ class Dataset:
     meta: dict
     tables: dict[str, pd.DataFrame]
     data_hash: str
+    warnings: list[Problem] = field(default_factory=list)  # ignored columns and files
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -47,6 +53,15 @@ class Dataset:
     def currency(self) -> str:
         return str(self.meta["currency"])
 
+    def blocs(self) -> dict[str, set[str]]:
+        """Each bloc named in regions.blocs (';'-separated) and its member regions."""
+        members: dict[str, set[str]] = {}
+        for region, cell in zip(self.regions["region_id"], self.regions["blocs"], strict=True):
+            for bloc in ("" if pd.isna(cell) else cell).split(";"):
+                if bloc.strip():
+                    members.setdefault(bloc.strip(), set()).add(region)
+        return members
+
 
 def load_dataset(path: str | Path) -> Dataset:
     """Read and validate the dataset at `path`; raise DatasetError listing every problem."""
@@ -54,32 +69,38 @@ def load_dataset(path: str | Path) -> Dataset:
     if not root.is_dir():
         raise DatasetError(str(path), [Problem(str(path), None, None, "not a directory")])
     problems: list[Problem] = []
+    more: Counter[str] = Counter()  # problems found but not listed, per file
+    warnings = _unknown_files(root)
     meta = _read_meta(root, problems)
     tables: dict[str, pd.DataFrame] = {}
     parsed: dict[str, pd.DataFrame] = {}
     for spec in TABLES:
-        raw = _parse_table(root, spec, problems)
+        raw = _parse_table(root, spec, problems, warnings)
         if raw is None:
             continue
         parsed[spec.name] = raw
-        typed = _validate_table(spec, raw, problems)
+        typed = _validate_table(spec, raw, problems, more)
         if typed is not None:
             tables[spec.name] = typed
     problems += cross_table_problems(tables, parsed)
-    if problems:
-        raise DatasetError(str(path), problems)
+    if problems or more:
+        raise DatasetError(str(path), problems, more)
     for spec in TABLES:
         tables.setdefault(spec.name, _empty_table(spec))
-    return Dataset(path=root, meta=meta, tables=tables, data_hash=data_hash(root))
+    return Dataset(root, meta, tables, data_hash(root), sorted(warnings))
 
 
 def data_hash(root: Path) -> str:
-    """Content hash of the dataset's files (names and bytes), stable across machines."""
+    """Content hash of the dataset's files (names and bytes), stable across machines; only
+    the files the format reads (a CSV it ignores changes nothing)."""
     digest = hashlib.sha256()
-    for file in sorted(root.iterdir()):
-        if file.is_file() and (file.suffix == ".csv" or file.name == META_FILE):
+    names = sorted([META_FILE, *(spec.file for spec in TABLES)])
+    for file in (root / name for name in names):
+        if file.is_file():
             digest.update(file.name.encode())
-            digest.update(file.read_bytes())
+            with file.open("rb") as stream:
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(chunk)
     return digest.hexdigest()[:16]
 
 
@@ -95,13 +116,40 @@ def read_meta(path: str | Path) -> dict:
     return meta
 
 
+def _unknown_files(root: Path) -> list[Problem]:
+    """CSV files that are no table of the format: ignored, and said so (a misspelt name
+    would otherwise drop a table without a word)."""
+    known = {spec.file for spec in TABLES}
+    reason = f"unknown file, ignored (the tables are {', '.join(sorted(known))})"
+    return [
+        Problem(file.name, None, None, reason)
+        for file in sorted(root.glob("*.csv"))
+        if file.name not in known
+    ]
+
+
+def _read(root: Path, name: str, problems: list[Problem]) -> bytes | None:
+    """The bytes of a dataset file; None (with a problem recorded) if it is missing or
+    cannot be read safely (a directory, a device, a FIFO, too large)."""
+    file = root / name
+    if not file.exists() and not file.is_symlink():
+        return None
+    try:
+        return read_bytes(file)
+    except UnreadableFile as error:
+        problems.append(Problem(name, None, None, str(error)))
+        return None
+
+
 def _read_meta(root: Path, problems: list[Problem]) -> dict:
-    file = root / META_FILE
-    if not file.exists():
+    if not (root / META_FILE).exists():
         problems.append(Problem(META_FILE, None, None, "missing file"))
         return {}
+    raw = _read(root, META_FILE, problems)
+    if raw is None:
+        return {}
     try:
-        meta = yaml.safe_load(file.read_text(encoding="utf-8"))
+        meta = yaml.safe_load(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as error:
         problems.append(Problem(META_FILE, None, None, f"not readable YAML: {error}"))
         return {}
@@ -114,20 +162,25 @@ def _read_meta(root: Path, problems: list[Problem]) -> dict:
     return meta
 
 
-def _parse_table(root: Path, spec: TableSpec, problems: list[Problem]) -> pd.DataFrame | None:
+def _parse_table(
+    root: Path, spec: TableSpec, problems: list[Problem], warnings: list[Problem]
+) -> pd.DataFrame | None:
     """Decode and parse one table as text; None (with problems recorded) if it fails."""
-    file = root / spec.file
-    if not file.exists():
+    if not (root / spec.file).exists() and not (root / spec.file).is_symlink():
         if spec.required:
             problems.append(Problem(spec.file, None, None, "missing file"))
         return None
-    raw = file.read_bytes()
+    raw = _read(root, spec.file, problems)
+    if raw is None:
+        return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         bad = raw[error.start : error.start + 1].hex()
         problems.append(Problem(spec.file, line, None, f"not UTF-8 text (byte 0x{bad})"))
+        return None
+    if not _header_fits(spec, text, problems, warnings):
         return None
     try:
         frame = pd.read_csv(
@@ -143,14 +196,38 @@ def _parse_table(root: Path, spec: TableSpec, problems: list[Problem]) -> pd.Dat
     return frame
 
 
+def _header_fits(
+    spec: TableSpec, text: str, problems: list[Problem], warnings: list[Problem]
+) -> bool:
+    """False (with a problem) if a column header repeats: pandas would rename the copy and
+    the first would be used without a word. Unknown columns are warnings: they are ignored."""
+    header = [name.strip() for name in next(csv.reader(io.StringIO(text)), [])]
+    seen: dict[str, int] = {}
+    fits = True
+    for position, name in enumerate(header, start=1):
+        if name and name in seen:
+            reason = f"duplicate column header (also column {seen[name]} of the header)"
+            problems.append(Problem(spec.file, 1, name, reason))
+            fits = False
+        seen.setdefault(name, position)
+    known = spec.schema.columns
+    for name in seen:
+        if name and name not in known:
+            reason = f"unknown column, ignored (the columns are {', '.join(known)})"
+            warnings.append(Problem(spec.file, 1, name, reason))
+    return fits
+
+
 def _validate_table(
-    spec: TableSpec, frame: pd.DataFrame, problems: list[Problem]
+    spec: TableSpec, frame: pd.DataFrame, problems: list[Problem], more: Counter[str]
 ) -> pd.DataFrame | None:
     """Column rules of one table; the typed table, or None (with problems recorded)."""
     try:
         typed = spec.schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as errors:
-        problems.extend(_schema_problems(spec, frame, errors.failure_cases))
+        listed, unlisted = _schema_problems(spec, frame, errors.failure_cases)
+        problems.extend(listed)
+        more[spec.file] += unlisted
         return None
     for column in spec.bool_columns:
         typed[column] = typed[column].str.lower().isin(("true", "1"))
@@ -189,37 +266,52 @@ _COMPARISONS = {
 }
 
 
-def _schema_problems(spec: TableSpec, frame: pd.DataFrame, cases: pd.DataFrame) -> list[Problem]:
-    """Turn pandera's failure cases into problems a planner can act on."""
-    coerce_failed = cases["check"].astype(str).str.startswith("coerce_dtype").any()
+def _schema_problems(
+    spec: TableSpec, frame: pd.DataFrame, cases: pd.DataFrame
+) -> tuple[list[Problem], int]:
+    """Turn pandera's failure cases into problems a planner can act on: the first
+    `PROBLEMS_PER_FILE` by row, and the count of the others (found by whole columns, so a
+    file of a million bad rows costs no more than reading it)."""
+    checks = cases["check"].astype(str)
+    coerce_failed = checks.str.startswith("coerce_dtype").any()
+    whole_column = cases["index"].isna()
+    repeats = checks.str.startswith("dtype(") | (whole_column & coerce_failed)
+    cases = cases[~repeats].assign(line=pd.to_numeric(cases["index"], errors="coerce"))
+    cases = cases.sort_values("line", na_position="first", kind="stable")
+    shown = cases.head(PROBLEMS_PER_FILE)
     problems = []
-    for case in cases.itertuples(index=False):
+    for case in shown.itertuples(index=False):
         check, value = str(case.check), case.failure_case
         column = None if pd.isna(case.column) else str(case.column)
-        row = None if case.index is None or pd.isna(case.index) else csv_row(case.index)
+        row = None if pd.isna(case.line) else csv_row(case.line)
         if check == "column_in_dataframe":
             problems.append(Problem(spec.file, None, str(value), "missing column"))
             continue
-        if check.startswith("dtype(") or (row is None and coerce_failed):
-            continue  # repeats a coercion failure already reported for that cell
         if case.schema_context == "DataFrameSchema" and check != "multiple_fields_uniqueness":
             problems.append(Problem(spec.file, row, None, check))  # a rule across columns
             continue
         if check == "multiple_fields_uniqueness":
             key = ", ".join(spec.key)
-            values = ", ".join(str(frame.iloc[int(case.index)][k]) for k in spec.key)
+            values = ", ".join(str(frame.iloc[int(case.line)][k]) for k in spec.key)
             problems.append(Problem(spec.file, row, key, f"duplicate key ({values})"))
             continue
-        problems.append(Problem(spec.file, row, column, _reason(spec, column, check, value)))
-    return problems
+        text = None if row is None or column is None else frame.iloc[int(case.line)][column]
+        problems.append(Problem(spec.file, row, column, _reason(column, check, value, text)))
+    return problems, len(cases) - len(shown)
 
 
-def _reason(spec: TableSpec, column: str | None, check: str, value: object) -> str:
+def _reason(column: str | None, check: str, value: object, text: object) -> str:
+    """Why a cell fails `check`; `value` is the cell as pandera coerced it, `text` as
+    written in the file."""
     if check.startswith("coerce_dtype"):
         kind = "a whole number" if "Int" in check else "a number"
         return f"expected {kind}, got {value!r}"
     if check == "not_nullable":
+        if isinstance(text, str):  # written, but read as no number: nan, NaN, ...
+            return f"expected a number, got {text!r} (not a number)"
         return "value required (cell is empty)"
+    if check == FINITE:
+        return f"{FINITE}, got {text!r}"
     if check == "field_uniqueness":
         return f"duplicate {column} {value!r}"
     match = re.fullmatch(r"(\w+)\((.*)\)", check)

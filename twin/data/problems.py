@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+# A planner fixes the first few problems of a file and runs again: more lines only bury
+# them (a 50 MB file of bad rows has millions), so each file lists this many and counts
+# the rest.
+PROBLEMS_PER_FILE = 50
 
 
 @dataclass(frozen=True, order=True)
@@ -28,14 +35,45 @@ class Problem:
 
 
 class DatasetError(Exception):
-    """A dataset failed validation; `problems` lists every problem found."""
+    """A dataset failed validation. `problems` lists the first `PROBLEMS_PER_FILE` problems
+    of each file by row; `more` counts, per file, those not listed."""
 
-    def __init__(self, path: str, problems: list[Problem]):
+    def __init__(
+        self, path: str, problems: Iterable[Problem], more: Mapping[str, int] | None = None
+    ):
         self.path = path
-        self.problems = sorted(set(problems), key=_sort_key)
-        lines = [f"dataset {path}: {len(self.problems)} problem(s)"]
-        lines += [f"  - {p}" for p in self.problems]
-        super().__init__("\n".join(lines))
+        self.more = Counter(more or {})
+        self.problems = []
+        per_file: Counter[str] = Counter()
+        for problem in sorted(set(problems), key=_sort_key):
+            if per_file[problem.file] < PROBLEMS_PER_FILE:
+                self.problems.append(problem)
+                per_file[problem.file] += 1
+            else:
+                self.more[problem.file] += 1
+        super().__init__("\n".join([f"dataset {path}: {self.count} problem(s)", *self.lines()]))
+
+    @property
+    def count(self) -> int:
+        return len(self.problems) + sum(self.more.values())
+
+    def lines(self) -> list[str]:
+        """Each listed problem, then a line per file whose problems were not all listed."""
+        listed = [f"  - {p}" for p in self.problems]
+        unlisted = [
+            f"  - {file}: and {n:,} more problem(s) (the first {PROBLEMS_PER_FILE} by row are "
+            "listed)"
+            for file, n in sorted(self.more.items())
+            if n
+        ]
+        return listed + unlisted
+
+
+def capped(lines: list[str], limit: int = PROBLEMS_PER_FILE) -> list[str]:
+    """The first `limit` lines, and one that counts the rest."""
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"... and {len(lines) - limit:,} more"]
 
 
 def _sort_key(p: Problem) -> tuple:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandera.pandas as pa
 
 CHAINS = ("agrotech", "hydrogen", "logistics", "digital")
 MODES = ("rail", "road", "sea", "pipeline", "grid", "fibre")
 BOOL_TEXT = ("true", "false", "True", "False", "TRUE", "FALSE", "1", "0")
+FINITE = "must be a finite number"  # inf, -inf and 1e400 (read as inf) are no data
+
+
+def _finite() -> pa.Check:
+    return pa.Check(np.isfinite, name="finite", error=FINITE)
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ def _number(
     le: float | None = None,
     nullable: bool = False,
 ) -> pa.Column:
-    checks = []
+    checks = [_finite()]
     if gt is not None:
         checks.append(pa.Check.gt(gt))
     elif ge is not None:
@@ -214,7 +220,7 @@ RECIPES = TableSpec(
             "commodity_id": _id("Commodity (commodities.csv)."),
             "coefficient": pa.Column(
                 float,
-                pa.Check.ne(0, error="must not be 0 (omit the row instead)"),
+                [_finite(), pa.Check.ne(0, error="must not be 0 (omit the row instead)")],
                 coerce=True,
                 description="Commodity units per activity unit: + output, - input.",
                 metadata={"unit": "commodity unit per activity unit"},

@@ -176,7 +176,7 @@ def prepare(ds: Dataset, scenario: Scenario) -> ModelData:
         buys={},
         demand={},
         country=dict(zip(ds.regions["region_id"], ds.regions["country"], strict=True)),
-        bloc_regions=_bloc_regions(ds, scenario.bloc),
+        bloc_regions=ds.blocs().get(scenario.bloc, set()),
         critical=_critical(ds, scenario),
         commodity_chain=dict(
             zip(ds.commodities["commodity_id"], ds.commodities["chain"], strict=True)
@@ -325,15 +325,6 @@ def _supply_and_demand(data: ModelData) -> None:
 def _keys(frame: pd.DataFrame) -> Iterator[tuple]:
     """(region, commodity, period) of each row, as Python objects."""
     return columns(frame, "region_id", "commodity_id", "period")
-
-
-def _bloc_regions(ds: Dataset, bloc: str) -> set[str]:
-    members = ds.regions["blocs"].fillna("").str.split(";")
-    return {
-        region
-        for region, blocs in zip(ds.regions["region_id"], members, strict=True)
-        if bloc in [b.strip() for b in blocs]
-    }
 
 
 def _critical(ds: Dataset, scenario: Scenario) -> list[str]:

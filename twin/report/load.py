@@ -20,6 +20,7 @@ from twin.config import ConfigError, CorridorConfig, DatasetConfig, apply_corrid
 from twin.data import Dataset, DatasetError, load_dataset, read_meta
 from twin.kpis import REFERENCE_PLANS
 from twin.results.schema import ANALYSIS_TABLES, EXTRA, TABLES
+from twin.solve import FINISHED
 from twin.sweep import HEADLINE_KPIS, job_overrides
 from twin.whatif import Disruption, WhatIfError, crossing_shares
 
@@ -112,11 +113,14 @@ def read_tables(results: Path, required: bool) -> dict[str, pd.DataFrame]:
 
 def load_run(root: Path) -> RunData:
     meta = _read_json(root / "run.json")
-    if not (root / "results").is_dir():
-        status = meta.get("status", "unknown")
+    status = meta.get("status", "unknown")
+    if status not in FINISHED:  # results/ may be an earlier attempt's: never shown as this
         raise ReportError(
-            f"{root}: the run has no results (status {status}: {meta.get('message', '')})"
+            f"{root}: the run did not finish (status {status}: {meta.get('message', '')}); "
+            "its report needs a finished run"
         )
+    if not (root / "results").is_dir():
+        raise ReportError(f"{root}: the run has no results (status {status})")
     tables = read_tables(root / "results", required=True)
     plans = set(tables["kpis"]["plan"].dropna())
     reference = next((name for name in REFERENCE_PLANS if name in plans), None)

@@ -11,28 +11,29 @@ import json
 from datetime import UTC, datetime
 from html import escape
 from importlib.metadata import version
+from urllib.parse import quote
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs
 
 from twin.kpis import last_period, plans
 from twin.report import figures, prep
-from twin.report.basemap import ASSETS, geo_assets_script
+from twin.report.basemap import ASSETS
 from twin.report.load import RunData, SweepData
+from twin.report.scripts import inline_scripts
+from twin.solve import FINISHED
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": False, "modeBarButtonsToRemove": ["lasso2d"]}
-FINISHED = ("optimal", "time_limit")
 
 
-def document(title: str, body: str) -> str:
+def document(title: str, body: str, scripts: str | None = None) -> str:
+    """The whole page; `scripts` load plotly.js and the base map (inline by default)."""
     css = (ASSETS / "report.css").read_text(encoding="utf-8")
     return (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
         f"<title>{escape(title)}</title>\n<style>\n{css}</style>\n"
-        f"<script>{geo_assets_script()}</script>\n"
-        f"<script>{get_plotlyjs()}</script>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+        f"{scripts or inline_scripts()}\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
 
 
@@ -208,8 +209,8 @@ def versions(meta: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
 
 
-def run_page(run: RunData) -> str:
-    """The report of one run."""
+def run_page(run: RunData, scripts: str | None = None) -> str:
+    """The report of one run (`scripts`: see `document`)."""
     meta, tables, ds, currency = run.meta, run.tables, run.ds, run.ds.currency
     kpis = tables["kpis"]
     plan, reference = plans(kpis)
@@ -299,7 +300,7 @@ def run_page(run: RunData) -> str:
         "versions": versions(meta),
     }
     parts.append("</main>" + footer(facts, config))
-    return document(f"twin report: {title}", "\n".join(parts))
+    return document(f"twin report: {title}", "\n".join(parts), scripts)
 
 
 def _analysis_sections(tables: dict[str, pd.DataFrame], currency: str) -> list[str]:
@@ -338,8 +339,9 @@ def _analysis_sections(tables: dict[str, pd.DataFrame], currency: str) -> list[s
     return parts
 
 
-def sweep_page(data: SweepData) -> str:
-    """The report of a sweep: every run's headline KPIs, and the KPIs against each swept key."""
+def sweep_page(data: SweepData, scripts: str | None = None) -> str:
+    """The report of a sweep: every run's headline KPIs, and the KPIs against each swept key
+    (`scripts`: see `document`)."""
     sweep = prep.typed_sweep(data.sweep, data.parameters)
     swept = [p for p in data.parameters if sweep[p].nunique() > 1]
     fixed = {p: str(sweep[p].iloc[0]) for p in data.parameters if p not in swept}
@@ -402,7 +404,7 @@ def sweep_page(data: SweepData) -> str:
         + " ".join(f"{p}={','.join(map(str, sweep[p].unique()))}" for p in data.parameters),
     }
     parts.append("</main>" + footer(facts, first.get("config", {}), swept))
-    return document(f"twin report: {title}", "\n".join(parts))
+    return document(f"twin report: {title}", "\n".join(parts), scripts)
 
 
 def _runs_table(data: SweepData, sweep: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
@@ -413,7 +415,7 @@ def _runs_table(data: SweepData, sweep: pd.DataFrame, swept: list[str]) -> pd.Da
             show = signed if kpi.endswith(("_pct", "_created")) else prep.compact
             cells[f"{name} ({unit.format(currency=data.currency)})"] = sweep[kpi].map(show)
     cells["report"] = [
-        f"<a href='{escape(str(d))}/report.html'>open</a>"
+        f"<a href='{escape(quote(str(d)))}/report.html'>open</a>"
         if (data.directory / str(d) / "report.html").exists()
         else ""
         for d in sweep["run_dir"]

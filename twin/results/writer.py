@@ -8,6 +8,7 @@ run.json is written to a temporary file and renamed over the old one.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -55,8 +56,19 @@ def write_parquet(path: Path, frame: pd.DataFrame, metadata: dict[str, str]) -> 
 
 
 def write_json(path: Path, data: dict) -> None:
-    """Write JSON through a temporary file and an atomic rename."""
+    """Write JSON through a temporary file and an atomic rename. A non-finite number is
+    written as null: `Infinity` and `NaN` are not JSON, and other readers reject them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temporary.write_text(json.dumps(data, indent=2, default=str))
+    temporary.write_text(json.dumps(_finite(data), indent=2, default=str, allow_nan=False))
     os.replace(temporary, path)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

@@ -1,0 +1,162 @@
+"""Rules on the values of a resolved config, checked before any work.
+
+Hydra checks types against the structured configs of `twin.config`; it cannot know that a
+discount rate of -1 or a MIP gap of 5 makes no sense, and it lets `+scenario.foo=1` add a key
+that nothing reads. `config_problems` lists every such problem as one line: the key, the
+value and the rule. Rules that need the dataset (corridor ids, countries, blocs) are checked
+where the dataset is at hand (`twin.config.to_run_inputs`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, get_type_hints
+
+from omegaconf import DictConfig, OmegaConf
+
+from twin.analysis import ANALYSES
+from twin.scenario import FAMILIES, OBJECTIVES
+
+MISSING = object()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A value is valid when `test` holds; `text` says what is asked."""
+
+    test: Callable[[Any], bool]
+    text: str
+
+
+def _show(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def number(low: float | None = None, high: float | None = None, *, above: bool = False) -> Rule:
+    """A finite number within [low, high] (or above `low` when `above`)."""
+
+    def test(value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if not math.isfinite(value):
+            return False
+        if low is not None and (value <= low if above else value < low):
+            return False
+        return high is None or value <= high
+
+    if low is not None and high is not None:
+        text = f"must be a finite number from {_show(low)} to {_show(high)}"
+    elif low is not None:
+        text = f"must be a finite number {'>' if above else '>='} {_show(low)}"
+    else:
+        text = "must be a finite number"
+    return Rule(test, text)
+
+
+def optional(rule: Rule) -> Rule:
+    return Rule(lambda value: value is None or rule.test(value), f"{rule.text}, or null")
+
+
+def one_of(options: tuple[str, ...]) -> Rule:
+    return Rule(lambda value: value in options, f"must be one of {', '.join(options)}")
+
+
+def some_of(options: tuple[str, ...]) -> Rule:
+    return Rule(
+        lambda value: all(item in options for item in value),
+        f"may list only {', '.join(options)}",
+    )
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def threads() -> Rule:
+    cores = _cores()
+    return Rule(
+        lambda value: isinstance(value, int) and 0 <= value <= cores,
+        f"must be from 0 (HiGHS decides) to {cores}, the cores of this machine",
+    )
+
+
+NON_NEGATIVE = number(0)
+SHARE = number(0, 1)
+RATE = number(0, 1)  # per year
+
+# key -> rule; `key.*` applies to every value of a mapping.
+RULES: dict[str, Rule] = {
+    "scenario.objective": one_of(OBJECTIVES),
+    "scenario.families": some_of(FAMILIES),
+    "scenario.carbon_price": NON_NEGATIVE,
+    "scenario.carbon_cap": optional(NON_NEGATIVE),
+    "scenario.carbon_cap_pct": optional(NON_NEGATIVE),
+    "scenario.carbon_weight": NON_NEGATIVE,
+    "scenario.budget": optional(NON_NEGATIVE),
+    "scenario.budget_shares.*": SHARE,
+    "scenario.discount_rate": RATE,
+    "scenario.green_rate": RATE,
+    "scenario.max_import_share": optional(SHARE),
+    "scenario.demand_growth": NON_NEGATIVE,
+    "scenario.pareto_points": Rule(
+        lambda value: isinstance(value, int) and value >= 2, "must be a whole number >= 2"
+    ),
+    "corridor.crossing_capacity.*": NON_NEGATIVE,
+    "corridor.tariff.*": NON_NEGATIVE,
+    "corridor.border_delay_cost.*": NON_NEGATIVE,
+    "analysis.name": one_of(ANALYSES),
+    "disruption.capacity_cut.*": SHARE,
+    "disruption.demand_factor": NON_NEGATIVE,
+    "disruption.price_factor.*": NON_NEGATIVE,
+    "solver.time_limit": number(0, above=True),
+    "solver.mip_gap": number(0, 1),
+    "solver.seed": Rule(
+        lambda value: isinstance(value, int) and 0 <= value < 2**31, "must be from 0 to 2^31-1"
+    ),
+}
+
+
+def config_problems(cfg: DictConfig, schema: type) -> list[str]:
+    """Every problem of the resolved `cfg`: keys that `schema` (the structured config) does
+    not know, and values that break a rule, each as one line."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    problems = _unknown_keys(config, schema, "")
+    rules = {**RULES, "solver.threads": threads()}
+    for key, rule in rules.items():
+        group, _, name = key.rpartition(".")
+        if name == "*":
+            mapping = _get(config, group)
+            items = mapping.items() if isinstance(mapping, dict) else []
+            checked = [(f"{group}.{k}", v) for k, v in items]
+        else:
+            value = _get(config, key)
+            checked = [] if value is MISSING else [(key, value)]
+        problems += [f"{k}={v!r}: {rule.text}" for k, v in checked if not rule.test(v)]
+    return problems
+
+
+def _get(config: dict, key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def _unknown_keys(config: dict, schema: type, prefix: str) -> list[str]:
+    """Keys added with `+key=value` that no field of the structured config declares."""
+    known = {field.name for field in fields(schema)}
+    types = get_type_hints(schema)  # the annotations are strings (postponed evaluation)
+    problems = []
+    for key, value in config.items():
+        if key not in known:
+            problems.append(
+                f"{prefix}{key}={value!r}: unknown key (known: {', '.join(sorted(known))})"
+            )
+        elif isinstance(value, dict) and is_dataclass(types[key]):
+            problems += _unknown_keys(value, types[key], f"{prefix}{key}.")
+    return problems
