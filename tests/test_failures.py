@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from twin.config import ConfigError, TwinConfig, compose_config, to_run_inputs
 from twin.config_checks import config_problems
 from twin.data import DatasetError, load_dataset
 from twin.data import files as data_files
+from twin.data.schemas import FINITE
 from twin.results import writer
 from twin.rundir import StagedOutputs, locked
 
@@ -128,12 +130,13 @@ def test_carbon_cap_pct_without_an_as_is_comparison_still_caps(tmp_path: Path, o
 @pytest.mark.parametrize(
     ("file", "column", "text", "reason"),
     [
-        ("supply.csv", "emission_factor", "inf", "must be a finite number, got 'inf'"),
-        ("commodities.csv", "value_per_unit", "Infinity", "must be a finite number"),
-        ("demand.csv", "quantity", "inf", "must be a finite number, got 'inf'"),
-        ("recipes.csv", "coefficient", "-inf", "must be a finite number, got '-inf'"),
-        ("technologies.csv", "capex_per_module", "1e400", "must be a finite number, got '1e400'"),
-        ("links.csv", "distance_km", "inf", "must be a finite number"),
+        ("supply.csv", "emission_factor", "inf", f"{FINITE}, got 'inf'"),
+        ("commodities.csv", "value_per_unit", "Infinity", FINITE),
+        ("commodities.csv", "value_per_unit", "1e308", f"{FINITE}, got '1e308'"),
+        ("demand.csv", "quantity", "inf", f"{FINITE}, got 'inf'"),
+        ("recipes.csv", "coefficient", "-inf", f"{FINITE}, got '-inf'"),
+        ("technologies.csv", "capex_per_module", "1e400", f"{FINITE}, got '1e400'"),
+        ("links.csv", "distance_km", "1e308", FINITE),
         ("demand.csv", "unmet_penalty", "nan", "expected a number, got 'nan' (not a number)"),
     ],
 )
@@ -157,6 +160,15 @@ def test_a_run_on_non_finite_data_is_a_clear_error_in_strict_json(
     assert record(run_dir)["status"] == "error"
 
 
+def test_the_audit_refuses_infinite_numbers_in_any_table():
+    from twin.results.audit import non_finite
+
+    tables = {"kpis": pd.DataFrame({"kpi": ["value_added"], "value": [-float("inf")]})}
+    assert non_finite(tables) == ["kpis.value holds an infinite number"]
+    tables["kpis"]["value"] = [1.0]
+    assert non_finite(tables) == []
+
+
 # 4. Scenario and solver numbers are checked before any work.
 
 BAD_CONFIGS = [
@@ -172,11 +184,12 @@ BAD_CONFIGS = [
     ("+scenario.budget_shares.KAZ=-1", "scenario.budget_shares.KAZ=-1.0"),
     ("+scenario.foo=1", "scenario.foo=1: unknown key"),
     ("+solver.bar=1", "solver.bar=1: unknown key"),
-    ("solver.time_limit=-5", "solver.time_limit=-5.0: must be a finite number > 0"),
+    ("solver.time_limit=-5", "solver.time_limit=-5.0: must be a number > 0"),
     ("solver.mip_gap=5", "solver.mip_gap=5.0: must be a finite number from 0 to 1"),
     ("solver.threads=-1", "solver.threads=-1: must be from 0 (HiGHS decides)"),
     ("solver.threads=1000", "solver.threads=1000: must be from 0 (HiGHS decides)"),
     ("+disruption.capacity_cut.x=1.5", "disruption.capacity_cut.x=1.5"),
+    ("scenario.families=[carbon]", "scenario.families=['carbon']: may list only"),
 ]
 
 
@@ -198,6 +211,10 @@ def test_config_values_the_dataset_does_not_know_are_refused(override: str, mess
     assert config_problems(cfg, TwinConfig) == []
     with pytest.raises(ConfigError, match=re.escape(message)):
         to_run_inputs(cfg)
+
+
+def test_no_time_limit_is_a_valid_time_limit():
+    assert config_problems(compose_config(["solver.time_limit=inf"]), TwinConfig) == []
 
 
 def test_the_shipped_configs_break_no_rule():
@@ -305,17 +322,36 @@ def test_a_failed_write_leaves_the_earlier_outputs_whole(
     assert record(tmp_path)["status"] == "optimal" and "earlier_outputs" not in record(tmp_path)
 
 
-def test_a_swap_that_fails_half_way_puts_every_earlier_output_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
+def _two_outputs(run_dir: Path, text: str) -> None:
     for name in ("results", "as_is"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "old.txt").write_text("old")
-    staged = StagedOutputs(tmp_path)
-    for name in ("as_is", "results"):
-        (staged.root / name).mkdir()
-        (staged.root / name / "new.txt").write_text("new")
-    real = Path.rename
+        (run_dir / name).mkdir()
+        (run_dir / name / f"{text}.txt").write_text(text)
+
+
+def _staged(run_dir: Path) -> StagedOutputs:
+    staged = StagedOutputs(run_dir)
+    _two_outputs(staged.root, "new")
+    return staged
+
+
+def _contents(run_dir: Path) -> dict[str, list[str]]:
+    return {
+        p.name: sorted(q.name for q in p.iterdir()) for p in run_dir.iterdir() if p.is_dir()
+    } | {"run.json": [record(run_dir).get("run_id")]}
+
+
+@pytest.fixture
+def earlier_run(tmp_path: Path) -> Path:
+    """A run directory holding an earlier attempt's outputs and its run.json."""
+    _two_outputs(tmp_path, "old")
+    writer.write_json(tmp_path / "run.json", {"run_id": "old"})
+    return tmp_path
+
+
+def test_a_swap_that_fails_half_way_puts_every_earlier_output_back(
+    earlier_run: Path, monkeypatch: pytest.MonkeyPatch
+):
+    staged, real = _staged(earlier_run), Path.rename
 
     def failing(self: Path, target):
         if self.name == "results" and self.parent == staged.root:  # the second one moved in
@@ -324,10 +360,84 @@ def test_a_swap_that_fails_half_way_puts_every_earlier_output_back(
 
     monkeypatch.setattr(Path, "rename", failing)
     with pytest.raises(OSError, match="disk gone"):
-        staged.commit(["results", "as_is", "pareto"])
-    for name in ("results", "as_is"):
-        assert [p.name for p in (tmp_path / name).iterdir()] == ["old.txt"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["as_is", "results"]
+        staged.commit(["results", "as_is", "pareto"], {"run_id": "new"})
+    expected = {"results": ["old.txt"], "as_is": ["old.txt"], "run.json": ["old"]}
+    assert _contents(earlier_run) == expected
+    assert sorted(p.name for p in earlier_run.iterdir()) == ["as_is", "results", "run.json"]
+
+
+@pytest.mark.parametrize("killed", ["before the commit", "after the commit"])
+def test_a_swap_killed_part_way_is_undone_or_finished_by_the_next_lock(
+    earlier_run: Path, monkeypatch: pytest.MonkeyPatch, killed: str
+):
+    """A kill leaves a manifest and outputs set aside; the next run's lock repairs them:
+    the earlier outputs back whole if run.json was not yet replaced, else the new ones."""
+    staged, real_rename, real_write = _staged(earlier_run), Path.rename, writer.write_json
+
+    def kill_on_placing_as_is(self: Path, target):
+        if self.parent == staged.root and self.name == "results":
+            raise KeyboardInterrupt  # a kill: nothing of the process's own clean-up runs
+        return real_rename(self, target)
+
+    def kill_after_the_commit(path: Path, data: dict):
+        real_write(path, data)
+        if path.name == "run.json":
+            raise KeyboardInterrupt
+
+    if killed == "before the commit":
+        monkeypatch.setattr(Path, "rename", kill_on_placing_as_is)
+    else:
+        monkeypatch.setattr("twin.rundir.write_json", kill_after_the_commit)
+    with pytest.raises(KeyboardInterrupt):
+        staged.commit(["results", "as_is"], {"run_id": "new"})
+    monkeypatch.undo()
+    assert any(p.name.startswith(".swap-") for p in earlier_run.iterdir())  # left as killed
+    with locked(earlier_run):
+        pass
+    text, run_id = ("old", "old") if killed == "before the commit" else ("new", "new")
+    expected = {"results": [f"{text}.txt"], "as_is": [f"{text}.txt"], "run.json": [run_id]}
+    assert _contents(earlier_run) == expected
+    assert [p.name for p in earlier_run.iterdir() if p.name.startswith(".")] == [".twin.lock"]
+
+
+def test_the_lock_clears_only_what_twin_writes_at_the_top_of_the_run_directory(tmp_path: Path):
+    mine = [tmp_path / ".staging-123", tmp_path / ".run.json.tmp-9"]
+    theirs = [tmp_path / "notes" / ".draft.tmp-2024", tmp_path / "other" / ".staging-5"]
+    for path in [*mine, *theirs]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir() if "staging" in path.name else path.write_text("x")
+    with locked(tmp_path):
+        pass
+    assert not any(path.exists() for path in mine)
+    assert all(path.exists() for path in theirs)
+
+
+def test_a_run_that_fails_after_its_commit_stays_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    def broken(*args):
+        raise RuntimeError("terminal gone")
+
+    monkeypatch.setattr(app, "_summary", broken)
+    assert execute(compose_config(["dataset=toy"]), Job(tmp_path, "x")) == 0
+    meta = record(tmp_path)
+    assert meta["status"] == "optimal" and "earlier_outputs" not in meta
+
+
+def test_a_config_that_cannot_be_resolved_is_an_error_record_not_a_traceback(tmp_path: Path):
+    result = twin_run("scenario.name=${oc.env:TWIN_NO_SUCH_VARIABLE}", f"hydra.run.dir={tmp_path}")
+    assert_clean_failure(result, 2, "the config cannot be resolved")
+    assert record(tmp_path)["status"] == "error"
+
+
+def test_a_what_if_refuses_the_plan_of_a_failed_run(tmp_path: Path):
+    plan_dir = tmp_path / "plan"
+    (plan_dir / "results").mkdir(parents=True)
+    pd.DataFrame({"run_id": ["x"]}).to_parquet(plan_dir / "results" / "investments.parquet")
+    writer.write_json(plan_dir / "run.json", {"status": "error"})
+    cfg = compose_config(["dataset=toy", "analysis=n1", f"analysis.plan_dir={plan_dir}"])
+    assert execute(cfg, Job(tmp_path / "run", "n1")) == 2
+    assert "no finished plan" in record(tmp_path / "run")["message"]
 
 
 # 8. Workers die with a killed sweep; the re-run completes it, every run's rows once.
@@ -402,6 +512,25 @@ def _alive(pid: int) -> bool:
         return stat.read_text().split(") ")[1][0] not in "ZX"  # a zombie has exited
     except (OSError, IndexError):
         return False
+
+
+def _watched(launcher: str) -> subprocess.CompletedProcess:
+    """A process that watches `launcher` (host:pid) and would run for 3 s."""
+    script = "from twin import lifeline; import time; lifeline.watch_launcher(0.05); time.sleep(3)"
+    env = {**os.environ, "TWIN_LAUNCHER": launcher}
+    return subprocess.run([sys.executable, "-c", script], env=env, check=False, timeout=60)
+
+
+def test_a_worker_exits_when_its_launcher_on_this_host_is_gone():
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names no process now
+    started = time.monotonic()
+    assert _watched(f"{socket.gethostname()}:{dead.pid}").returncode == 70
+    assert time.monotonic() - started < 3
+
+
+def test_a_run_on_another_host_is_not_watched():
+    assert _watched(f"another-host:{os.getpid() + 999_999}").returncode == 0
 
 
 # 9. Two runs into one directory: the second refuses.

@@ -9,6 +9,7 @@ beside the main results, and figures in the run directory.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from twin.kpis import AS_IS, BASELINE, compare_kpis
 from twin.pareto import frontier, pareto_table, plot
 from twin.plan import PlanRun, capped_as_is, optimise, plan_against_as_is
 from twin.scenario import Scenario
+from twin.solve import FINISHED
 from twin.whatif import (
     Disruption,
     loss,
@@ -77,14 +79,27 @@ def _plan_to_test(cfg: TwinConfig, ds, scenario, run_id, run_dir):
     Returns (investments table, scenario with any as-is derived caps, the plan outcome).
     """
     if cfg.analysis.plan_dir:
-        file = Path(cfg.analysis.plan_dir) / "results" / "investments.parquet"
-        if not file.exists():
-            raise ConfigError(f"analysis.plan_dir: no plan at {file} (run twin run first)")
-        return pd.read_parquet(file), scenario, None
+        return read_plan(Path(cfg.analysis.plan_dir)), scenario, None
     outcome = plan(cfg, ds, scenario, run_id, run_dir)
     if outcome.main.results is None:
         return None, scenario, outcome
     return outcome.main.results.tables["investments"], outcome.main.scenario, outcome
+
+
+def read_plan(run_dir: Path) -> pd.DataFrame:
+    """The investments of a finished run; ConfigError if there is none (results/ of a run
+    whose last attempt failed are an earlier attempt's: no plan to test)."""
+    file = run_dir / "results" / "investments.parquet"
+    try:
+        status = json.loads((run_dir / "run.json").read_text()).get("status")
+    except (OSError, ValueError):
+        status = None
+    if status not in FINISHED or not file.exists():
+        raise ConfigError(
+            f"analysis.plan_dir: no finished plan in {run_dir} (run.json status {status}); "
+            "give the directory of a finished `twin run`"
+        )
+    return pd.read_parquet(file)
 
 
 def _solved_on_the_way(planned: Outcome | None) -> list[PlanRun]:

@@ -20,6 +20,7 @@ import os
 import platform
 import time
 import traceback
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ import pandas as pd
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -50,7 +52,7 @@ from twin.config_checks import config_problems
 from twin.data import DatasetError, capped, load_dataset
 from twin.kpis import REFERENCE_PLANS, last_period, plans, total_value
 from twin.plan import PlanError, PlanRun
-from twin.results.audit import audit
+from twin.results.audit import audit, non_finite
 from twin.results.writer import write_json, write_tables
 from twin.rundir import RunDirectoryBusy, StagedOutputs, locked
 from twin.solve import FINISHED
@@ -120,6 +122,9 @@ def execute(cfg: DictConfig, job: Job) -> int:
         _print_failure("refused", str(error))
     except OSError as error:  # the directory cannot be made or locked (permissions, disk)
         _print_failure("refused", f"run directory {job.run_dir}: {error}")
+    except Exception as error:  # a bug where no record can be written: shown, not raised
+        _print_failure("error", f"internal error {type(error).__name__}: {error}")
+        return FAILED
     return USER_ERROR
 
 
@@ -127,20 +132,17 @@ def _attempt(cfg: DictConfig, job: Job) -> int:
     run_dir, run_id = job.run_dir, job.run_id
     record = run_dir / "run.json"
     earlier = _read_record(record)
-    config = OmegaConf.to_container(cfg, resolve=True)
     meta: dict = {
         "run_id": run_id,
+        "attempt": uuid.uuid4().hex[:12],
         "started_at": datetime.now(UTC).isoformat(),
-        "config": config,
-        "config_hash": config_hash(config),
         "overrides": list(job.overrides),
-        "dataset": cfg.dataset.path,
         "versions": versions(),
-        "analysis": cfg.analysis.name,
     }
     timings: dict[str, float] = {}
     fail = _Failure(record, meta, timings, _earlier_outputs(earlier, run_dir))
     try:
+        meta.update(_config_record(cfg))
         problems = config_problems(cfg, TwinConfig)
         if problems:
             raise ConfigError("\n".join(problems))
@@ -175,6 +177,21 @@ def _attempt(cfg: DictConfig, job: Job) -> int:
         return fail(message, FAILED)
 
 
+def _config_record(cfg: DictConfig) -> dict:
+    """What run.json says of the config; ConfigError if it cannot be resolved (an
+    interpolation naming nothing, an environment variable that is not set)."""
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"the config cannot be resolved: {error}") from error
+    return {
+        "config": config,
+        "config_hash": config_hash(config),
+        "dataset": config["dataset"]["path"],
+        "analysis": config["analysis"]["name"],
+    }
+
+
 def _finish(cfg: DictConfig, outcome: Outcome, job: Job, meta: dict, fail: _Failure) -> int:
     """Audit the outcome, swap its outputs in and record the run."""
     run_dir, timings = job.run_dir, fail.timings
@@ -187,23 +204,29 @@ def _finish(cfg: DictConfig, outcome: Outcome, job: Job, meta: dict, fail: _Fail
         message = "; ".join([main.solved.message, *main.solved.explanation])
         return fail(message, FAILED, status=main.solved.status)
     for name, run in {"results": main, **outcome.others}.items():
-        problems = audit(run.results.tables, run.results.cost) if run.results else []
+        if run.results is None:
+            continue
+        problems = audit(run.results.tables, run.results.cost) + non_finite({"kpis": run.kpis})
         if problems:
             return fail(f"{name}: results fail the audit: " + "; ".join(problems), FAILED)
     with stage("write", timings):
         metadata = {"run_id": meta["run_id"], "config_hash": meta["config_hash"]}
-        _write_outputs(outcome, run_dir, metadata)
+        staged = _stage_outputs(outcome, run_dir, metadata)
     meta["timings"] = timings
     meta["finished_at"] = datetime.now(UTC).isoformat()
-    write_json(run_dir / "run.json", meta)
-    _summary(outcome, run_dir)
+    staged.commit(OUTPUTS, meta)  # outputs and run.json in place at once: the run is done
+    fail.kept = None
+    try:  # nothing after the commit can fail the run
+        _summary(outcome, run_dir)
+    except Exception as error:
+        console.print(f"[yellow]no summary:[/] {escape(repr(error))}", soft_wrap=True)
     if cfg.report:
         write_page(run_dir, job.sweep_dir)
     return 0
 
 
-def _write_outputs(outcome: Outcome, run_dir: Path, metadata: dict[str, str]) -> None:
-    """Every output of the outcome, written aside and swapped in place of the earlier ones."""
+def _stage_outputs(outcome: Outcome, run_dir: Path, metadata: dict[str, str]) -> StagedOutputs:
+    """Every output of the outcome, written aside, to be swapped in at once."""
     staged = StagedOutputs(run_dir)
     try:
         main = outcome.main
@@ -218,7 +241,7 @@ def _write_outputs(outcome: Outcome, run_dir: Path, metadata: dict[str, str]) ->
     except BaseException:
         staged.discard()
         raise
-    staged.commit(OUTPUTS)
+    return staged
 
 
 def _unfinished(meta: dict, kept: dict | None) -> dict:
@@ -404,10 +427,15 @@ def run_app(cfg: DictConfig) -> None:
     """The Hydra task: one run in Hydra's output directory."""
     lifeline.watch_launcher()  # a worker of a sweep dies with the sweep
     hydra_cfg = HydraConfig.get()
+    overrides = OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)
+    try:
+        run_id = hydra_cfg.job.override_dirname or "default"
+    except OmegaConfBaseException:  # an override that cannot be resolved: _attempt says so
+        run_id = ",".join(overrides)
     job = Job(
         run_dir=Path(hydra_cfg.runtime.output_dir),
-        run_id=hydra_cfg.job.override_dirname or "default",
-        overrides=tuple(hydra_cfg.overrides.task),
+        run_id=run_id,
+        overrides=tuple(overrides),
         sweep_dir=Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None,
     )
     EXIT_CODES.append(execute(cfg, job))

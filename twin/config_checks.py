@@ -64,10 +64,15 @@ def one_of(options: tuple[str, ...]) -> Rule:
     return Rule(lambda value: value in options, f"must be one of {', '.join(options)}")
 
 
-def some_of(options: tuple[str, ...]) -> Rule:
+def some_of(options: tuple[str, ...], needed: tuple[str, ...] = ()) -> Rule:
+    text = f"may list only {', '.join(options)}"
+    if needed:
+        text += f", and must list {' and '.join(needed)}"
     return Rule(
-        lambda value: all(item in options for item in value),
-        f"may list only {', '.join(options)}",
+        lambda value: (
+            all(item in options for item in value) and all(item in value for item in needed)
+        ),
+        text,
     )
 
 
@@ -90,7 +95,8 @@ RATE = number(0, 1)  # per year
 # key -> rule; `key.*` applies to every value of a mapping.
 RULES: dict[str, Rule] = {
     "scenario.objective": one_of(OBJECTIVES),
-    "scenario.families": some_of(FAMILIES),
+    # without capacity or transport rows, flows and activity would be unbounded
+    "scenario.families": some_of(FAMILIES, needed=("capacity", "transport")),
     "scenario.carbon_price": NON_NEGATIVE,
     "scenario.carbon_cap": optional(NON_NEGATIVE),
     "scenario.carbon_cap_pct": optional(NON_NEGATIVE),
@@ -111,7 +117,10 @@ RULES: dict[str, Rule] = {
     "disruption.capacity_cut.*": SHARE,
     "disruption.demand_factor": NON_NEGATIVE,
     "disruption.price_factor.*": NON_NEGATIVE,
-    "solver.time_limit": number(0, above=True),
+    "solver.time_limit": Rule(
+        lambda value: value == math.inf or number(0, above=True).test(value),
+        "must be a number > 0 (seconds), or inf for no limit",
+    ),
     "solver.mip_gap": number(0, 1),
     "solver.seed": Rule(
         lambda value: isinstance(value, int) and 0 <= value < 2**31, "must be from 0 to 2^31-1"

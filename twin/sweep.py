@@ -50,6 +50,7 @@ HEADLINE_KPIS = (
 class AggregateSweep(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
+        (sweep_dir / "report.html").unlink(missing_ok=True)  # an earlier sweep's page
         aggregate(sweep_dir)
         if config.get("report"):
             # late: only a sweep that asks for its page needs the app and plotly

@@ -13,7 +13,6 @@ import csv
 import hashlib
 import io
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import yaml
 
 from twin.data.checks import cross_table_problems
 from twin.data.files import UnreadableFile, read_bytes
-from twin.data.problems import PROBLEMS_PER_FILE, DatasetError, Problem, csv_row
+from twin.data.problems import PROBLEMS_PER_FILE, DatasetError, Problem, ProblemLog, csv_row
 from twin.data.schemas import DATASET_YAML_KEYS, FINITE, TABLES, TableSpec
 
 META_FILE = "dataset.yaml"
@@ -68,8 +67,7 @@ def load_dataset(path: str | Path) -> Dataset:
     root = Path(path)
     if not root.is_dir():
         raise DatasetError(str(path), [Problem(str(path), None, None, "not a directory")])
-    problems: list[Problem] = []
-    more: Counter[str] = Counter()  # problems found but not listed, per file
+    problems = ProblemLog()
     warnings = _unknown_files(root)
     meta = _read_meta(root, problems)
     tables: dict[str, pd.DataFrame] = {}
@@ -79,12 +77,12 @@ def load_dataset(path: str | Path) -> Dataset:
         if raw is None:
             continue
         parsed[spec.name] = raw
-        typed = _validate_table(spec, raw, problems, more)
+        typed = _validate_table(spec, raw, problems)
         if typed is not None:
             tables[spec.name] = typed
-    problems += cross_table_problems(tables, parsed)
-    if problems or more:
-        raise DatasetError(str(path), problems, more)
+    problems.extend(cross_table_problems(tables, parsed))
+    if problems:
+        raise DatasetError(str(path), problems.problems(), problems.more)
     for spec in TABLES:
         tables.setdefault(spec.name, _empty_table(spec))
     return Dataset(root, meta, tables, data_hash(root), sorted(warnings))
@@ -109,10 +107,10 @@ def read_meta(path: str | Path) -> dict:
     reading its tables; raise DatasetError if it is missing or incomplete."""
     if not Path(path).is_dir():
         raise DatasetError(str(path), [Problem(str(path), None, None, "not a directory")])
-    problems: list[Problem] = []
+    problems = ProblemLog()
     meta = _read_meta(Path(path), problems)
     if problems:
-        raise DatasetError(str(path), problems)
+        raise DatasetError(str(path), problems.problems(), problems.more)
     return meta
 
 
@@ -128,7 +126,7 @@ def _unknown_files(root: Path) -> list[Problem]:
     ]
 
 
-def _read(root: Path, name: str, problems: list[Problem]) -> bytes | None:
+def _read(root: Path, name: str, problems: ProblemLog) -> bytes | None:
     """The bytes of a dataset file; None (with a problem recorded) if it is missing or
     cannot be read safely (a directory, a device, a FIFO, too large)."""
     file = root / name
@@ -141,7 +139,7 @@ def _read(root: Path, name: str, problems: list[Problem]) -> bytes | None:
         return None
 
 
-def _read_meta(root: Path, problems: list[Problem]) -> dict:
+def _read_meta(root: Path, problems: ProblemLog) -> dict:
     if not (root / META_FILE).exists():
         problems.append(Problem(META_FILE, None, None, "missing file"))
         return {}
@@ -163,7 +161,7 @@ def _read_meta(root: Path, problems: list[Problem]) -> dict:
 
 
 def _parse_table(
-    root: Path, spec: TableSpec, problems: list[Problem], warnings: list[Problem]
+    root: Path, spec: TableSpec, problems: ProblemLog, warnings: list[Problem]
 ) -> pd.DataFrame | None:
     """Decode and parse one table as text; None (with problems recorded) if it fails."""
     if not (root / spec.file).exists() and not (root / spec.file).is_symlink():
@@ -196,9 +194,7 @@ def _parse_table(
     return frame
 
 
-def _header_fits(
-    spec: TableSpec, text: str, problems: list[Problem], warnings: list[Problem]
-) -> bool:
+def _header_fits(spec: TableSpec, text: str, problems: ProblemLog, warnings: list[Problem]) -> bool:
     """False (with a problem) if a column header repeats: pandas would rename the copy and
     the first would be used without a word. Unknown columns are warnings: they are ignored."""
     header = [name.strip() for name in next(csv.reader(io.StringIO(text)), [])]
@@ -219,7 +215,7 @@ def _header_fits(
 
 
 def _validate_table(
-    spec: TableSpec, frame: pd.DataFrame, problems: list[Problem], more: Counter[str]
+    spec: TableSpec, frame: pd.DataFrame, problems: ProblemLog
 ) -> pd.DataFrame | None:
     """Column rules of one table; the typed table, or None (with problems recorded)."""
     try:
@@ -227,7 +223,7 @@ def _validate_table(
     except pandera.errors.SchemaErrors as errors:
         listed, unlisted = _schema_problems(spec, frame, errors.failure_cases)
         problems.extend(listed)
-        more[spec.file] += unlisted
+        problems.count_more(spec.file, unlisted)
         return None
     for column in spec.bool_columns:
         typed[column] = typed[column].str.lower().isin(("true", "1"))

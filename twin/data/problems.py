@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import heapq
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -32,6 +33,51 @@ class Problem:
         if self.column is not None:
             where.append(f"column {self.column}")
         return f"{', '.join(where)}: {self.reason}"
+
+
+class ProblemLog:
+    """Problems as they are found, in bounded memory: per file the first `PROBLEMS_PER_FILE`
+    by row are kept and the others counted, so a file of a million bad rows costs no more
+    memory than one of fifty."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, list] = defaultdict(list)  # file -> heap of (-key, problem)
+        self.more: Counter[str] = Counter()
+
+    def append(self, problem: Problem) -> None:
+        heap, entry = self._kept[problem.file], (_Descending(_sort_key(problem)), problem)
+        if len(heap) < PROBLEMS_PER_FILE:
+            heapq.heappush(heap, entry)
+        else:
+            heapq.heappushpop(heap, entry)  # the last by row goes: counted, not kept
+            self.more[problem.file] += 1
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def count_more(self, file: str, count: int) -> None:
+        """Problems of `file` found and counted without being made (`count` of them)."""
+        if count > 0:
+            self.more[file] += count
+
+    def problems(self) -> list[Problem]:
+        return sorted((p for heap in self._kept.values() for _, p in heap), key=_sort_key)
+
+    def __bool__(self) -> bool:
+        return any(self._kept.values()) or any(self.more.values())
+
+
+class _Descending:
+    """A sort key reversed, so that a min-heap holds the largest key at its top."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: tuple):
+        self.key = key
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.key > other.key
 
 
 class DatasetError(Exception):

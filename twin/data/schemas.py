@@ -16,11 +16,18 @@ import pandera.pandas as pa
 CHAINS = ("agrotech", "hydrogen", "logistics", "digital")
 MODES = ("rail", "road", "sea", "pipeline", "grid", "fibre")
 BOOL_TEXT = ("true", "false", "True", "False", "TRUE", "FALSE", "1", "0")
-FINITE = "must be a finite number"  # inf, -inf and 1e400 (read as inf) are no data
+# inf, -inf and 1e400 (read as inf) are no data; nor is 1e308, whose products overflow: a
+# dataset's numbers stay within 1e15 in magnitude (HiGHS reads 1e20 as infinite).
+MAX_MAGNITUDE = 1e15
+FINITE = "must be a finite number of magnitude at most 1e15"
 
 
 def _finite() -> pa.Check:
-    return pa.Check(np.isfinite, name="finite", error=FINITE)
+    return pa.Check(
+        lambda values: np.isfinite(values) & (np.abs(values) <= MAX_MAGNITUDE),
+        name="finite",
+        error=FINITE,
+    )
 
 
 @dataclass(frozen=True)

@@ -127,7 +127,9 @@ def load_run(root: Path) -> RunData:
     reference_tables = read_tables(root / reference / "results", False) if reference else {}
     ds, notes = _dataset(meta)
     shares = _crossing_shares(meta, ds)
-    return RunData(root, meta, tables, reference_tables, ds, shares, job_overrides(root), notes)
+    return RunData(
+        root, meta, tables, reference_tables, ds, shares, job_overrides(root, meta), notes
+    )
 
 
 def _crossing_shares(meta: dict, ds: Dataset) -> dict[str, float]:

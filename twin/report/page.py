@@ -414,10 +414,10 @@ def _runs_table(data: SweepData, sweep: pd.DataFrame, swept: list[str]) -> pd.Da
         if kpi in sweep:
             show = signed if kpi.endswith(("_pct", "_created")) else prep.compact
             cells[f"{name} ({unit.format(currency=data.currency)})"] = sweep[kpi].map(show)
-    cells["report"] = [
+    cells["report"] = [  # a failed run's page, if any, is an earlier attempt's: no link
         f"<a href='{escape(quote(str(d)))}/report.html'>open</a>"
-        if (data.directory / str(d) / "report.html").exists()
+        if status in FINISHED and (data.directory / str(d) / "report.html").exists()
         else ""
-        for d in sweep["run_dir"]
+        for d, status in zip(sweep["run_dir"], sweep["status"], strict=True)
     ]
     return cells

@@ -26,9 +26,22 @@ def _report(ok: pd.Series, frame: pd.DataFrame, what: str, columns: list[str]) -
     return [f"{what}: {row}" for row in bad.to_dict("records")]
 
 
+def non_finite(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Number columns holding inf or NaN where a number belongs: no plan has them. (NaN is
+    allowed where results.md says null: prices without duals, KPIs of nothing.)"""
+    problems = []
+    for name, frame in tables.items():
+        numbers = frame.select_dtypes("number")
+        infinite = numbers.columns[np.isinf(numbers.to_numpy(dtype=float)).any(axis=0)]
+        problems += [f"{name}.{column} holds an infinite number" for column in infinite]
+    return problems
+
+
 def audit(tables: dict[str, pd.DataFrame], objective_cost: float) -> list[str]:
     """Every violated identity of results.md (empty when the tables are consistent)."""
-    problems: list[str] = []
+    problems = non_finite(tables)
+    if not np.isfinite(objective_cost):
+        problems.append(f"the cost is {objective_cost!r}")
     balance = tables["balance"]
     sources = balance["purchased"] + balance["inflow"] + balance["produced"]
     sinks = balance["consumed"] + balance["outflow"] + balance["served"]
