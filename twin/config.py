@@ -19,7 +19,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from twin.data import Dataset, load_dataset
-from twin.scenario import FAMILIES, Scenario, SolverOptions
+from twin.scenario import FAMILIES, STRENGTHENING, Scenario, SolverOptions
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_DIRNAME = 200  # bytes of a sweep run's directory name (file systems allow 255)
@@ -99,6 +99,8 @@ class SolverConfig:
     mip_gap: float = 0.002  # relative
     threads: int = 0
     seed: int = 0
+    # rows and bounds that tighten the model without changing its optimum (docs/model.md)
+    strengthen: list[str] = field(default_factory=lambda: list(STRENGTHENING))
 
 
 @dataclass
@@ -184,6 +186,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             mip_gap=cfg.solver.mip_gap,
             threads=cfg.solver.threads,
             seed=cfg.solver.seed,
+            strengthen=tuple(cfg.solver.strengthen),
         ),
     )
     return ds, scenario

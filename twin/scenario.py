@@ -13,15 +13,19 @@ FAMILIES = ("capacity", "transport", "carbon", "finance", "sovereignty", "agglom
 OBJECTIVES = ("cost", "carbon", "weighted")
 
 
+STRENGTHENING = ("flow_bounds", "linking")  # families of twin.model that tighten, not change
+
+
 @dataclass
 class SolverOptions:
-    """Options handed to HiGHS."""
+    """Options handed to HiGHS, and the strengthening families the model is built with."""
 
     time_limit: float = 300.0  # seconds
     mip_gap: float = 1e-4  # relative
     threads: int = 0  # 0 = HiGHS decides
     seed: int = 0
     log_to_console: bool = False
+    strengthen: tuple[str, ...] = STRENGTHENING
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import time
 from dataclasses import dataclass
 
@@ -12,10 +13,12 @@ from pyomo.common.gc_manager import PauseGC
 from twin.data import Dataset
 from twin.model.agglomeration import add_agglomeration
 from twin.model.balance import add_balance
+from twin.model.bounds import flow_bounds
 from twin.model.capacity import add_capacity
 from twin.model.carbon import add_carbon, add_emissions
 from twin.model.data import ModelData, prepare
 from twin.model.finance import add_finance, add_overnight_capex
+from twin.model.linking import add_linking
 from twin.model.objective import add_objective
 from twin.model.sovereignty import add_sovereignty
 from twin.model.transport import add_transport
@@ -61,6 +64,15 @@ def build_model(ds: Dataset, scenario: Scenario) -> BuiltModel:
             if scenario.has(family):
                 add(m, data)
         add_objective(m, data)
+        strengthen = scenario.solver.strengthen
+        if {"flow_bounds", "linking"} & set(strengthen):
+            bounds = flow_bounds(data)
+            if "flow_bounds" in strengthen:
+                for var, most in zip(m.flow.values(), bounds.flow.tolist(), strict=True):
+                    if math.isfinite(most):
+                        var.setub(most)
+            if "linking" in strengthen and {"capacity", "transport"} <= set(scenario.families):
+                add_linking(m, data, bounds)
     # The collector's pass over those objects is part of building (about a tenth of it at 1M
     # nonzeros): made here, where it is timed, not at some later allocation. For hundreds of
     # thousands of objects a full pass moves them to the oldest generation at once, where a

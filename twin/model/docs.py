@@ -18,6 +18,8 @@ SECTIONS = (
     ("Finance: budget, country shares, green rate", "twin.model.finance"),
     ("Sovereignty", "twin.model.sovereignty"),
     ("Agglomeration (MAR)", "twin.model.agglomeration"),
+    ("Strengthening: bounds from the data", "twin.model.bounds"),
+    ("Strengthening: linking rows", "twin.model.linking"),
     ("Objective", "twin.model.objective"),
     ("Discounting", "twin.model.discounting"),
     ("Rows stored as arrays", "twin.model.array_constraint"),
@@ -34,6 +36,11 @@ scenario lists it in `families` (the balance is always there). Component names f
 scheme, `family[index]`, so a solver message or a dual traces back to its family and index.
 
 This page is generated from the modules' docstrings by `python -m twin.model.docs`.
+
+Strengthening families (`solver.strengthen`, all on by default) add bounds and rows that
+every optimal plan satisfies, so they tighten the LP relaxation without changing the
+optimum; switching them off gives the plain formulation (tests check that both have the
+same optimum on random instances).
 
 Notation: r region, k commodity, p period (its year), s site, l link, x border crossing,
 c country, g (region, chain) group. Sparse index sets (`twin.network.derive_sets`): a

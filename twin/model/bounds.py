@@ -1,0 +1,136 @@
+r"""Bounds no decision can exceed: the most each flow could ever carry.
+
+Computed from the data alone, before any decision, with every site at its most modules and
+every link and crossing at its most expansions (capacities times the what-if availability
+:math:`\alpha`). For commodity k at (region r, period p):
+
+.. math::
+
+    avail_{rkp} = \bar b_{rkp} + \sum_{s \in S_r} a^+_{sk} \bar A_{sp}
+        + \sum_{l \in in(r)} \bar K_{lp}, \qquad
+    absorb_{rkp} = D_{rkp} + \sum_{s \in S_r} a^-_{sk} \bar A_{sp}
+        + \sum_{l \in out(r)} \bar K_{lp}
+
+with :math:`\bar b` the most that can be bought, :math:`\bar A_{sp} = \alpha_s U_s \bar
+N_{sp}` the most activity of a site and :math:`\bar K_{lp}` the most a link carries. Over
+the whole network, no flow of k exceeds what can be made or bought of it anywhere, nor what
+can be consumed or served of it anywhere (:math:`\sum_r` of the first two terms of each). A
+flow is bounded by the least of these:
+
+.. math::
+
+    \bar x_{lkp} = \min\left(\bar K_{lp},\ \bar K_{x(l),p},\ avail_{src(l),kp},\
+    absorb_{dst(l),kp},\ \textstyle\sum_r (\bar b_{rkp} + \sum_s a^+ \bar A),\
+    \sum_r (D_{rkp} + \sum_s a^- \bar A)\right)
+
+The network-wide terms hold for every plan without a circulation (flow around a cycle),
+which never lowers the cost: no optimum is lost. A capacity bounds only where its family is
+in the model: link and crossing capacities with `transport`, site activity with `capacity`.
+The linking rows (`twin.model.linking`) scale these bounds by investments.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.model.data import ModelData
+
+RCP = tuple[str, str, int]
+
+
+@dataclass
+class FlowBounds:
+    """The bounds of every flow (in `data.link_flows` order) and their ingredients."""
+
+    flow: np.ndarray  # most each flow can carry (inf where nothing bounds it)
+    link: dict[tuple[str, int], float]  # most a link carries in a period
+    without_building: dict[RCP, float]  # most at a node with no new module: bought,
+    # made by existing modules, brought in
+
+
+def site_most_modules(data: ModelData, site: str, period: int) -> int:
+    """The most modules the site can have in `period`: its limit if it may build by then,
+    else its existing modules alive."""
+    if data.builds_alive(site, period):
+        return data.sites[site].max_modules
+    return data.existing_alive.get((site, period), 0)
+
+
+def link_most(data: ModelData, link_id: str, period: int, expandable: set[str]) -> float:
+    if not data.scenario.has("transport"):
+        return np.inf
+    link = data.links[link_id]
+    steps = link.max_expansions if link_id in expandable else 0
+    return data.available(link_id) * (link.capacity + link.step * steps)
+
+
+def crossing_most(data: ModelData, crossing: str, period: int, expandable: set[str]) -> float:
+    if not data.scenario.has("transport"):
+        return np.inf
+    row = data.crossing[crossing]
+    steps = int(row["max_expansions"]) if crossing in expandable else 0
+    capacity = float(row["capacity"]) + float(row["expansion_step"]) * steps
+    return data.available(crossing) * capacity
+
+
+def flow_bounds(data: ModelData) -> FlowBounds:
+    """Every flow's bound (see the module docstring)."""
+    link_expandable = {link for link, _ in data.link_expansions}
+    crossing_expandable = {x for x, _ in data.crossing_expansions}
+    avail: dict[RCP, float] = defaultdict(float)
+    absorb: dict[RCP, float] = defaultdict(float)
+    made_total: dict[tuple[str, int], float] = defaultdict(float)
+    used_total: dict[tuple[str, int], float] = defaultdict(float)
+    without_building: dict[RCP, float] = defaultdict(float)
+    for (r, k, p), (quantity, _cost, _factor) in data.buys.items():
+        without_building[r, k, p] += quantity
+        avail[r, k, p] += quantity
+        made_total[k, p] += quantity
+    for (r, k, p), (quantity, _penalty) in data.demand.items():
+        absorb[r, k, p] += quantity
+        used_total[k, p] += quantity
+    for s, p in data.site_periods:
+        site = data.sites[s]
+        size = data.available(s) * float(data.tech[site.technology]["module_size"])
+        most = size * site_most_modules(data, s, p)
+        existing = size * data.existing_alive.get((s, p), 0)
+        if not data.scenario.has("capacity"):  # activity bounded by nothing
+            most = existing = np.inf
+        for k, coefficient in data.recipe[site.technology]:
+            if coefficient > 0:
+                avail[site.region, k, p] += coefficient * most
+                without_building[site.region, k, p] += coefficient * existing
+                made_total[k, p] += coefficient * most
+            else:
+                absorb[site.region, k, p] -= coefficient * most
+                used_total[k, p] -= coefficient * most
+    link = {
+        (link_id, p): link_most(data, link_id, p, link_expandable)
+        for link_id, p in data.sets.flows_by_link_period[0]
+    }
+    for link_id, k, p in data.link_flows:
+        carried = link[link_id, p]
+        avail[data.links[link_id].dst, k, p] += carried
+        without_building[data.links[link_id].dst, k, p] += carried
+        absorb[data.links[link_id].src, k, p] += carried
+    crossing = {
+        (x, p): crossing_most(data, x, p, crossing_expandable)
+        for x in data.crossing_links
+        for p in data.periods
+    }
+    bounds = np.empty(len(data.link_flows))
+    for i, (link_id, k, p) in enumerate(data.link_flows):
+        info = data.links[link_id]
+        through = crossing.get((info.crossing, p), np.inf) if info.crossing else np.inf
+        bounds[i] = min(
+            link[link_id, p],
+            through,
+            avail[info.src, k, p],
+            absorb[info.dst, k, p],
+            made_total[k, p],
+            used_total[k, p],
+        )
+    return FlowBounds(bounds, link, dict(without_building))
