@@ -6,9 +6,12 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from benchmarks.peers import textbook_cflp
 from benchmarks.synthetic import write_synthetic
 from twin.config import compose_config, to_run_inputs
 from twin.data import Dataset, load_dataset
+from twin.mcnd import MCND_DIR, MCND_SCENARIO, known_optimum, read_mcnd
+from twin.mcnd import to_dataset as mcnd_dataset
 from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, instance_name, published_optimum, read_cflp
 from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import Scenario, SolverOptions
@@ -18,12 +21,20 @@ from twin.scenario import Scenario, SolverOptions
 class Case:
     name: str
     tiers: tuple[str, ...]
-    kind: str  # orlib / config / synthetic
+    kind: str  # orlib / mcnd / config / pareto / synthetic
     source: str  # instance file, `twin run` overrides (dataset, scenario), or synthetic scale
     relax: bool = False  # solve the LP relaxation
     time_limit: float = 120.0
     mip_gap: float = 1e-4
     capacity: float | None = None
+    alone: bool = True  # also solve its MPS file by highspy alone (the overhead ratio)
+
+    def peer(self, time_limit: float) -> dict:
+        """The textbook model of the instance solved by highspy alone, where there is one."""
+        if self.kind != "orlib":
+            return {}
+        instance = read_cflp(ORLIB_DIR / self.source, self.capacity)
+        return textbook_cflp(instance, time_limit, 1e-9)
 
     def inputs(self, workdir: Path) -> tuple[Dataset, Scenario, float | None]:
         """Dataset, scenario and published optimum (None when there is none)."""
@@ -34,7 +45,13 @@ class Case:
             ds = orlib_dataset(instance, workdir / instance.name)
             scenario = replace(ORLIB_SCENARIO, solver=replace(options, mip_gap=1e-9))
             return ds, scenario, published_optimum(instance_name(path, self.capacity))
-        if self.kind == "config":  # the dataset and scenario `twin run <source>` would solve
+        if self.kind == "mcnd":
+            instance = read_mcnd(MCND_DIR / self.source)
+            ds = mcnd_dataset(instance, workdir / instance.name)
+            known = known_optimum(instance.name) or {}
+            optimum = float(known["objective"]) if known.get("status") == "optimal" else None
+            return ds, replace(MCND_SCENARIO, solver=replace(options, mip_gap=1e-7)), optimum
+        if self.kind in ("config", "pareto"):  # what `twin run <source>` would solve
             ds, scenario = to_run_inputs(compose_config(self.source.split()))
             return ds, replace(scenario, solver=options), None
         ds = load_dataset(write_synthetic(workdir / f"synthetic_{self.source}", int(self.source)))
@@ -42,17 +59,43 @@ class Case:
 
 
 SMOKE, FULL = ("smoke", "full"), ("full",)
+CAPACITIES = {  # OR-Library capopt: the capacities each of capa, capb, capc stands for
+    "capa": (8000, 10000, 12000, 14000),
+    "capb": (5000, 6000, 7000, 8000),
+    "capc": (5000, 5750, 6500, 7250),
+}
+MCND = sorted(path.name for path in MCND_DIR.glob("*.dow"))
+REFERENCE_SCENARIOS = ("smart_agro_2030", "green_hydrogen", "high_carbon_price")
 CASES = (
     Case("orlib_cap41", SMOKE, "orlib", "cap41.txt"),
     Case("orlib_cap131", SMOKE, "orlib", "cap131.txt"),
-    Case("orlib_capa_14000", FULL, "orlib", "capa.txt", capacity=14000, time_limit=180),
+    *(
+        Case(
+            f"orlib_{name}_{c}",
+            FULL,
+            "orlib",
+            f"{name}.txt",
+            capacity=c,
+            time_limit=600,
+            alone=False,
+        )
+        for name, capacities in CAPACITIES.items()
+        for c in capacities
+    ),
+    Case("mcnd_r01.6", SMOKE, "mcnd", "r01.6.dow", time_limit=60),
+    *(
+        Case(f"mcnd_{file.removesuffix('.dow')}", FULL, "mcnd", file, time_limit=300, alone=False)
+        for file in MCND
+    ),
     Case("toy", SMOKE, "config", "dataset=toy"),
     Case("eaeu_china", SMOKE, "config", "scenario=to_be", mip_gap=0.01),
-    Case("eaeu_china_tight", FULL, "config", "scenario=to_be", mip_gap=0.002),
+    Case("eaeu_china_tight", FULL, "config", "scenario=to_be", mip_gap=0.001),
+    Case("eaeu_china_tight_0.2", FULL, "config", "scenario=to_be", mip_gap=0.002),
     *(
-        Case(f"eaeu_china_{name}", FULL, "config", f"scenario={name}", mip_gap=0.002)
-        for name in ("smart_agro_2030", "green_hydrogen", "high_carbon_price")
+        Case(f"eaeu_china_{name}", FULL, "config", f"scenario={name}", mip_gap=0.001)
+        for name in REFERENCE_SCENARIOS
     ),
+    Case("eaeu_china_pareto", FULL, "pareto", "analysis=pareto", mip_gap=0.002, alone=False),
     Case("synthetic_2_lp", SMOKE, "synthetic", "2", relax=True),
     Case("synthetic_2", SMOKE, "synthetic", "2", time_limit=30, mip_gap=0.01),
     *(
@@ -60,7 +103,7 @@ CASES = (
         for s in (5, 10, 20, 30, 40, 50)
     ),
     *(
-        Case(f"synthetic_{s}", FULL, "synthetic", str(s), time_limit=120, mip_gap=0.01)
+        Case(f"synthetic_{s}", FULL, "synthetic", str(s), time_limit=120, mip_gap=0.005)
         for s in (10, 30)
     ),
 )
@@ -71,6 +114,11 @@ def select(tier: str, name: str | None = None) -> list[Case]:
     if not cases:
         raise SystemExit(f"no case {name!r} in tier {tier!r}")
     return cases
+
+
+def scenario_points(case: Case) -> int:
+    """The points of the frontier `twin run <source>` draws (scenario.pareto_points)."""
+    return int(compose_config(case.source.split()).scenario.pareto_points)
 
 
 def scratch() -> tempfile.TemporaryDirectory:

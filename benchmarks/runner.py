@@ -3,7 +3,11 @@
 Per case: model size, build_s (Pyomo construction), handoff_s (compile and pass to HiGHS),
 solve_s (HiGHS), extract_s, and `highs_alone_s`: the same model written to MPS once and
 solved by highspy alone, measured in the same process, so
-`overhead_ratio = (build_s + handoff_s) / highs_alone_s` compares like with like.
+`overhead_ratio = (build_s + handoff_s) / highs_alone_s` compares like with like. Solve
+power, from HiGHS's log (`benchmarks.progress`): root_gap, first_incumbent_s, to_1pct_s,
+to_target_s, nodes. Where a textbook model exists (facility location), it is solved in the
+same process by highspy alone (`peer_s`, `benchmarks.peers`). The cost-carbon frontier is
+one case: its solves summed, and how many of its points were proven optimal.
 """
 
 from __future__ import annotations
@@ -20,34 +24,32 @@ from queue import Empty
 import pandas as pd
 import pyomo.environ as pyo
 
-from benchmarks.cases import Case, scratch
+from benchmarks.cases import Case, scenario_points, scratch
+from benchmarks.progress import progress
 from twin.model import build_model
+from twin.pareto import frontier
 from twin.results import extract_results
 from twin.scenario import SolverOptions
 from twin.solve import HighsModel, new_highs
 
 
 def measure(case: Case) -> dict:
-    """Build, hand off, solve and extract one case; then HiGHS alone on its MPS file."""
+    """Build, hand off, solve and extract one case; then HiGHS alone on its MPS file and the
+    textbook peer, where the case has them."""
+    if case.kind == "pareto":
+        return measure_frontier(case)
     with scratch() as directory:
         workdir = Path(directory)
         ds, scenario, published = case.inputs(workdir)
         built = build_model(ds, scenario)
         highs = HighsModel(built.model, relax=case.relax)
-        solved = highs.solve(scenario.solver)
+        solved = highs.solve(scenario.solver, workdir / "highs.log")
+        log = (workdir / "highs.log").read_text()
         start = time.perf_counter()
         if solved.ok:
             extract_results(built, solved, case.name)
         extract_s = time.perf_counter() - start
-        mps = workdir / "model.mps"
-        highs.highs.writeModel(str(mps))
-        alone = new_highs()
-        alone.readModel(str(mps))
-        alone.setOptionValue("time_limit", float(scenario.solver.time_limit))
-        alone.setOptionValue("mip_rel_gap", float(scenario.solver.mip_gap))
-        start = time.perf_counter()
-        alone.run()
-        highs_alone_s = time.perf_counter() - start
+        highs_alone_s = _alone(highs, scenario.solver, workdir) if case.alone else float("nan")
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     row = {
         "case": case.name,
@@ -66,10 +68,47 @@ def measure(case: Case) -> dict:
         "simplex_iterations": solved.simplex_iterations,
         "relaxed": case.relax,
         "published_optimum": published,
+        **progress(log, scenario.solver.mip_gap),
+        **case.peer(scenario.solver.time_limit),
     }
     row["total_s"] = row["build_s"] + row["handoff_s"] + row["solve_s"] + row["extract_s"]
     row["overhead_ratio"] = (row["build_s"] + row["handoff_s"]) / max(highs_alone_s, 1e-9)
     return row
+
+
+def _alone(highs: HighsModel, options: SolverOptions, workdir: Path) -> float:
+    """Seconds HiGHS alone takes on the model's MPS file."""
+    mps = workdir / "model.mps"
+    highs.highs.writeModel(str(mps))
+    alone = new_highs()
+    alone.readModel(str(mps))
+    alone.setOptionValue("time_limit", float(options.time_limit))
+    alone.setOptionValue("mip_rel_gap", float(options.mip_gap))
+    start = time.perf_counter()
+    alone.run()
+    return time.perf_counter() - start
+
+
+def measure_frontier(case: Case) -> dict:
+    """The cost-carbon frontier `twin run <source>` makes, timed as a whole."""
+    with scratch() as directory:
+        ds, scenario, _ = case.inputs(Path(directory))
+        start = time.perf_counter()
+        points = frontier(ds, scenario, scenario_points(case), case.name)
+        seconds = time.perf_counter() - start
+    statuses = [point.run.solved.status for point in points]
+    gaps = [point.run.solved.gap or 0.0 for point in points]
+    return {
+        "case": case.name,
+        "status": "optimal" if set(statuses) == {"optimal"} else "time_limit",
+        "solve_s": seconds,
+        "total_s": seconds,
+        "points": len(points),
+        "points_optimal": statuses.count("optimal"),
+        "gap": max(gaps),
+        "nodes": sum(point.run.solved.nodes for point in points),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _warm_up() -> None:

@@ -11,7 +11,7 @@ import yaml
 
 from twin.results import TABLES
 from twin.results.audit import audit
-from twin.sweep import job_overrides
+from twin.sweep import flag_gaps, job_overrides
 
 from .conftest import twin_run
 
@@ -84,6 +84,7 @@ def test_joblib_sweep_over_carbon_price_and_corridor(tmp_path: Path):
     sweep = pd.read_parquet(tmp_path / "sweep.parquet")
     assert len(sweep) == 4
     assert (sweep["status"] == "optimal").all()
+    assert (sweep["objective"] >= sweep["bound"] - 1e-6).all() and (sweep["gap"] >= 0).all()
     flows = pd.read_parquet(tmp_path / "flows.parquet")
     assert flows["run_id"].nunique() == 4
     assert {"scenario.carbon_price", "corridor.open"} <= set(flows.columns)
@@ -190,3 +191,17 @@ def test_the_summary_shows_money_in_the_dataset_currency(tmp_path: Path, toy: Pa
     assert result.returncode == 0, result.stdout + result.stderr
     assert "value added (EUR/yr)" in result.stdout
     assert "total cost, discounted (EUR)" in result.stdout and "USD" not in result.stdout
+
+
+def test_a_run_whose_gap_is_wider_than_a_difference_is_flagged():
+    """Costs 100 (bound 90) and 105 (bound 104.9): the first's gap of 10 spans the second,
+    so the sweep cannot order them; 200 is far from both; a failed run is never flagged."""
+    sweep = pd.DataFrame(
+        {
+            "run_id": ["a", "b", "c", "d"],
+            "status": ["optimal", "optimal", "time_limit", "error"],
+            "objective": [100.0, 105.0, 200.0, None],
+            "bound": [90.0, 104.9, 199.0, None],
+        }
+    )
+    assert flag_gaps(sweep)["gap_exceeds_difference"].tolist() == [True, False, False, False]

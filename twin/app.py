@@ -374,8 +374,10 @@ def _summary(outcome: Outcome, run_dir: Path) -> None:
     for name, columns in ANALYSIS_COLUMNS.items():
         if name in outcome.tables:
             console.print(_frame_table(name, outcome.tables[name], columns))
-    gap = outcome.main.solved.gap
-    console.print(f"status {outcome.main.solved.status}, gap {0 if gap is None else gap:.2%}")
+    solved = outcome.main.solved
+    gap = "n/a" if solved.gap is None else f"{solved.gap:.2%}"
+    bound = "" if solved.bound is None else f", bound {solved.bound:,.0f}"
+    console.print(f"status {solved.status}, gap {gap}{bound}")
     console.print(f"results: [bold]{escape(str((run_dir / 'results').resolve()))}[/]")
 
 

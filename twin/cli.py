@@ -74,19 +74,49 @@ def orlib(args: argparse.Namespace, console: Console) -> int:
     """Solve an OR-Library CFLP instance with the model core; compare with its optimum."""
     from twin.orlib import OrlibError, solve_instance
 
+    keys = ("status", "objective", "published_optimum", "gap", "build_s", "solve_s")
+    solved = _instance(
+        lambda: solve_instance(args.file, args.capacity, args.time_limit),
+        OrlibError,
+        "OR-Library",
+        keys,
+        args.json,
+        console,
+    )
+    return solved if solved == USER_ERROR else 0 if solved == "optimal" else 1
+
+
+def mcnd(args: argparse.Namespace, console: Console) -> int:
+    """Solve a Canad MCND instance with the model core; compare with its known optimum.
+    An instance no design can serve is `infeasible`: an answer, not a failure."""
+    from twin.mcnd import McndError, known_optimum, solve_instance
+
+    def solved_with_known() -> dict:
+        summary = solve_instance(args.file, args.time_limit)
+        known = known_optimum(summary["instance"]) or {}
+        return summary | {"known_optimum": known.get("objective"), "known": known.get("status")}
+
+    keys = ("status", "objective", "bound", "gap", "nodes", "known_optimum", "build_s", "solve_s")
+    solved = _instance(solved_with_known, McndError, "MCND", keys, args.json, console)
+    return solved if solved == USER_ERROR else 0 if solved in ("optimal", "infeasible") else 1
+
+
+def _instance(solve, error: type[Exception], title: str, keys, as_json: bool, console) -> object:
+    """Solve a benchmark instance and show its summary (a JSON object or a table); its
+    status, or USER_ERROR for a file that cannot be read."""
     try:
-        summary = solve_instance(args.file, args.capacity, args.time_limit)
-    except (OrlibError, DatasetError) as error:
-        console.print(str(error), markup=False, highlight=False, soft_wrap=True)
+        summary = solve()
+    except (error, DatasetError) as problem:
+        console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
         return USER_ERROR
-    if args.json:
+    if as_json:
         print(json.dumps(summary))
     else:
-        table = Table(title=f"OR-Library {summary['instance']}")
-        for key in ("status", "objective", "published_optimum", "gap", "build_s", "solve_s"):
-            table.add_row(key, str(summary[key]))
+        table = Table(title=f"{title} {summary['instance']}")
+        for key in keys:
+            table.add_row(key, str(summary.get(key)))
         console.print(table)
-    return 0 if summary["status"] == "optimal" else 1
+    return summary["status"]
 
 
 def report(args: argparse.Namespace, console: Console) -> int:
@@ -114,6 +144,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--capacity", type=float, help="warehouse capacity (capa/capb/capc)")
     bench.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    design = commands.add_parser("mcnd", help="solve a Canad MCND instance (validation)")
+    design.add_argument("file", help="instance file, e.g. data/mcnd_canad_r/r01.2.dow")
+    design.add_argument("--time-limit", type=float, default=300.0, help="seconds (default 300)")
+    design.add_argument("--json", action="store_true", help="print one JSON object")
     page = commands.add_parser("report", help="write report.html of a run or sweep directory")
     page.add_argument("dir", help="a run directory (run.json) or a sweep directory")
     page.add_argument("--out", help="the HTML file to write (default DIR/report.html)")
@@ -137,6 +171,13 @@ def run(argv: list[str]) -> int:
         console.print(f"{len(summary.failed)} of {summary.runs} run(s) failed: {listed}")
     if summary.runs == len(summary.failed):
         console.print("the sweep has no finished run", style="red")
+    if summary.blurred:
+        console.print(
+            f"[yellow]warning:[/] {len(summary.blurred)} run(s) have a solver gap wider than "
+            "the difference of their objective to another run's (sweep.parquet: "
+            "gap_exceeds_difference): the sweep does not order them; tighten solver.mip_gap",
+            soft_wrap=True,
+        )
     return 1 if summary.failed or not summary.runs else 0
 
 
@@ -150,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         return validate(args.path, console)
     if args.command == "orlib":
         return orlib(args, console)
+    if args.command == "mcnd":
+        return mcnd(args, console)
     if args.command == "report":
         return report(args, console)
     return USER_ERROR  # unreachable: argparse rejects unknown commands

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -33,7 +32,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from twin.data import Dataset, load_dataset
 from twin.data.schemas import (
@@ -46,12 +44,10 @@ from twin.data.schemas import (
     REGIONS,
     SITES,
     SUPPLY,
-    TABLES,
     TECHNOLOGIES,
 )
-from twin.model import build_model
-from twin.scenario import Scenario, SolverOptions
-from twin.solve import solve
+from twin.instance_io import Tokens, plain_number, plain_scenario, solve_summary, write_tables
+from twin.scenario import SolverOptions
 
 ORLIB_DIR = Path(__file__).resolve().parents[1] / "data" / "orlib_cflp"
 OPTIMA_CSV = ORLIB_DIR / "optima.csv"
@@ -59,8 +55,6 @@ OPTIMA_CSV = ORLIB_DIR / "optima.csv"
 PERIOD = 2025
 COUNTRY = "ORL"  # every region in one pseudo-country: no border is crossed
 CAPACITY_WORD = "capacity"
-# Fortran-style reals as OR-Library writes them: `7500.`, `.00000`, `1.5D3`, plain integers.
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eEdD][+-]?\d+)?")
 
 
 class OrlibError(ValueError):
@@ -115,7 +109,7 @@ def instance_name(path: str | Path, capacity: float | None = None) -> str:
     """Name of the instance read from `path`: the file stem, plus `_<capacity>` when a
     capacity is imposed (capa with 8000 -> `capa_8000`, the naming of optima.csv)."""
     stem = Path(path).stem
-    return stem if capacity is None else f"{stem}_{_plain(capacity)}"
+    return stem if capacity is None else f"{stem}_{plain_number(capacity)}"
 
 
 def read_cflp(path: str | Path, capacity: float | None = None) -> CflpInstance:
@@ -130,7 +124,7 @@ def read_cflp(path: str | Path, capacity: float | None = None) -> CflpInstance:
     path = Path(path)
     if capacity is not None and not (math.isfinite(capacity) and capacity > 0):
         raise OrlibError(f"{path}: capacity must be a positive number, got {capacity!r}")
-    stream = _Tokens(path)
+    stream = Tokens(path, OrlibError)
     m = stream.count("number of warehouses m")
     n = stream.count("number of customers n")
     capacities = np.empty(m)
@@ -158,75 +152,6 @@ def read_cflp(path: str | Path, capacity: float | None = None) -> CflpInstance:
             costs[i, j] = stream.number(f"cost of customer {j + 1} at warehouse {i + 1}")
     stream.end()
     return CflpInstance(instance_name(path, capacity), capacities, fixed_costs, demands, costs)
-
-
-class _Tokens:
-    """Whitespace-separated tokens of a file, consumed in order; errors name the file, the
-    1-based token position and its line, so a broken file can be fixed by hand."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            text = path.read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as error:
-            raise OrlibError(f"{path}: cannot read: {error}") from error
-        self.tokens = [
-            (token, line)
-            for line, content in enumerate(text.splitlines(), start=1)
-            for token in content.split()
-        ]
-        self.index = 0
-
-    @property
-    def position(self) -> int:
-        """1-based position of the last token consumed."""
-        return self.index
-
-    def peek(self, what: str) -> str:
-        if self.index >= len(self.tokens):
-            raise OrlibError(
-                f"{self.path}: truncated: expected {what} at token {self.index + 1}, "
-                f"but the file ends after {len(self.tokens)} tokens"
-            )
-        return self.tokens[self.index][0]
-
-    def skip(self) -> None:
-        self.index += 1
-
-    def number(self, what: str) -> float:
-        """The next token as a non-negative finite real."""
-        token = self.peek(what)
-        line = self.tokens[self.index][1]
-        self.index += 1
-        if not _NUMBER.fullmatch(token):
-            raise OrlibError(
-                f"{self.path}: token {self.index} (line {line}, {what}) is not a number: {token!r}"
-            )
-        value = float(token.replace("D", "E").replace("d", "e"))
-        if not math.isfinite(value) or value < 0:
-            raise OrlibError(
-                f"{self.path}: token {self.index} (line {line}, {what}) must be a finite "
-                f"non-negative number, got {token!r}"
-            )
-        return value
-
-    def count(self, what: str) -> int:
-        value = self.number(what)
-        if value < 1 or not value.is_integer():
-            raise OrlibError(
-                f"{self.path}: token {self.index} ({what}) must be a positive whole number, "
-                f"got {self.tokens[self.index - 1][0]!r}"
-            )
-        return int(value)
-
-    def end(self) -> None:
-        if self.index < len(self.tokens):
-            token, line = self.tokens[self.index]
-            raise OrlibError(
-                f"{self.path}: {len(self.tokens) - self.index} token(s) left over from token "
-                f"{self.index + 1} (line {line}, {token!r}): the counts m and n do not match "
-                "the data"
-            )
 
 
 def published_optimum(name: str, path_to_optima_csv: str | Path = OPTIMA_CSV) -> float | None:
@@ -303,7 +228,7 @@ def write_dataset(instance: CflpInstance, directory: str | Path) -> Path:
     served = [j for j in range(instance.n) if instance.demands[j] > 0]
     links = [(i, j) for j in served for i in usable]
     cap, fixed, demand = instance.capacities, instance.fixed_costs, instance.demands
-    penalty = _num(unmet_penalty(instance))
+    penalty = plain_number(unmet_penalty(instance))
     tables: dict[str, Iterable[dict[str, object]]] = {
         PERIODS.name: [{"period": PERIOD, "years": 1}],
         REGIONS.name: [
@@ -318,13 +243,13 @@ def write_dataset(instance: CflpInstance, directory: str | Path) -> Path:
         ],
         SUPPLY.name: [
             {"region_id": f"w{i + 1}", "commodity_id": "stock", "period": PERIOD}
-            | {"max_quantity": _num(cap[i]), "cost_per_unit": 0, "emission_factor": 0}
+            | {"max_quantity": plain_number(cap[i]), "cost_per_unit": 0, "emission_factor": 0}
             for i in usable
         ],
         TECHNOLOGIES.name: [
             {"technology_id": f"wh{i + 1}", "name": f"Warehouse {i + 1}", "chain": "logistics"}
-            | {"echelon": 1, "activity_unit": "t", "module_size": _num(cap[i])}
-            | {"capex_per_module": _num(fixed[i]), "fixed_opex_per_module": 0}
+            | {"echelon": 1, "activity_unit": "t", "module_size": plain_number(cap[i])}
+            | {"capex_per_module": plain_number(fixed[i]), "fixed_opex_per_module": 0}
             | {"variable_opex": 0, "lifetime_years": 1, "jobs_per_module": 0}
             | {"emissions_t_per_activity": 0, "low_carbon": "false"}
             for i in usable
@@ -342,8 +267,8 @@ def write_dataset(instance: CflpInstance, directory: str | Path) -> Path:
         LINKS.name: [
             {"link_id": f"l{i + 1}_{j + 1}", "src": f"w{i + 1}", "dst": f"c{j + 1}"}
             | {"mode": "road", "distance_km": 1}
-            | {"cost_per_unit_km": _num(instance.costs[i, j] / demand[j])}
-            | {"emissions_t_per_unit_km": 0, "capacity": _num(demand[j])}
+            | {"cost_per_unit_km": plain_number(instance.costs[i, j] / demand[j])}
+            | {"emissions_t_per_unit_km": 0, "capacity": plain_number(demand[j])}
             | {"expansion_step": 0, "expansion_capex": 0, "max_expansions": 0}
             | {"lifetime_years": 1}
             for i, j in links
@@ -353,16 +278,10 @@ def write_dataset(instance: CflpInstance, directory: str | Path) -> Path:
         ],
         DEMAND.name: [
             {"region_id": f"c{j + 1}", "commodity_id": "goods", "period": PERIOD}
-            | {"quantity": _num(demand[j]), "unmet_penalty": penalty}
+            | {"quantity": plain_number(demand[j]), "unmet_penalty": penalty}
             for j in served
         ],
     }
-    specs = {spec.name: spec for spec in TABLES}
-    for name, rows in tables.items():
-        with (root / specs[name].file).open("w", encoding="utf-8", newline="") as file:
-            writer = csv.DictWriter(file, list(specs[name].schema.columns), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
     meta = {
         "name": instance.name,
         "description": (
@@ -376,7 +295,7 @@ def write_dataset(instance: CflpInstance, directory: str | Path) -> Path:
         "price_year": PERIOD,
         "licence": "OR-Library (J.E. Beasley), free for research use",
     }
-    (root / "dataset.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+    write_tables(root, tables, meta)
     return root
 
 
@@ -385,24 +304,7 @@ def to_dataset(instance: CflpInstance, directory: str | Path) -> Dataset:
     return load_dataset(write_dataset(instance, directory))
 
 
-def _num(value: float) -> float | int:
-    """A float for CSV: integers without `.0`, everything else at full repr precision."""
-    value = float(value)
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
-
-
-def _plain(value: float) -> str:
-    return str(_num(value))
-
-
-# Validation needs the plain CFLP objective: no discounting, no green rate, no carbon price,
-# and none of the hypercluster families that the CFLP does not have.
-ORLIB_SCENARIO = Scenario(
-    name="orlib",
-    families=("capacity", "transport"),
-    discount_rate=0.0,
-    green_rate=0.0,
-)
+ORLIB_SCENARIO = plain_scenario("orlib")  # unmet demand allowed at a penalty that rules it out
 
 
 def solve_instance(
@@ -413,14 +315,5 @@ def solve_instance(
     with tempfile.TemporaryDirectory() as directory:
         dataset = to_dataset(instance, Path(directory) / instance.name)
     scenario = replace(ORLIB_SCENARIO, solver=SolverOptions(time_limit=time_limit, mip_gap=1e-9))
-    built = build_model(dataset, scenario)
-    solved, _ = solve(built.model, scenario.solver)
-    return {
-        "instance": instance.name,
-        "objective": solved.objective,
-        "status": solved.status,
-        "gap": solved.gap,
-        "build_s": built.build_seconds,
-        "solve_s": solved.handoff_seconds + solved.solve_seconds,
-        "published_optimum": published_optimum(instance.name),
-    }
+    summary = solve_summary(instance.name, dataset, scenario)
+    return summary | {"published_optimum": published_optimum(instance.name)}

@@ -52,6 +52,7 @@ def frontier(ds: Dataset, scenario: Scenario, points: int, run_id: str) -> list[
     def solve(
         point: int, kind: str, cap: float | None, start: ParetoPoint | None, **changes
     ) -> ParetoPoint:
+        """One point; `start` is a plan that satisfies its constraints (a MIP start)."""
         name = f"{scenario.name}:pareto_{point}"
         variant = replace(cost_first, name=name, emissions_budget=cap, **changes)
         values = start.run.highs.values() if start is not None else None
@@ -60,8 +61,10 @@ def frontier(ds: Dataset, scenario: Scenario, points: int, run_id: str) -> list[
         least = f"least {variant.objective}"
         if variant.cost_cap is not None:
             least += " at the least cost"
+        elif kind == "carbon_optimal":
+            least += " at the least carbon"
         elif cap is not None:
-            least += " within " + ("the least carbon" if start else f"{cap:,.0f} tCO2e")
+            least += f" within {cap:,.0f} tCO2e"
         seconds = time.perf_counter() - began
         log.info(
             "pareto point %d of %d, %s: %s in %.1f s",
@@ -88,8 +91,13 @@ def frontier(ds: Dataset, scenario: Scenario, points: int, run_id: str) -> list[
     ]
     top, bottom = (p.run.results.emissions_t for p in ends)
     caps = np.linspace(top, bottom, points)[1:-1]
-    # no start here: within a loose MIP gap HiGHS would stop at the carbon end's plan
-    middle = [solve(i + 1, "epsilon", float(cap), None) for i, cap in enumerate(caps)]
+    # from the tightest budget to the loosest: each plan keeps within the next budget, so it
+    # starts the next solve with an incumbent (the carbon end's plan starts the first)
+    middle, previous = [], ends[1]
+    for i in reversed(range(len(caps))):
+        item = solve(i + 1, "epsilon", float(caps[i]), previous)
+        middle.insert(0, item)
+        previous = item if item.run.results is not None else previous
     return [ends[0], *middle, ends[1]]
 
 

@@ -59,6 +59,7 @@ class Scenario:
     critical_commodities: tuple[str, ...] | None = None  # None = those flagged critical
     # demand
     demand_growth: float = 1.0  # multiplier on every demand quantity
+    allow_unmet: bool = True  # False: every demand must be served (else the plan is infeasible)
     # what-if: share of capacity available per site, link or border crossing id (default 1)
     availability: dict[str, float] = field(default_factory=dict)
     solver: SolverOptions = field(default_factory=SolverOptions)

@@ -33,6 +33,7 @@ class SweepSummary:
 
     runs: int = 0
     failed: list[str] = field(default_factory=list)  # run_ids of runs that did not finish
+    blurred: list[str] = field(default_factory=list)  # run_ids whose gap exceeds a difference
 
 
 LAST_SWEEP: list[SweepSummary] = []  # the summary of the last sweep of this process
@@ -95,9 +96,12 @@ def aggregate(sweep_dir: Path) -> pd.DataFrame:
         rows.append(row)
         for name, frame in tables.items():
             parts[name].append(frame)
-    sweep = pd.DataFrame(rows)
+    sweep = flag_gaps(pd.DataFrame(rows))
     failed = [str(r["run_id"]) for r in rows if r["status"] not in FINISHED]
-    LAST_SWEEP[:] = [SweepSummary(len(rows), failed)]
+    blurred = []
+    if "gap_exceeds_difference" in sweep:
+        blurred = sweep.loc[sweep["gap_exceeds_difference"], "run_id"].astype(str).tolist()
+    LAST_SWEEP[:] = [SweepSummary(len(rows), failed, blurred)]
     metadata = {"sweep": str(sweep_dir)}
     for name, frames in parts.items():
         if frames:
@@ -108,6 +112,25 @@ def aggregate(sweep_dir: Path) -> pd.DataFrame:
             (sweep_dir / f"{name}.parquet").unlink(missing_ok=True)
     write_parquet(sweep_dir / "sweep.parquet", sweep, metadata)
     return sweep
+
+
+def flag_gaps(sweep: pd.DataFrame) -> pd.DataFrame:
+    """`gap_exceeds_difference`: a finished run whose solver gap (objective - bound, in the
+    objective's unit) is wider than the difference between its objective and the nearest
+    other finished run's. Such runs are not ordered by the solver: a higher carbon price may
+    show more emissions only because the plans are within each other's gaps."""
+    if sweep.empty or "objective" not in sweep:
+        return sweep
+    finished = sweep["status"].isin(FINISHED) & sweep["objective"].notna()
+    objective = pd.to_numeric(sweep["objective"], errors="coerce")
+    width = (objective - pd.to_numeric(sweep["bound"], errors="coerce")).abs()
+    values = objective[finished].to_numpy(dtype=float)
+    flags = []
+    for index, value in objective.items():
+        others = values[values != value] if finished[index] else []
+        nearest = min((abs(value - other) for other in others), default=float("inf"))
+        flags.append(bool(finished[index] and width[index] > nearest))
+    return sweep.assign(gap_exceeds_difference=flags)
 
 
 def remove_debris_of_sweep(sweep_dir: Path) -> None:
@@ -133,6 +156,8 @@ def _read_run(sweep_dir: Path, record: Path) -> tuple[dict, dict[str, pd.DataFra
         **overrides,
         "status": meta.get("status"),
         "objective": meta.get("objective"),
+        "bound": meta.get("bound"),
+        "gap": meta.get("gap"),
         "cost": meta.get("cost"),
         "message": meta.get("message"),
         "run_dir": relative,

@@ -215,6 +215,7 @@ TECHNOLOGIES = TableSpec(
         },
         ("technology_id",),
     ),
+    required=False,  # a pure transport network (MCND) has no conversion
 )
 
 RECIPES = TableSpec(
@@ -235,6 +236,7 @@ RECIPES = TableSpec(
         },
         ("technology_id", "commodity_id"),
     ),
+    required=False,  # a pure transport network (MCND) has no conversion
 )
 
 SITES = TableSpec(
@@ -269,6 +271,7 @@ SITES = TableSpec(
             )
         ],
     ),
+    required=False,  # a pure transport network (MCND) has no conversion
 )
 
 LINKS = TableSpec(

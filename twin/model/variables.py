@@ -9,7 +9,7 @@
 | `expand_link[l, p]` | expandable links | expansion steps of link l built in p (integer) |
 | `expand_crossing[x, p]` | expandable crossings | expansion steps of crossing x in p (integer) |
 | `buy[r, k, p]` | useful supply rows | purchases of k in r (unit per year) |
-| `unmet[r, k, p]` | demand rows | demand not served (unit per year) |
+| `unmet[r, k, p]` | demand rows | demand not served (unit per year; 0 if not allowed) |
 
 Expressions: `link_load[l, p]`, the sum of all commodities' flows on link l (unit per
 year), which capacity rows, per-link costs and transport emissions refer to instead of
@@ -57,10 +57,11 @@ def add_variables(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.buy = pyo.Var(
         m.buys, domain=pyo.NonNegativeReals, bounds=lambda _, r, k, p: (0, data.buys[r, k, p][0])
     )
+    unmet = data.scenario.allow_unmet  # else demand must be served: unmet fixed at 0
     m.unmet = pyo.Var(
         m.demands,
         domain=pyo.NonNegativeReals,
-        bounds=lambda _, r, k, p: (0, data.demand[r, k, p][0]),
+        bounds=lambda _, r, k, p: (0, data.demand[r, k, p][0] if unmet else 0.0),
     )
 
     build = dict(m.build.items())  # plain look-ups: three families read every site-period

@@ -25,7 +25,8 @@ from twin.sweep import HEADLINE_KPIS, job_overrides
 from twin.whatif import Disruption, WhatIfError, crossing_shares
 
 SWEEP_RUN_COLUMNS = ("run_id", "status", "objective", "cost", "message", "run_dir")
-SWEEP_COLUMNS = {*SWEEP_RUN_COLUMNS, *HEADLINE_KPIS}
+# what sweep.parquet says of each run, besides its parameters
+SWEEP_COLUMNS = {*SWEEP_RUN_COLUMNS, *HEADLINE_KPIS, "bound", "gap", "gap_exceeds_difference"}
 
 
 class ReportError(ValueError):

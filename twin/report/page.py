@@ -291,7 +291,8 @@ def run_page(run: RunData, scripts: str | None = None) -> str:
     facts = {
         "run": f"{meta.get('run_id')} in {run.directory.resolve()}",
         "status": f"{meta.get('status')} ({meta.get('message')}), gap "
-        + ("n/a" if gap is None else f"{gap:.2%}"),
+        + ("n/a" if gap is None else f"{gap:.2%}")
+        + ("" if meta.get("bound") is None else f", bound {meta['bound']:,.0f}"),
         "objective": "n/a" if meta.get("objective") is None else f"{meta['objective']:,.0f}",
         "dataset": f"{meta.get('dataset')} (data hash {meta.get('data_hash')})",
         "config hash": str(meta.get("config_hash")),
@@ -410,6 +411,12 @@ def sweep_page(data: SweepData, scripts: str | None = None) -> str:
 def _runs_table(data: SweepData, sweep: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
     cells = sweep[swept].astype(str)
     cells["status"] = sweep["status"]
+    if "gap" in sweep:  # a gap wider than the differences compared is marked
+        blurred = sweep.get("gap_exceeds_difference", pd.Series(False, index=sweep.index))
+        cells["gap"] = [
+            "n/a" if pd.isna(g) else f"{g:.2%}" + (" (wider than a difference)" if b else "")
+            for g, b in zip(sweep["gap"], blurred.fillna(False), strict=True)
+        ]
     for kpi, name, unit in figures.SWEEP_KPIS:
         if kpi in sweep:
             show = signed if kpi.endswith(("_pct", "_created")) else prep.compact
