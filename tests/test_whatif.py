@@ -197,10 +197,13 @@ def test_pareto_is_monotone_and_its_ends_are_the_single_objective_optima(toy, ca
     ds = load_dataset(toy)
     with caplog.at_level("INFO", logger="twin.pareto"):
         points = frontier(ds, EXACT, 5, "p")
-    # a line per solve, as it ends: two ends, their refinements, three points between
+    # a line per solve, as it ends: two ends, their tie-breaks, three points between
     lines = [r.getMessage() for r in caplog.records if r.name == "twin.pareto"]
     assert len(lines) == 7 and all(" of 5, least " in line for line in lines)
-    assert lines[2].startswith("pareto point 1 of 5, least carbon at the least cost: optimal")
+    assert lines[2].startswith(
+        "pareto point 1 of 5, least cost with carbon as a tie-break: optimal"
+    )
+    assert lines[3].startswith("pareto point 5 of 5, least carbon with cost as a tie-break")
     table = pareto_table(points, "p")
     assert list(table["point"]) == [0, 1, 2, 3, 4]
     assert (table["status"] == "optimal").all()

@@ -101,6 +101,7 @@ class SolverConfig:
     seed: int = 0
     # rows and bounds that tighten the model without changing its optimum (docs/model.md)
     strengthen: list[str] = field(default_factory=lambda: list(STRENGTHENING))
+    method: str = "monolithic"  # or benders: investments in a master, operations per period
 
 
 @dataclass
@@ -187,6 +188,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             threads=cfg.solver.threads,
             seed=cfg.solver.seed,
             strengthen=tuple(cfg.solver.strengthen),
+            method=cfg.solver.method,
         ),
     )
     return ds, scenario

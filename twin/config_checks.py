@@ -18,7 +18,7 @@ from typing import Any, get_type_hints
 from omegaconf import DictConfig, OmegaConf
 
 from twin.analysis import ANALYSES
-from twin.scenario import FAMILIES, OBJECTIVES, STRENGTHENING
+from twin.scenario import FAMILIES, METHODS, OBJECTIVES, STRENGTHENING
 
 MISSING = object()
 
@@ -123,6 +123,7 @@ RULES: dict[str, Rule] = {
     ),
     "solver.mip_gap": number(0, 1),
     "solver.strengthen": some_of(STRENGTHENING),
+    "solver.method": one_of(METHODS),
     "solver.seed": Rule(
         lambda value: isinstance(value, int) and 0 <= value < 2**31, "must be from 0 to 2^31-1"
     ),

@@ -14,6 +14,7 @@ OBJECTIVES = ("cost", "carbon", "weighted")
 
 
 STRENGTHENING = ("flow_bounds", "linking")  # families of twin.model that tighten, not change
+METHODS = ("monolithic", "benders")  # one branch and bound, or twin.decompose
 
 
 @dataclass
@@ -26,6 +27,7 @@ class SolverOptions:
     seed: int = 0
     log_to_console: bool = False
     strengthen: tuple[str, ...] = STRENGTHENING
+    method: str = "monolithic"
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Scenario:
     carbon_cap_pct: float | None = None  # % of as-is emissions, every period (needs as-is)
     carbon_cap_by_period: dict[int, float] = field(default_factory=dict)  # tCO2e per year
     carbon_weight: float = 0.0  # currency per tCO2e, weighted objective only
+    cost_weight: float = 0.0  # tCO2e per currency, carbon objective only (a tie-break)
     carbon_reference_price: float = 100.0  # currency per tCO2e: values unmet demand in tonnes
     emissions_budget: float | None = None  # tCO2e over the whole horizon (epsilon-constraint)
     cost_cap: float | None = None  # discounted currency: the cost objective's ceiling

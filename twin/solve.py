@@ -246,7 +246,11 @@ class HighsModel:
         return result
 
     def _load_values(self) -> None:
-        values = np.asarray(self.highs.getSolution().col_value)
+        self.load(np.asarray(self.highs.getSolution().col_value))
+
+    def load(self, values: np.ndarray) -> None:
+        """Column values (integers rounded) into the Pyomo model's variables; variables the
+        compiler dropped (in no row, not in the objective) at their lower bound or 0."""
         for var, value, integer in zip(self.columns, values, self.integer, strict=True):
             var.set_value(round(value) if integer else float(value), skip_validation=True)
         for var in self.model.component_data_objects(pyo.Var, descend_into=True):
@@ -355,4 +359,15 @@ def solve(
         return SolveResult(status="infeasible", message=str(error), explanation=[str(error)]), None
     if start:
         highs_model.start_from(start)
+    if options.method == "benders":
+        from twin.decompose import DecompositionError, benders  # it builds on this module
+
+        try:
+            result, iterations = benders(
+                highs_model, options.time_limit, options.mip_gap, max(1, options.threads)
+            )
+        except DecompositionError as error:
+            return SolveResult(status="error", message=str(error)), highs_model
+        result.message = f"Benders decomposition, {iterations} iterations"
+        return result, highs_model
     return highs_model.solve(options, log_file), highs_model

@@ -23,6 +23,7 @@ SECTIONS = (
     ("Objective", "twin.model.objective"),
     ("Discounting", "twin.model.discounting"),
     ("Rows stored as arrays", "twin.model.array_constraint"),
+    ("Benders decomposition (solver.method=benders)", "twin.decompose"),
     ("What-ifs: disruptions and N-1 on a fixed plan", "twin.whatif"),
     ("The cost-carbon frontier", "twin.pareto"),
 )

@@ -22,13 +22,14 @@ Components (expressions `cost_component[c]`, results.md's objective.parquet):
 
 Objectives: `cost` = sum of components; `carbon` = :math:`\sum_p Y_p (E_p + \sum unmet
 \cdot penalty / P_{ref})`, where unmet demand is valued in tonnes at the reference carbon
-price so that a carbon-minimal plan still serves demand; `weighted` = cost + carbon weight
+price so that a carbon-minimal plan still serves demand, plus cost weight x cost (a
+tie-break among plans of equal emissions, 0 by default); `weighted` = cost + carbon weight
 x :math:`\sum_p Y_p E_p`.
 
-Bounds on the objectives, for the cost-carbon frontier (`twin.pareto`): an emissions budget
-over the horizon, :math:`\sum_p Y_p E_p \le \bar E` (constraint `emissions_budget`, the
-epsilon-constraint), and a cost ceiling, total cost :math:`\le \bar C` (constraint
-`cost_cap`, the second stage of a lexicographic optimisation).
+Bounds on the objectives: an emissions budget over the horizon, :math:`\sum_p Y_p E_p \le
+\bar E` (constraint `emissions_budget`, the epsilon-constraint of the cost-carbon frontier,
+`twin.pareto`), and a cost ceiling, total cost :math:`\le \bar C` (constraint `cost_cap`:
+the other objectives optimised among plans that cost at most that).
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def add_objective(m: pyo.ConcreteModel, data: ModelData) -> None:
             years[p] * penalty / scenario.carbon_reference_price * m.unmet[r, k, p]
             for (r, k, p), (_, penalty) in data.demand.items()
         )
-        m.objective = pyo.Objective(expr=m.total_emissions + unmet_t, sense=pyo.minimize)
+        tie_break = scenario.cost_weight * m.total_cost if scenario.cost_weight else 0.0
+        m.objective = pyo.Objective(
+            expr=m.total_emissions + unmet_t + tie_break, sense=pyo.minimize
+        )
     else:
         m.objective = pyo.Objective(
             expr=m.total_cost + scenario.carbon_weight * m.total_emissions, sense=pyo.minimize
