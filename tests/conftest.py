@@ -7,6 +7,7 @@ import io
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,20 @@ class CsvEdit:
         header = rows[0]
         kept = [row for row in rows[1:] if keep(dict(zip(header, row, strict=True)))]
         self.write(file, [header, *kept])
+
+
+def edited_toy(cells: dict[tuple[str, int, str], object]):
+    """The toy dataset with some cells changed ((file, line, column) -> value), loaded from
+    a temporary copy: for property tests, which cannot take a function-scoped fixture."""
+    from twin.data import load_dataset
+
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory) / "toy"
+        shutil.copytree(DATA / "toy", root)
+        edit = CsvEdit(root)
+        for (file, line, column), value in cells.items():
+            edit.set(file, line, column, str(value))
+        return load_dataset(root)
 
 
 @pytest.fixture

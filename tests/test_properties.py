@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from twin.data import load_dataset
 from twin.plan import optimise
 from twin.results.audit import audit
 from twin.scenario import Scenario
 
-from .conftest import DATA, CsvEdit
+from .conftest import edited_toy
 
 quantities = st.integers(min_value=0, max_value=400_000)
 costs = st.floats(min_value=0, max_value=500, allow_nan=False)
@@ -43,19 +38,18 @@ def test_random_toy_plans_keep_every_invariant(
     penalty,
     carbon_price,
 ):
-    with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory) / "toy"
-        shutil.copytree(DATA / "toy", root)
-        edit = CsvEdit(root)
-        edit.set("demand.csv", 2, "quantity", str(demand_2025))
-        edit.set("demand.csv", 3, "quantity", str(demand_2030))
-        edit.set("demand.csv", 2, "unmet_penalty", str(penalty))
-        edit.set("supply.csv", 2, "max_quantity", str(grain))
-        edit.set("supply.csv", 2, "cost_per_unit", str(grain_cost))
-        edit.set("border_crossings.csv", 2, "capacity", str(rail_crossing))
-        edit.set("border_crossings.csv", 3, "capacity", str(road_crossing))
-        edit.set("sites.csv", 2, "existing_modules", str(existing))
-        ds = load_dataset(root)
+    ds = edited_toy(
+        {
+            ("demand.csv", 2, "quantity"): demand_2025,
+            ("demand.csv", 3, "quantity"): demand_2030,
+            ("demand.csv", 2, "unmet_penalty"): penalty,
+            ("supply.csv", 2, "max_quantity"): grain,
+            ("supply.csv", 2, "cost_per_unit"): grain_cost,
+            ("border_crossings.csv", 2, "capacity"): rail_crossing,
+            ("border_crossings.csv", 3, "capacity"): road_crossing,
+            ("sites.csv", 2, "existing_modules"): existing,
+        }
+    )
     run = optimise(ds, Scenario(carbon_price=carbon_price), "prop")
     assert run.solved.status == "optimal"
     tables = run.results.tables

@@ -7,7 +7,6 @@ them, while on facility location the LP relaxation becomes the textbook strong o
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +23,7 @@ from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import Scenario, SolverOptions
 from twin.solve import HighsModel, solve
 
-from .conftest import DATA, CsvEdit
+from .conftest import DATA, edited_toy
 
 EXACT = SolverOptions(time_limit=60, mip_gap=1e-9)
 PLAIN = replace(EXACT, strengthen=())
@@ -92,15 +91,14 @@ quantities = st.integers(min_value=0, max_value=400_000)
 def test_strengthening_keeps_the_optimum_of_random_toy_plans(
     demand, grain, rail_crossing, existing, carbon_price, closed
 ):
-    with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory) / "toy"
-        shutil.copytree(DATA / "toy", root)
-        edit = CsvEdit(root)
-        edit.set("demand.csv", 3, "quantity", str(demand))
-        edit.set("supply.csv", 2, "max_quantity", str(grain))
-        edit.set("border_crossings.csv", 2, "capacity", str(rail_crossing))
-        edit.set("sites.csv", 2, "existing_modules", str(existing))
-        ds = load_dataset(root)
+    ds = edited_toy(
+        {
+            ("demand.csv", 3, "quantity"): demand,
+            ("supply.csv", 2, "max_quantity"): grain,
+            ("border_crossings.csv", 2, "capacity"): rail_crossing,
+            ("sites.csv", 2, "existing_modules"): existing,
+        }
+    )
     scenario = Scenario(carbon_price=carbon_price, closed_links=closed)
     plain, strong = (optimum(ds, scenario, o) for o in (PLAIN, EXACT))
     assert strong == pytest.approx(plain, rel=1e-7, abs=1e-6)
