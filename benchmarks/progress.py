@@ -26,6 +26,13 @@ def _number(text: str) -> float:
         return -math.inf if text.startswith("-") else math.inf
 
 
+def _gap(solution: float, bound: float) -> float:
+    """HiGHS's relative gap at full precision (its Gap column has two decimals)."""
+    if not (math.isfinite(solution) and math.isfinite(bound)):
+        return math.inf
+    return max(solution - bound, 0.0) / max(abs(solution), 1e-9)
+
+
 def progress(log: str, target_gap: float) -> dict[str, float]:
     """root_gap, first_incumbent_s, to_1pct_s, to_target_s (seconds of HiGHS's clock)."""
     nan = float("nan")
@@ -33,7 +40,7 @@ def progress(log: str, target_gap: float) -> dict[str, float]:
     lines = [m.groupdict() for m in map(_LINE.match, log.splitlines()) if m]
     for line in lines:
         solution, seconds = _number(line["sol"]), float(line["time"])
-        gap = _number(line["gap"]) / 100
+        gap = _gap(solution, _number(line["bound"]))
         if math.isfinite(solution) and math.isnan(result["first_incumbent_s"]):
             result["first_incumbent_s"] = seconds
         if gap <= 0.01 and math.isnan(result["to_1pct_s"]):
@@ -43,5 +50,5 @@ def progress(log: str, target_gap: float) -> dict[str, float]:
     best = min((_number(line["sol"]) for line in lines), default=math.inf)
     root = max((_number(line["bound"]) for line in lines if int(line["proc"]) <= 1), default=nan)
     if math.isfinite(best) and math.isfinite(root):
-        result["root_gap"] = max(best - root, 0.0) / max(abs(best), 1e-9)
+        result["root_gap"] = _gap(best, root)
     return result

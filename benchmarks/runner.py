@@ -97,7 +97,7 @@ def measure_frontier(case: Case) -> dict:
         points = frontier(ds, scenario, scenario_points(case), case.name)
         seconds = time.perf_counter() - start
     statuses = [point.run.solved.status for point in points]
-    gaps = [point.run.solved.gap or 0.0 for point in points]
+    gaps = [point.run.solved.gap for point in points]  # None: a point without a plan
     return {
         "case": case.name,
         "status": "optimal" if set(statuses) == {"optimal"} else "time_limit",
@@ -105,7 +105,7 @@ def measure_frontier(case: Case) -> dict:
         "total_s": seconds,
         "points": len(points),
         "points_optimal": statuses.count("optimal"),
-        "gap": max(gaps),
+        "gap": float("nan") if None in gaps else max(gaps),
         "nodes": sum(point.run.solved.nodes for point in points),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

@@ -193,15 +193,19 @@ def test_the_summary_shows_money_in_the_dataset_currency(tmp_path: Path, toy: Pa
     assert "total cost, discounted (EUR)" in result.stdout and "USD" not in result.stdout
 
 
-def test_a_run_whose_gap_is_wider_than_a_difference_is_flagged():
-    """Costs 100 (bound 90) and 105 (bound 104.9): the first's gap of 10 spans the second,
-    so the sweep cannot order them; 200 is far from both; a failed run is never flagged."""
+def test_runs_the_solver_does_not_order_along_one_swept_key_are_flagged():
+    """Along carbon_price (corridor all): 100 (bound 90) and 95 (bound 94.9) overlap, so
+    neither is proven the cheaper: both flagged; 200 is far from both. A run of another
+    corridor and another price differs in two keys: not compared. A failed run never is."""
     sweep = pd.DataFrame(
         {
-            "run_id": ["a", "b", "c", "d"],
-            "status": ["optimal", "optimal", "time_limit", "error"],
-            "objective": [100.0, 105.0, 200.0, None],
-            "bound": [90.0, 104.9, 199.0, None],
+            "run_id": ["a", "b", "c", "d", "e"],
+            "scenario.carbon_price": ["0", "50", "100", "0", "50"],
+            "corridor": ["all", "all", "all", "kz_cn", "kz_cn"],
+            "status": ["optimal", "optimal", "time_limit", "optimal", "error"],
+            "objective": [100.0, 95.0, 200.0, 94.95, None],
+            "bound": [90.0, 94.9, 199.0, 94.94, None],
         }
     )
-    assert flag_gaps(sweep)["gap_exceeds_difference"].tolist() == [True, False, False, False]
+    flagged = flag_gaps(sweep)["gap_exceeds_difference"].tolist()
+    assert flagged == [True, True, False, True, False]  # d overlaps a (same price, other corridor)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -115,3 +116,27 @@ def test_smoke_tier_runs_and_matches_its_baseline(tmp_path: Path):
     )
     assert gate.returncode == 0, gate.stdout + gate.stderr
     assert "benchmark check: ok" in gate.stdout
+
+
+def test_progress_reads_the_gaps_of_a_highs_log_at_full_precision():
+    """A branch-and-bound log in HiGHS's own format: an incumbent at 0.5 s, the 1 % gap reached
+    at 2.0 s, the 0.1 % target never (the Gap column rounds 0.104 % to 0.10 %)."""
+    from benchmarks.progress import progress
+
+    log = "\n".join(
+        [
+            " J       0       0         0   0.00%   -inf            1000.0           Large"
+            "        0      0      0         0     0.5s",
+            " T       0       0         0   0.00%   900.0           1000.0          10.00%"
+            "        0      0      0       184     1.0s",
+            "        10       0         1  50.00%   990.05          1000.0           0.99%"
+            "        0      0      0       200     2.0s",
+            "        20       0         1  90.00%   998.96          1000.0           0.10%"
+            "        0      0      0       300     3.0s",
+        ]
+    )
+    result = progress(log, target_gap=0.001)
+    assert result["first_incumbent_s"] == 0.5
+    assert result["to_1pct_s"] == 2.0
+    assert result["root_gap"] == pytest.approx(0.1)
+    assert np.isnan(result["to_target_s"])  # 0.104 % > 0.1 %, though its column shows 0.10 %

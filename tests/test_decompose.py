@@ -89,3 +89,24 @@ def test_a_plan_that_cannot_be_operated_is_an_error_not_a_wrong_answer(tmp_path:
     built = build_model(ds, replace(MCND_SCENARIO, solver=BENDERS))
     solved, _ = solve(built.model, BENDERS)
     assert solved.status == "error" and "allow unmet demand" in solved.message
+
+
+def test_n1_of_a_plan_is_the_same_whether_its_operations_are_solved_whole_or_by_benders():
+    """The reference plan keeps integer agglomeration columns once its builds are fixed, so
+    N-1 solves them by Benders and then fixes them at the decomposition's plan."""
+    from twin.plan import optimise
+    from twin.whatif import n_minus_one
+
+    ds = load_dataset(DATA / "eaeu_china")
+    scenario = Scenario(solver=replace(MONOLITHIC, mip_gap=0.01))
+    investments = optimise(ds, scenario, "plan").results.tables["investments"]
+    crossings = sorted(ds.border_crossings["crossing_id"])[:2]
+    runs = [
+        n_minus_one(ds, replace(scenario, solver=options), investments, "n1", elements=crossings)
+        for options in (scenario.solver, replace(scenario.solver, method="benders"))
+    ]
+    (whole, whole_losses), (split_, split_losses) = runs
+    assert split_.results.cost == pytest.approx(whole.results.cost, rel=1e-6)
+    for a, b in zip(split_losses, whole_losses, strict=True):
+        assert a.element == b.element
+        assert a.extra_cost == pytest.approx(b.extra_cost, rel=1e-6, abs=1e-3)

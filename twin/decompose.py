@@ -23,7 +23,9 @@ last basis; in parallel threads, `n_jobs`), and adds a cut for each subproblem i
 lower bound of the optimum, the best plan's :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
 bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
 complete recourse (every subproblem feasible for every plan, as it is with unmet demand
-allowed) and operating costs bounded below by the column bounds.
+allowed; a cost cap, which ties capex to operations, breaks it), operating costs bounded
+below by the column bounds and at least one integer column (a model without any is solved
+whole). A MIP start is not used.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
 """The cost-carbon Pareto frontier by the epsilon-constraint method.
 
-Endpoints with a tie-break, so neither is a dominated plan (a plan of the same cost with more
-emissions, or of the same emissions at a higher cost):
+Endpoints with a tie-break, so that neither is, within the gap, a dominated plan (one of the
+same cost with more emissions, or of the same emissions at a higher cost):
 
 - cost end: least cost :math:`C^*` with emissions :math:`E_C`; then least
   :math:`cost + \\varepsilon E` with :math:`\\varepsilon = \\tau C^* / (2 E_C)`, started from
-  the first plan: a plan within :math:`1.5\\tau` of the least cost that prefers less carbon;
+  the first plan: a preference for less carbon within the gap, not a proof of
+  non-dominance (the tie-break plan is never worse in the weighted objective than the plan
+  it starts from, and lies within :math:`1.5\\tau` of the least cost);
 - carbon end: least emissions :math:`E^*` (the `carbon` objective, which still values unmet
   demand) at cost :math:`C_E`; then least :math:`E + \\delta\\, cost` with
   :math:`\\delta = \\tau E^* / (2 C_E)` (`Scenario.cost_weight`), likewise;

@@ -167,12 +167,13 @@ class HighsModel:
             self.highs.changeColBounds(j, low, INF if upper is None else upper)
 
     def fix_integers(self) -> None:
-        """Fix every integer column at its current value and drop integrality: what remains
-        is the LP of operations, which re-solves warm from its basis after a bound change."""
+        """Fix every integer column at the value of the plan loaded into the model (by this
+        solver or by a decomposition of it) and drop integrality: what remains is the LP of
+        operations, which re-solves warm from its basis after a bound change."""
         columns = np.flatnonzero(self.integer).astype(np.int32)
         if not len(columns):
             return
-        values = np.round(np.asarray(self.highs.getSolution().col_value)[columns])
+        values = np.round([float(self.columns[j].value) for j in columns])
         self.highs.changeColsBounds(len(columns), columns, values, values)
         continuous = np.full(len(columns), highspy.HighsVarType.kContinuous)
         self.highs.changeColsIntegrality(len(columns), columns, continuous)
@@ -359,7 +360,7 @@ def solve(
         return SolveResult(status="infeasible", message=str(error), explanation=[str(error)]), None
     if start:
         highs_model.start_from(start)
-    if options.method == "benders":
+    if options.method == "benders" and highs_model.integer.any():  # else nothing to split
         from twin.decompose import DecompositionError, benders  # it builds on this module
 
         try:

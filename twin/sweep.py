@@ -37,6 +37,7 @@ class SweepSummary:
 
 
 LAST_SWEEP: list[SweepSummary] = []  # the summary of the last sweep of this process
+RUN_INFO = ("run_id", "status", "objective", "bound", "gap", "cost", "message", "run_dir")
 HEADLINE_KPIS = (
     "value_added",
     "emissions_t",
@@ -58,6 +59,9 @@ class AggregateSweep(Callback):
             from twin.app import write_page
 
             write_page(sweep_dir, sweep_dir)
+
+
+RUN_COLUMNS = {*RUN_INFO, *HEADLINE_KPIS, "gap_exceeds_difference"}  # the rest: swept keys
 
 
 def job_overrides(job_dir: Path, meta: dict | None = None) -> dict[str, str]:
@@ -114,22 +118,33 @@ def aggregate(sweep_dir: Path) -> pd.DataFrame:
     return sweep
 
 
+def parameters(sweep: pd.DataFrame) -> list[str]:
+    """The swept keys: the columns of sweep.parquet that are not about the run."""
+    return [column for column in sweep.columns if column not in RUN_COLUMNS]
+
+
 def flag_gaps(sweep: pd.DataFrame) -> pd.DataFrame:
-    """`gap_exceeds_difference`: a finished run whose solver gap (objective - bound, in the
-    objective's unit) is wider than the difference between its objective and the nearest
-    other finished run's. Such runs are not ordered by the solver: a higher carbon price may
-    show more emissions only because the plans are within each other's gaps."""
+    """`gap_exceeds_difference`: a finished run that the solver does not order against a
+    neighbour, a run that differs from it in one swept key only: the higher objective's
+    bound lies at or below the lower objective, so either plan may be the cheaper one within
+    their gaps (a higher carbon price may then show more emissions). The flag is about the
+    objective; differences of other KPIs between runs are not certified by any gap."""
+    flags = pd.Series(False, index=sweep.index)
     if sweep.empty or "objective" not in sweep:
-        return sweep
-    finished = sweep["status"].isin(FINISHED) & sweep["objective"].notna()
+        return sweep.assign(gap_exceeds_difference=flags)
+    keys = parameters(sweep)
     objective = pd.to_numeric(sweep["objective"], errors="coerce")
-    width = (objective - pd.to_numeric(sweep["bound"], errors="coerce")).abs()
-    values = objective[finished].to_numpy(dtype=float)
-    flags = []
-    for index, value in objective.items():
-        others = values[values != value] if finished[index] else []
-        nearest = min((abs(value - other) for other in others), default=float("inf"))
-        flags.append(bool(finished[index] and width[index] > nearest))
+    bound = pd.to_numeric(sweep["bound"], errors="coerce")
+    finished = sweep["status"].isin(FINISHED) & objective.notna() & bound.notna()
+    runs = list(sweep.index[finished])
+    values = sweep[keys].astype(str)
+    for position, one in enumerate(runs):
+        for other in runs[position + 1 :]:
+            if (values.loc[one] != values.loc[other]).sum() != 1:
+                continue  # not neighbours along one swept key
+            low, high = sorted((one, other), key=lambda run: objective[run])
+            if bound[high] <= objective[low]:
+                flags[one] = flags[other] = True
     return sweep.assign(gap_exceeds_difference=flags)
 
 

@@ -21,12 +21,10 @@ from twin.data import Dataset, DatasetError, load_dataset, read_meta
 from twin.kpis import REFERENCE_PLANS
 from twin.results.schema import ANALYSIS_TABLES, EXTRA, TABLES
 from twin.solve import FINISHED
-from twin.sweep import HEADLINE_KPIS, job_overrides
+from twin.sweep import job_overrides, parameters
 from twin.whatif import Disruption, WhatIfError, crossing_shares
 
 SWEEP_RUN_COLUMNS = ("run_id", "status", "objective", "cost", "message", "run_dir")
-# what sweep.parquet says of each run, besides its parameters
-SWEEP_COLUMNS = {*SWEEP_RUN_COLUMNS, *HEADLINE_KPIS, "bound", "gap", "gap_exceeds_difference"}
 
 
 class ReportError(ValueError):
@@ -174,7 +172,7 @@ def load_sweep(root: Path) -> SweepData:
     sweep = _read_parquet(root / "sweep.parquet", SWEEP_RUN_COLUMNS)
     if sweep.empty:
         raise ReportError(f"{root / 'sweep.parquet'}: no runs")
-    parameters = [column for column in sweep.columns if column not in SWEEP_COLUMNS]
+    swept = parameters(sweep)
     runs = {}
     for run_dir in sweep["run_dir"]:
         file = root / str(run_dir) / "run.json"
@@ -188,4 +186,4 @@ def load_sweep(root: Path) -> SweepData:
     except DatasetError as error:
         message = f"dataset {path} of the sweep's first run cannot be read: {error}"
         raise ReportError(message) from error
-    return SweepData(root, sweep, parameters, runs, currency)
+    return SweepData(root, sweep, swept, runs, currency)
