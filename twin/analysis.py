@@ -2,7 +2,8 @@
 
 plan: the to-be plan, against as-is. disruption: a plan's operations under a disruption,
 against the same plan undisrupted. n1: every border crossing (or every link of a corridor)
-closed in turn. pareto: the cost-carbon frontier. Each returns an `Outcome` that the app
+closed in turn. pareto: the cost-carbon frontier. stress: a plan's operations in every future of an
+uncertainty set. Each returns an `Outcome` that the app
 writes: the main run to `results/`, the others to `<name>/results/`, the analysis tables
 beside the main results, and figures in the run directory.
 """
@@ -10,6 +11,7 @@ beside the main results, and figures in the run directory.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +22,16 @@ from omegaconf import OmegaConf
 from twin.config import ConfigError, TwinConfig
 from twin.data import Dataset
 from twin.kpis import AS_IS, BASELINE, compare_kpis
+from twin.parallel import ParallelOptions
 from twin.pareto import frontier, pareto_table, plot
 from twin.plan import PlanRun, capped_as_is, optimise, plan_against_as_is
 from twin.scenario import Scenario
 from twin.solve import FINISHED
+from twin.stress import stress, stress_table, summary
+from twin.uncertainty import Uncertainty, from_config
 from twin.whatif import (
     Disruption,
+    horizon_total,
     loss,
     n_minus_one,
     operations,
@@ -33,7 +39,7 @@ from twin.whatif import (
     shocked_inputs,
 )
 
-ANALYSES = ("plan", "disruption", "n1", "pareto")
+ANALYSES = ("plan", "disruption", "n1", "pareto", "stress")
 PARETO_DIR, PARETO_FIGURE = "pareto", "pareto.png"  # beside results/: points 2.., the figure
 
 
@@ -45,6 +51,8 @@ class Outcome:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # written to results/
     figures: dict[str, Callable[[Path], None]] = field(default_factory=dict)  # file -> draw
     helpers: list[PlanRun] = field(default_factory=list)  # solved on the way, not written
+    record: dict = field(default_factory=dict)  # objects added to run.json (e.g. `stress`)
+    warnings: list[str] = field(default_factory=list)  # shown and added to run.json
 
 
 def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -57,7 +65,13 @@ def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, 
             "scenario.carbon_cap_pct needs this run's as-is solve; with analysis.plan_dir "
             "give scenario.carbon_cap (tCO2e per year) instead"
         )
-    runner = {"plan": plan, "disruption": disruption, "n1": n1, "pareto": pareto}[name]
+    runner = {
+        "plan": plan,
+        "disruption": disruption,
+        "n1": n1,
+        "pareto": pareto,
+        "stress": stress_test,
+    }[name]
     return runner(cfg, ds, scenario, run_id, run_dir)
 
 
@@ -156,3 +170,43 @@ def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_di
     figures = {PARETO_FIGURE: lambda path: plot(table, ds.currency, path)}
     first = points[0].run
     return Outcome(first, first.kpis, others, {"pareto": table}, figures)
+
+
+def parallel_options(cfg: TwinConfig) -> ParallelOptions:
+    p = cfg.parallel
+    return ParallelOptions(backend=p.backend, workers=p.workers, address=p.address)
+
+
+def uncertainty_of(cfg: TwinConfig, ds: Dataset) -> Uncertainty:
+    """The futures `uncertainty=` names, checked against the dataset before any solve."""
+    config = OmegaConf.to_container(cfg.uncertainty, resolve=True)
+    return from_config(config, ds)  # type: ignore[arg-type]
+
+
+def stress_test(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    uncertainty = uncertainty_of(cfg, ds)
+    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    if investments is None:
+        return planned
+    start = time.perf_counter()
+    frame = stress(ds, scenario, investments, uncertainty.futures, parallel_options(cfg))
+    seconds = time.perf_counter() - start
+    baseline = (
+        planned.main if planned is not None else operations(ds, scenario, investments, run_id)
+    )
+    record = summary(frame, horizon_total(baseline, "unmet_demand")) | {
+        "uncertainty": uncertainty.name,
+        "seconds": seconds,
+        "futures_per_second": len(frame) / seconds if seconds > 0 else None,
+    }
+    tables = {"stress": stress_table(frame, run_id)}
+    warnings = uncertainty.warnings
+    if planned is not None:
+        planned.tables.update(tables)
+        planned.record["stress"] = record
+        planned.warnings += warnings
+        return planned
+    baseline = operations(ds, scenario, investments, run_id)
+    return Outcome(
+        baseline, baseline.kpis, tables=tables, record={"stress": record}, warnings=warnings
+    )

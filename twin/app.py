@@ -51,15 +51,18 @@ from twin.config import (
 from twin.config_checks import config_problems
 from twin.data import DatasetError, capped, load_dataset
 from twin.kpis import REFERENCE_PLANS, last_period, plans, total_value
+from twin.parallel import ParallelError
 from twin.plan import PlanError, PlanRun
 from twin.results.audit import audit, non_finite
 from twin.results.writer import write_json, write_tables
 from twin.rundir import RunDirectoryBusy, StagedOutputs, locked
 from twin.solve import FINISHED
+from twin.stress import StressError
+from twin.uncertainty import UncertaintyError
 from twin.whatif import WhatIfError
 
 USER_ERROR, FAILED = 2, 1  # exit codes of a run (0: solved; 1: no usable solution, a bug)
-USER_ERRORS = (DatasetError, ConfigError, WhatIfError)
+USER_ERRORS = (DatasetError, ConfigError, WhatIfError, UncertaintyError, StressError, ParallelError)
 EXIT_CODES: list[int] = []  # exit codes of the runs made in this process
 LOG_FILE = "app.log"  # Hydra's job log (hydra.job.name is `app` in configs/config.yaml)
 console = Console()
@@ -200,6 +203,10 @@ def _finish(cfg: DictConfig, outcome: Outcome, job: Job, meta: dict, fail: _Fail
         timings[key] = sum(run.timings.get(key, 0.0) for run in runs)
     main = outcome.main
     meta.update(_solve_record(main))
+    meta.update(outcome.record)
+    meta["warnings"] = meta.get("warnings", []) + outcome.warnings
+    for warning in capped(outcome.warnings):
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if main.results is None:
         message = "; ".join([main.solved.message, *main.solved.explanation])
         return fail(message, FAILED, status=main.solved.status)
@@ -374,6 +381,8 @@ def _summary(outcome: Outcome, run_dir: Path) -> None:
     for name, columns in ANALYSIS_COLUMNS.items():
         if name in outcome.tables:
             console.print(_frame_table(name, outcome.tables[name], columns))
+    if "stress" in outcome.record:
+        console.print(_stress_table(outcome.record["stress"], outcome.main))
     solved = outcome.main.solved
     gap = "n/a" if solved.gap is None else f"{solved.gap:.2%}"
     bound = "" if solved.bound is None else f", bound {solved.bound:,.0f}"
@@ -408,6 +417,28 @@ def _kpi_table(outcome: Outcome) -> Table:
         cost.insert(0, total_value(kpis, before, "total_cost", None))
     cells = (f"{c:,.0f}" for c in cost if c is not None)
     table.add_row(f"total cost, discounted ({currency})", *cells)
+    return table
+
+
+def _stress_table(record: dict, run: PlanRun) -> Table:
+    """The distribution of the plan's cost over the futures (run.json `stress`)."""
+    currency = run.built.data.ds.currency
+    table = Table(title=f"stress test: {record['futures']} futures of {record['uncertainty']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    money = f"{currency}, discounted"
+    rows = [
+        (f"expected cost ({money})", record["expected_cost"], "{:,.0f}"),
+        (f"CVaR 90 % ({money})", record["cvar_90"], "{:,.0f}"),
+        (f"CVaR 95 % ({money})", record["cvar_95"], "{:,.0f}"),
+        ("probability of unmet demand", record["probability_unmet"], "{:.1%}"),
+        ("... of more than the plan leaves unmet", record["probability_more_unmet"], "{:.1%}"),
+        ("probability without operations", record["probability_without_operations"], "{:.1%}"),
+        ("futures per second", record["futures_per_second"], "{:,.1f}"),
+    ]
+    for label, value, form in rows:
+        table.add_row(label, "n/a" if value is None else form.format(value))
+    table.add_row("worst future", str(record["worst_future"]))
     return table
 
 

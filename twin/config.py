@@ -93,6 +93,88 @@ class DisruptionConfig:
 
 
 @dataclass
+class ScopeConfig:
+    """A factor on demand or supply prices of one chain, country, commodity and period."""
+
+    factor: float = 1.0
+    chain: str | None = None
+    country: str | None = None
+    commodity: str | None = None
+    period: int | None = None
+
+
+@dataclass
+class FutureConfig:
+    """One named future of an uncertainty set (twin.uncertainty)."""
+
+    name: str = MISSING
+    probability: float = MISSING
+    demand: list[ScopeConfig] = field(default_factory=list)
+    price: list[ScopeConfig] = field(default_factory=list)
+    close_links: list[str] = field(default_factory=list)
+    close_corridors: list[str] = field(default_factory=list)
+    close_crossings: list[str] = field(default_factory=list)
+    periods: list[int] = field(default_factory=list)  # closures only in these; [] = all
+    capacity_cut: dict[str, float] = field(default_factory=dict)  # asset/corridor -> share
+    carbon_price: float | None = None
+
+
+@dataclass
+class DistributionConfig:
+    """A sampled factor (or carbon price): normal (mean, sd), triangular (low, mode, high)
+    or uniform (low, high), on the rows of its scope."""
+
+    distribution: str = "normal"
+    mean: float = 1.0
+    sd: float = 0.0
+    low: float | None = None
+    mode: float | None = None
+    high: float | None = None
+    chain: str | None = None
+    country: str | None = None
+    commodity: str | None = None
+    period: int | None = None
+
+
+@dataclass
+class ClosureRiskConfig:
+    """A link, corridor or crossing closed in each period with this probability."""
+
+    link: str | None = None
+    corridor: str | None = None
+    crossing: str | None = None
+    probability: float = 0.0
+
+
+@dataclass
+class SampleConfig:
+    count: int = 0  # equiprobable futures drawn; 0: the futures are listed instead
+    seed: int = 0
+    demand: list[DistributionConfig] = field(default_factory=list)
+    price: list[DistributionConfig] = field(default_factory=list)
+    closures: list[ClosureRiskConfig] = field(default_factory=list)
+    carbon_price: DistributionConfig | None = None
+
+
+@dataclass
+class UncertaintyConfig:
+    """The futures a plan is stress-tested in or planned for (analysis=stress/stochastic)."""
+
+    name: str = "none"
+    futures: list[FutureConfig] = field(default_factory=list)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+
+@dataclass
+class ParallelConfig:
+    """Where many solves run (twin.parallel): serial, joblib (local cores) or ray."""
+
+    backend: str = "joblib"
+    workers: int = 0  # 0: every core (of this machine, or of a local Ray)
+    address: str | None = None  # a Ray cluster's address (auto: the running one)
+
+
+@dataclass
 class SolverConfig:
     name: str = "highs"
     time_limit: float = 120.0  # seconds
@@ -112,12 +194,14 @@ class TwinConfig:
     solver: SolverConfig = MISSING
     analysis: AnalysisConfig = MISSING
     disruption: DisruptionConfig = MISSING
+    uncertainty: UncertaintyConfig = MISSING
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
     resume: bool = True  # skip a run whose run.json is finished for the same config and data
     report: bool = False  # also write report.html (twin report) into the run or sweep directory
 
 
 # keys of TwinConfig that say how to run, not what: no part of a run's identity or results
-BOOKKEEPING = ("resume", "report")
+BOOKKEEPING = ("resume", "report", "parallel")
 
 
 def safe_dirname(override_dirname: str) -> str:
@@ -142,6 +226,7 @@ def register() -> None:
     store.store(group="solver", name="solver_schema", node=SolverConfig)
     store.store(group="analysis", name="analysis_schema", node=AnalysisConfig)
     store.store(group="disruption", name="disruption_schema", node=DisruptionConfig)
+    store.store(group="uncertainty", name="uncertainty_schema", node=UncertaintyConfig)
 
 
 def compose_config(overrides: list[str]) -> DictConfig:

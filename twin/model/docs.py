@@ -26,6 +26,9 @@ SECTIONS = (
     ("Benders decomposition (solver.method=benders)", "twin.decompose"),
     ("What-ifs: disruptions and N-1 on a fixed plan", "twin.whatif"),
     ("The cost-carbon frontier", "twin.pareto"),
+    ("Uncertainty: futures", "twin.uncertainty"),
+    ("Stress test of a plan", "twin.stress"),
+    ("Many solves in parallel", "twin.parallel"),
 )
 
 INTRO = """# Model formulation

@@ -373,6 +373,34 @@ def n_minus_one(frame: pd.DataFrame, currency: str) -> go.Figure:
     return _layout(fig, 120 + 34 * len(rows))
 
 
+def stress_distribution(frame: pd.DataFrame, currency: str) -> go.Figure:
+    """The plan's cost over the futures: probability per cost bin, with the expected cost
+    and the CVaR at 95 % marked (`twin.stress.summary`'s figures)."""
+    from twin.stress import cvar  # the one definition of CVaR
+
+    solved = frame[frame["status"] == "optimal"]
+    costs, p = solved["cost"].to_numpy(float), solved["probability"].to_numpy(float)
+    marks = {"expected": float(p @ costs), "CVaR 95 %": cvar(costs, p, 0.95)} if len(p) else {}
+    values, prefix = scaled(pd.Series([*costs, *marks.values()], dtype=float))
+    fig = go.Figure()
+    fig.add_histogram(
+        x=values.iloc[: len(costs)],
+        y=p,
+        histfunc="sum",
+        nbinsx=min(40, max(5, len(costs) // 5)),
+        marker_color="#0277bd",
+        hovertemplate="cost %{x}<br>probability %{y:.1%}<extra></extra>",
+    )
+    for (name, _), value in zip(marks.items(), values.iloc[len(costs) :], strict=True):
+        dash = "solid" if name == "expected" else "dash"
+        fig.add_vline(x=value, line_dash=dash, line_color="#c62828", annotation_text=name)
+    fig.update_xaxes(
+        title_text=f"total cost of the plan in a future, discounted ({prefix}{currency})"
+    )
+    fig.update_yaxes(title_text="probability", tickformat=".0%")
+    return _layout(fig, 380, bargap=0.05)
+
+
 SWEEP_KPIS = (
     ("cost", "total cost, discounted", "{currency}"),
     ("emissions_t", "emissions", "tCO2e/yr"),

@@ -337,7 +337,36 @@ def _analysis_sections(tables: dict[str, pd.DataFrame], currency: str) -> list[s
                 "resilience",
             )
         )
+    if "stress" in tables:
+        parts.append(_stress_section(tables["stress"], currency))
     return parts
+
+
+def _stress_section(frame: pd.DataFrame, currency: str) -> str:
+    """The cost distribution over the futures and the drivers of its worst tail."""
+    from twin.stress import driver_columns, tail_drivers
+
+    drivers = tail_drivers(frame, driver_columns(frame)).head(8)
+    shown = drivers.assign(
+        **{c: drivers[c].map(lambda v: f"{v:,.3g}") for c in ("tail_mean", "mean", "shift_sd")}
+    ).rename(
+        columns={
+            "tail_mean": "mean in the worst 10 %",
+            "mean": "mean in all futures",
+            "shift_sd": "difference (sd)",
+        }
+    )
+    failed = int((frame["status"] != "optimal").sum())
+    note = f" {failed} futures have no operations (see stress.parquet)." if failed else ""
+    return section(
+        "Stress test",
+        f"The plan's investments fixed, its operations re-optimised in each of {len(frame)} "
+        "futures. The table: what sets the worst tenth of futures apart (factors multiply "
+        "demand or prices, closures count periods, cuts are shares lost)." + note,
+        plot(figures.stress_distribution(frame, currency), "stress")
+        + table(shown.astype(str), ("driver",)),
+        "stress",
+    )
 
 
 def sweep_page(data: SweepData, scripts: str | None = None) -> str:

@@ -127,6 +127,18 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "jobs": VALUE,
         "unmet_demand": VALUE,
     },
+    "stress": {
+        "run_id": ID,
+        "future": ID,
+        "probability": VALUE,
+        "status": ID,
+        "message": ID,
+        "cost": VALUE,
+        "unmet_value": VALUE,
+        "emissions_t": VALUE,
+        "value_added": VALUE,
+        "resolve_s": VALUE,
+    },
 }
 
 # twin's own columns after the contract's (results.md welcomes extra columns)

@@ -1,0 +1,131 @@
+"""Many independent solves in parallel, every outcome recorded: the one way analyses fan out.
+
+An analysis that multiplies MILPs or LPs (a stress test over thousands of futures, the
+wait-and-see plans of a stochastic model, the coalitions of a game) hands a function and a
+list of tasks to `run_tasks`. Each task runs in a worker of one backend:
+
+- `serial`: in this process, in order (tests, debugging, one core);
+- `joblib`: local processes (loky), as many as `workers` (0: every core);
+- `ray`: tasks of a Ray cluster (`address`, e.g. `auto` for a running one; none: a local
+  Ray with `workers` CPUs), for sets too large for one machine.
+
+Nothing a task does is lost or hidden: each returns a `TaskResult` with its value, or its
+error (the exception's type, message and last frames) when it raised or its worker died,
+its seconds and the worker (host:pid) that ran it. One failed task never stops the others.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+BACKENDS = ("serial", "joblib", "ray")
+
+
+class ParallelError(ValueError):
+    """A backend that cannot run here (unknown, or Ray not installed); says what to do."""
+
+
+@dataclass(frozen=True)
+class ParallelOptions:
+    backend: str = "joblib"
+    workers: int = 0  # 0: every core of this machine (or of the local Ray)
+    address: str | None = None  # Ray cluster address; None: a local Ray
+
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else os.cpu_count() or 1
+
+
+@dataclass
+class TaskResult:
+    task: int  # position in the task list
+    ok: bool
+    value: Any = None
+    error: str = ""  # the exception, or why the worker gave no answer
+    seconds: float = 0.0
+    worker: str = ""  # host:pid
+
+
+def _attempt(function: Callable[[Any], Any], task: Any, position: int) -> TaskResult:
+    """Run one task; an exception becomes an error result, never a lost batch."""
+    start = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        value = function(task)
+    except Exception as error:  # any failure of one task is its outcome, recorded
+        frames = "".join(traceback.format_exception(error, limit=-3)).strip()
+        return TaskResult(position, False, None, frames, time.perf_counter() - start, worker)
+    return TaskResult(position, True, value, "", time.perf_counter() - start, worker)
+
+
+def run_tasks(
+    function: Callable[[Any], Any], tasks: Sequence[Any], options: ParallelOptions
+) -> list[TaskResult]:
+    """`function(task)` for every task, one `TaskResult` each, in the tasks' order.
+
+    `function` and the tasks must pickle (a module-level function, plain data) for the
+    process backends."""
+    if options.backend not in BACKENDS:
+        raise ParallelError(f"parallel.backend={options.backend!r}: one of {list(BACKENDS)}")
+    if not tasks:
+        return []
+    if options.backend == "serial" or len(tasks) == 1:
+        return [_attempt(function, task, i) for i, task in enumerate(tasks)]
+    if options.backend == "joblib":
+        return _joblib(function, tasks, options)
+    return _ray(function, tasks, options)
+
+
+def _joblib(function, tasks: Sequence[Any], options: ParallelOptions) -> list[TaskResult]:
+    from joblib import Parallel, delayed
+
+    results: list[TaskResult | None] = [None] * len(tasks)
+    workers = min(options.worker_count(), len(tasks))
+    calls = (delayed(_attempt)(function, task, i) for i, task in enumerate(tasks))
+    try:
+        for result in Parallel(n_jobs=workers, return_as="generator_unordered")(calls):
+            results[result.task] = result
+    except Exception as error:  # a worker died (killed, out of memory): the rest say so
+        reason = f"no answer: the worker pool failed ({type(error).__name__}: {error})"
+        for i, result in enumerate(results):
+            if result is None:
+                results[i] = TaskResult(i, False, None, reason)
+    return results  # type: ignore[return-value]
+
+
+def _ray(function, tasks: Sequence[Any], options: ParallelOptions) -> list[TaskResult]:
+    try:
+        import ray
+    except ImportError as error:
+        raise ParallelError("parallel.backend=ray needs Ray: pip install -e '.[ray]'") from error
+    if not ray.is_initialized():
+        if options.address:
+            ray.init(address=options.address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=options.worker_count(), log_to_driver=False)
+    remote = ray.remote(_attempt)
+    pending = [remote.remote(function, task, i) for i, task in enumerate(tasks)]
+    results = []
+    for i, reference in enumerate(pending):
+        try:
+            results.append(ray.get(reference))
+        except Exception as error:  # the task's worker or node died: no value, a reason
+            results.append(TaskResult(i, False, None, f"no answer from Ray: {error}"))
+    return results
+
+
+def chunks(items: Sequence[Any], count: int) -> list[list[Any]]:
+    """`items` in at most `count` contiguous, nearly equal chunks (none empty): one per
+    worker when each chunk pays a set-up (a model built once, then re-solved in place)."""
+    count = max(1, min(count, len(items)))
+    size, extra = divmod(len(items), count)
+    bounds = [0]
+    for i in range(count):
+        bounds.append(bounds[-1] + size + (i < extra))
+    return [list(items[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
