@@ -21,7 +21,7 @@ from twin.scenario import Scenario, SolverOptions
 class Case:
     name: str
     tiers: tuple[str, ...]
-    kind: str  # orlib / mcnd / config / pareto / synthetic
+    kind: str  # orlib / mcnd / config / pareto / synthetic / stress / stochastic
     source: str  # instance file, `twin run` overrides (dataset, scenario), or synthetic scale
     relax: bool = False  # solve the LP relaxation
     time_limit: float = 120.0
@@ -51,7 +51,7 @@ class Case:
             known = known_optimum(instance.name) or {}
             optimum = float(known["objective"]) if known.get("status") == "optimal" else None
             return ds, replace(MCND_SCENARIO, solver=replace(options, mip_gap=1e-7)), optimum
-        if self.kind in ("config", "pareto"):  # what `twin run <source>` would solve
+        if self.kind in ("config", "pareto", "stress", "stochastic"):  # `twin run <source>`
             ds, scenario = to_run_inputs(compose_config(self.source.split()))
             return ds, replace(scenario, solver=options), None
         ds = load_dataset(write_synthetic(workdir / f"synthetic_{self.source}", int(self.source)))
@@ -105,6 +105,28 @@ CASES = (
     *(
         Case(f"synthetic_{s}", FULL, "synthetic", str(s), time_limit=120, mip_gap=0.005)
         for s in (10, 30)
+    ),
+    *(  # the reference plan (1 % gap) in 1,000 sampled futures, on each backend
+        Case(
+            f"stress_1000_{backend}",
+            FULL,
+            "stress",
+            f"uncertainty=combined uncertainty.sample.count=1000 parallel.backend={backend}",
+            mip_gap=0.01,
+        )
+        for backend in ("serial", "joblib", "ray")
+    ),
+    *(  # one plan for n sampled futures: extensive form against Benders
+        Case(
+            f"stochastic_{n}_{method}",
+            FULL,
+            "stochastic",
+            f"uncertainty=combined uncertainty.sample.count={n} solver.method={method}",
+            mip_gap=0.01,
+            time_limit=600,
+        )
+        for n in (4, 16, 64, 256)
+        for method in ("monolithic", "benders")
     ),
 )
 

@@ -7,7 +7,9 @@ solved by highspy alone, measured in the same process, so
 power, from HiGHS's log (`benchmarks.progress`): root_gap, first_incumbent_s, to_1pct_s,
 to_target_s, nodes. Where a textbook model exists (facility location), it is solved in the
 same process by highspy alone (`peer_s`, `benchmarks.peers`). The cost-carbon frontier is
-one case: its solves summed, and how many of its points were proven optimal.
+one case: its solves summed, and how many of its points were proven optimal. A stress case
+times the reference plan's operations in every sampled future (futures_per_second); a
+stochastic case the extensive form of n futures, whole or by Benders.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import platform
 import resource
 import time
+from dataclasses import replace
 from importlib.metadata import version
 from pathlib import Path
 from queue import Empty
@@ -26,11 +29,16 @@ import pyomo.environ as pyo
 
 from benchmarks.cases import Case, scenario_points, scratch
 from benchmarks.progress import progress
+from twin.analysis import parallel_options, uncertainty_of
+from twin.config import compose_config, to_run_inputs
 from twin.model import build_model
 from twin.pareto import frontier
+from twin.plan import optimise
 from twin.results import extract_results
 from twin.scenario import SolverOptions
 from twin.solve import HighsModel, new_highs
+from twin.stochastic import Risk, solve_stochastic
+from twin.stress import stress
 
 
 def measure(case: Case) -> dict:
@@ -38,6 +46,10 @@ def measure(case: Case) -> dict:
     textbook peer, where the case has them."""
     if case.kind == "pareto":
         return measure_frontier(case)
+    if case.kind == "stress":
+        return measure_stress(case)
+    if case.kind == "stochastic":
+        return measure_stochastic(case)
     with scratch() as directory:
         workdir = Path(directory)
         ds, scenario, published = case.inputs(workdir)
@@ -108,6 +120,63 @@ def measure_frontier(case: Case) -> dict:
         "gap": float("nan") if None in gaps else max(gaps),
         "nodes": sum(point.run.solved.nodes for point in points),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process and of its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+def _uncertain_inputs(case: Case):
+    cfg = compose_config(case.source.split())
+    ds, scenario = to_run_inputs(cfg)
+    solver = replace(scenario.solver, mip_gap=case.mip_gap, time_limit=case.time_limit)
+    scenario = replace(scenario, solver=solver)
+    return cfg, ds, scenario, uncertainty_of(cfg, ds).futures
+
+
+def measure_stress(case: Case) -> dict:
+    """The reference plan's operations in every future of the case's set."""
+    cfg, ds, scenario, futures = _uncertain_inputs(case)
+    plan = optimise(ds, scenario, case.name)
+    start = time.perf_counter()
+    frame = stress(ds, scenario, plan.results.tables["investments"], futures, parallel_options(cfg))
+    seconds = time.perf_counter() - start
+    solved = frame["status"] == "optimal"
+    return {
+        "case": case.name,
+        "status": "optimal" if solved.all() else "error",
+        "futures": len(frame),
+        "solve_s": seconds,
+        "total_s": seconds,
+        "futures_per_second": len(frame) / seconds,
+        "resolve_s_median": float(frame["resolve_s"].median()),
+        "peak_rss_mb": _peak_mb(),
+    }
+
+
+def measure_stochastic(case: Case) -> dict:
+    """The extensive form of the case's futures, solved as `solver.method` says."""
+    _, ds, scenario, futures = _uncertain_inputs(case)
+    plan = solve_stochastic(ds, scenario, futures, Risk(), case.name)
+    solved = plan.solved
+    size = plan.highs.size if plan.highs is not None else {}
+    return {
+        "case": case.name,
+        **size,
+        "status": solved.status,
+        "objective": solved.objective,
+        "bound": solved.bound,
+        "gap": solved.gap,
+        "futures": len(futures),
+        "handoff_s": solved.handoff_seconds,
+        "solve_s": solved.solve_seconds,
+        "total_s": plan.seconds,
+        "message": solved.message,
+        "peak_rss_mb": _peak_mb(),
     }
 
 

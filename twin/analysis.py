@@ -2,10 +2,11 @@
 
 plan: the to-be plan, against as-is. disruption: a plan's operations under a disruption,
 against the same plan undisrupted. n1: every border crossing (or every link of a corridor)
-closed in turn. pareto: the cost-carbon frontier. stress: a plan's operations in every future of an
-uncertainty set. Each returns an `Outcome` that the app
-writes: the main run to `results/`, the others to `<name>/results/`, the analysis tables
-beside the main results, and figures in the run directory.
+closed in turn. pareto: the cost-carbon frontier. stress: a plan's operations in every
+future of an uncertainty set. stochastic: one plan for all of them. Each returns an
+`Outcome` that the app writes: the main run to `results/`, the others to
+`<name>/results/`, the analysis tables beside the main results, and figures in the run
+directory.
 """
 
 from __future__ import annotations
@@ -25,8 +26,18 @@ from twin.kpis import AS_IS, BASELINE, compare_kpis
 from twin.parallel import ParallelOptions
 from twin.pareto import frontier, pareto_table, plot
 from twin.plan import PlanRun, capped_as_is, optimise, plan_against_as_is
+from twin.results.schema import conform
 from twin.scenario import Scenario
 from twin.solve import FINISHED
+from twin.stochastic import (
+    Risk,
+    combined_results,
+    expected_value_of_mean_plan,
+    futures_table,
+    solve_stochastic,
+    wait_and_see,
+    worth,
+)
 from twin.stress import stress, stress_table, summary
 from twin.uncertainty import Uncertainty, from_config
 from twin.whatif import (
@@ -39,7 +50,7 @@ from twin.whatif import (
     shocked_inputs,
 )
 
-ANALYSES = ("plan", "disruption", "n1", "pareto", "stress")
+ANALYSES = ("plan", "disruption", "n1", "pareto", "stress", "stochastic")
 PARETO_DIR, PARETO_FIGURE = "pareto", "pareto.png"  # beside results/: points 2.., the figure
 
 
@@ -71,6 +82,7 @@ def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, 
         "n1": n1,
         "pareto": pareto,
         "stress": stress_test,
+        "stochastic": stochastic,
     }[name]
     return runner(cfg, ds, scenario, run_id, run_dir)
 
@@ -209,4 +221,45 @@ def stress_test(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, r
     baseline = operations(ds, scenario, investments, run_id)
     return Outcome(
         baseline, baseline.kpis, tables=tables, record={"stress": record}, warnings=warnings
+    )
+
+
+def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    if scenario.carbon_cap_pct is not None:
+        raise ConfigError(
+            "analysis=stochastic: scenario.carbon_cap_pct needs an as-is plan per future; "
+            "give scenario.carbon_cap (tCO2e per year) instead"
+        )
+    uncertainty = uncertainty_of(cfg, ds)
+    futures = uncertainty.futures
+    risk = Risk(alpha=cfg.scenario.risk.alpha, weight=cfg.scenario.risk.weight)
+    plan = solve_stochastic(ds, scenario, futures, risk, run_id)
+    first = plan.runs[0]
+    main = PlanRun(scenario, first.built, plan.solved, plan.highs)
+    main.timings = {"solve": plan.solved.solve_seconds, "handoff": plan.solved.handoff_seconds}
+    main.timings["build"] = plan.seconds - sum(main.timings.values())
+    if not plan.solved.ok:
+        return Outcome(main, None, warnings=uncertainty.warnings)
+    main.results, main.kpis = combined_results(plan, run_id)
+    record = {
+        "futures": len(futures),
+        "uncertainty": uncertainty.name,
+        "risk": {"alpha": risk.alpha, "weight": risk.weight},
+        "objective": plan.solved.objective,
+        "gap": plan.solved.gap,
+    }
+    if cfg.analysis.worth:
+        options = parallel_options(cfg)
+        ws = wait_and_see(ds, scenario, futures, options)
+        eev = expected_value_of_mean_plan(ds, scenario, futures, options, run_id)
+        record |= worth(plan, ws, eev)
+    else:
+        record["rp"] = plan.expected_cost
+    table = conform("stochastic", futures_table(plan), run_id)
+    return Outcome(
+        main,
+        main.kpis,
+        tables={"stochastic": table},
+        record={"stochastic": record},
+        warnings=uncertainty.warnings,
     )

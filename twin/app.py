@@ -373,16 +373,21 @@ HEADLINE = (
 ANALYSIS_COLUMNS = {
     "resilience": ("rank", "element", "extra_cost", "extra_unmet_demand", "extra_emissions_t"),
     "pareto": ("point", "kind", "status", "emissions_t", "cost", "value_added", "jobs"),
+    "stochastic": ("future", "probability", "status", "cost", "unmet_value", "emissions_t"),
 }
+SHOWN_ROWS = 20  # of an analysis table in the terminal; the rest are in its Parquet file
 
 
 def _summary(outcome: Outcome, run_dir: Path) -> None:
-    console.print(_kpi_table(outcome))
+    if "future" not in outcome.kpis:  # a stochastic plan's KPIs are per future
+        console.print(_kpi_table(outcome))
     for name, columns in ANALYSIS_COLUMNS.items():
         if name in outcome.tables:
             console.print(_frame_table(name, outcome.tables[name], columns))
     if "stress" in outcome.record:
         console.print(_stress_table(outcome.record["stress"], outcome.main))
+    if "stochastic" in outcome.record:
+        console.print(_worth_table(outcome.record["stochastic"], outcome.main))
     solved = outcome.main.solved
     gap = "n/a" if solved.gap is None else f"{solved.gap:.2%}"
     bound = "" if solved.bound is None else f", bound {solved.bound:,.0f}"
@@ -442,12 +447,43 @@ def _stress_table(record: dict, run: PlanRun) -> Table:
     return table
 
 
+def _worth_table(record: dict, run: PlanRun) -> Table:
+    """The stochastic plan's expected cost against the plans made knowing more or less."""
+    currency = run.built.data.ds.currency
+    table = Table(title=f"one plan for {record['futures']} futures of {record['uncertainty']}")
+    table.add_column("figure")
+    table.add_column(f"{currency}, discounted", justify="right")
+    rows = (
+        ("rp", "expected cost of the stochastic plan"),
+        ("ws", "wait and see: each future's own plan"),
+        ("eev", "the mean future's plan, in every future"),
+        ("evpi", "value of perfect information, rp - ws"),
+        ("vss", "value of the stochastic solution, eev - rp"),
+    )
+    for key, label in rows:
+        if key in record:
+            value = record[key]
+            table.add_row(f"{key}: {label}", "n/a" if value is None else f"{value:,.0f}")
+    return table
+
+
+def _cell(value) -> str:
+    """A table cell: text as is, large numbers in whole units, shares to 3 digits."""
+    if isinstance(value, str):
+        return value
+    if pd.isna(value):
+        return ""
+    return f"{value:.3g}" if abs(value) < 100 and value != round(value) else f"{value:,.0f}"
+
+
 def _frame_table(title: str, frame: pd.DataFrame, columns: tuple[str, ...]) -> Table:
-    table = Table(title=title)
+    hidden = len(frame) - SHOWN_ROWS
+    caption = f"{hidden} more rows in {title}.parquet" if hidden > 0 else None
+    table = Table(title=title, caption=caption)
     for column in columns:
         table.add_column(column, justify="left" if frame[column].dtype == "string" else "right")
-    for row in frame[list(columns)].itertuples(index=False):
-        cells = [v if isinstance(v, str) else "" if pd.isna(v) else f"{v:,.0f}" for v in row]
+    for row in frame[list(columns)].head(SHOWN_ROWS).itertuples(index=False):
+        cells = [_cell(v) for v in row]
         table.add_row(*cells)
     return table
 

@@ -47,6 +47,14 @@ class CorridorConfig:
 
 
 @dataclass
+class RiskConfig:
+    """Mean-CVaR objective of analysis=stochastic: (1 - weight) E[cost] + weight CVaR."""
+
+    alpha: float = 0.95  # CVaR of the worst 1 - alpha of probability
+    weight: float = 0.0  # 0: expected cost
+
+
+@dataclass
 class ScenarioConfig:
     """The numeric knobs a planner sweeps; money in the dataset's currency."""
 
@@ -67,6 +75,7 @@ class ScenarioConfig:
     bloc: str = "EAEU"
     demand_growth: float = 1.0  # multiplier on every demand quantity
     pareto_points: int = 7  # points of the cost-carbon frontier (analysis=pareto)
+    risk: RiskConfig = field(default_factory=RiskConfig)  # analysis=stochastic
 
 
 @dataclass
@@ -76,6 +85,7 @@ class AnalysisConfig:
     name: str = "plan"
     plan_dir: str | None = None  # a previous run directory whose plan the what-ifs take
     n1_corridor: str | None = None  # n1 over this corridor's links instead of the crossings
+    worth: bool = True  # stochastic: also ws and eev (a MILP per future, one for the mean)
 
 
 @dataclass

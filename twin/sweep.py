@@ -189,12 +189,20 @@ def _read_run(sweep_dir: Path, record: Path) -> tuple[dict, dict[str, pd.DataFra
         row.update(status="error", message=f"results cannot be read: {error}")
         return row, {}
     if "kpis" in tables:
-        row.update(_headline(tables["kpis"]))
+        row.update(_headline(tables["kpis"], tables.get("stochastic")))
     return row, tables
 
 
-def _headline(kpis: pd.DataFrame) -> dict[str, float]:
-    """Headline KPIs of the last period, for the hypercluster as a whole."""
+def _headline(kpis: pd.DataFrame, futures: pd.DataFrame | None = None) -> dict[str, float]:
+    """Headline KPIs of the last period, for the hypercluster as a whole; of a stochastic
+    plan (KPIs per future), their expectation over its futures."""
+    if futures is not None and "future" in kpis:
+        expected: dict[str, float] = {}
+        for future, probability in zip(futures["future"], futures["probability"], strict=True):
+            own = kpis[kpis["future"] == future]
+            for kpi, value in _headline(own.drop(columns="future")).items():
+                expected[kpi] = expected.get(kpi, 0.0) + probability * value
+        return expected
     last = last_period(kpis)
     if last is None:
         return {}

@@ -28,6 +28,7 @@ SECTIONS = (
     ("The cost-carbon frontier", "twin.pareto"),
     ("Uncertainty: futures", "twin.uncertainty"),
     ("Stress test of a plan", "twin.stress"),
+    ("Two-stage stochastic plan", "twin.stochastic"),
     ("Many solves in parallel", "twin.parallel"),
 )
 

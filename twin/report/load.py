@@ -120,15 +120,38 @@ def load_run(root: Path) -> RunData:
         )
     if not (root / "results").is_dir():
         raise ReportError(f"{root}: the run has no results (status {status})")
-    tables = read_tables(root / "results", required=True)
+    tables, chosen = one_future(read_tables(root / "results", required=True))
     plans = set(tables["kpis"]["plan"].dropna())
     reference = next((name for name in REFERENCE_PLANS if name in plans), None)
     reference_tables = read_tables(root / reference / "results", False) if reference else {}
     ds, notes = _dataset(meta)
+    notes = chosen + notes
     shares = _crossing_shares(meta, ds)
     return RunData(
         root, meta, tables, reference_tables, ds, shares, job_overrides(root, meta), notes
     )
+
+
+def one_future(tables: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """A stochastic plan's tables narrowed to its most probable future (the first of equal
+    ones), with a note saying so; other runs' tables as they are."""
+    if "future" not in tables["balance"]:
+        return tables, []
+    futures = tables["stochastic"]
+    chosen = futures.loc[futures["probability"].idxmax()]
+    narrowed = {
+        name: frame[frame["future"] == chosen["future"]].drop(columns="future")
+        if "future" in frame and name != "stochastic"
+        else frame
+        for name, frame in tables.items()
+    }
+    note = (
+        f"One plan for {len(futures)} futures: the investments are shared; the flows, value "
+        f"chains, costs and KPIs shown are those of future {chosen['future']} (probability "
+        f"{chosen['probability']:.0%}, the most probable). Every future's are in results/ "
+        "(column future)."
+    )
+    return narrowed, [note]
 
 
 def _crossing_shares(meta: dict, ds: Dataset) -> dict[str, float]:

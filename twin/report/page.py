@@ -287,7 +287,7 @@ def run_page(run: RunData, scripts: str | None = None) -> str:
             "costs",
         )
     )
-    parts += _analysis_sections(tables, currency)
+    parts += _analysis_sections(tables, currency, meta)
     facts = {
         "run": f"{meta.get('run_id')} in {run.directory.resolve()}",
         "status": f"{meta.get('status')} ({meta.get('message')}), gap "
@@ -304,7 +304,7 @@ def run_page(run: RunData, scripts: str | None = None) -> str:
     return document(f"twin report: {title}", "\n".join(parts), scripts)
 
 
-def _analysis_sections(tables: dict[str, pd.DataFrame], currency: str) -> list[str]:
+def _analysis_sections(tables: dict[str, pd.DataFrame], currency: str, meta: dict) -> list[str]:
     """The what-if tables a run may have: the frontier, the N-1 ranking, a disruption."""
     parts = []
     if "pareto" in tables:
@@ -339,7 +339,43 @@ def _analysis_sections(tables: dict[str, pd.DataFrame], currency: str) -> list[s
         )
     if "stress" in tables:
         parts.append(_stress_section(tables["stress"], currency))
+    if "stochastic" in tables:
+        parts.append(
+            _stochastic_section(tables["stochastic"], meta.get("stochastic", {}), currency)
+        )
     return parts
+
+
+WORTH = (
+    ("rp", "the stochastic plan, expected"),
+    ("ws", "each future's own plan (wait and see)"),
+    ("eev", "the mean future's plan, in every future"),
+    ("evpi", "value of perfect information (rp - ws)"),
+    ("vss", "value of the stochastic solution (eev - rp)"),
+)
+
+
+def _stochastic_section(futures: pd.DataFrame, record: dict, currency: str) -> str:
+    """What one plan for all futures costs in each, and what it is worth."""
+    worth = [
+        {"figure": label, f"{currency}, discounted": prep.compact(record.get(key))}
+        for key, label in WORTH
+        if key in record
+    ]
+    shown = futures.sort_values("probability", ascending=False).head(30)
+    shown = shown.assign(
+        probability=shown["probability"].map("{:.1%}".format),
+        **{c: shown[c].map(prep.compact) for c in ("cost", "unmet_value", "emissions_t")},
+    )[["future", "probability", "status", "cost", "unmet_value", "emissions_t"]]
+    return section(
+        "One plan for all futures",
+        f"Investments shared by {len(futures)} futures, operations per future; the plan "
+        "minimises the expected cost (or mean-CVaR: scenario.risk). Costs are discounted "
+        f"({currency}); unmet demand and emissions over the horizon. The most probable "
+        "futures first.",
+        table(pd.DataFrame(worth), ("figure",)) + table(shown.astype(str), ("future", "status")),
+        "stochastic",
+    )
 
 
 def _stress_section(frame: pd.DataFrame, currency: str) -> str:

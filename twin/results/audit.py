@@ -38,7 +38,14 @@ def non_finite(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 
 def audit(tables: dict[str, pd.DataFrame], objective_cost: float) -> list[str]:
-    """Every violated identity of results.md (empty when the tables are consistent)."""
+    """Every violated identity of results.md (empty when the tables are consistent).
+
+    Tables with a `future` column (a stochastic plan) are audited future by future, each
+    against the sum of its own objective components: `twin.stochastic` has already audited
+    each future against its own model's cost, and `objective_cost` is then an expectation.
+    """
+    if "future" in tables["balance"]:
+        return _audit_futures(tables)
     problems = non_finite(tables)
     if not np.isfinite(objective_cost):
         problems.append(f"the cost is {objective_cost!r}")
@@ -91,4 +98,18 @@ def audit(tables: dict[str, pd.DataFrame], objective_cost: float) -> list[str]:
     total = float(tables["objective"]["value"].sum())
     if not _close(pd.Series([total]), pd.Series([objective_cost])).iloc[0]:
         problems.append(f"objective components sum to {total!r}, not the cost {objective_cost!r}")
+    return problems
+
+
+def _audit_futures(tables: dict[str, pd.DataFrame]) -> list[str]:
+    problems = []
+    for future in tables["balance"]["future"].unique():
+        own = {
+            name: frame[frame["future"] == future].drop(columns="future")
+            if "future" in frame
+            else frame
+            for name, frame in tables.items()
+        }
+        cost = float(own["objective"]["value"].sum())
+        problems += [f"future {future}: {problem}" for problem in audit(own, cost)]
     return problems

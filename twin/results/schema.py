@@ -139,6 +139,16 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "value_added": VALUE,
         "resolve_s": VALUE,
     },
+    "stochastic": {
+        "run_id": ID,
+        "future": ID,
+        "probability": VALUE,
+        "status": ID,
+        "cost": VALUE,
+        "unmet_value": VALUE,
+        "emissions_t": VALUE,
+        "value_added": VALUE,
+    },
 }
 
 # twin's own columns after the contract's (results.md welcomes extra columns)

@@ -1,0 +1,314 @@
+r"""Plan for many futures at once: a two-stage stochastic programme (analysis=stochastic).
+
+Investments (modules, openings, expansions, agglomeration segments) are decided here and
+now, one plan for every future; operations (flows, activity, purchases, unmet demand) are
+decided in each future f, with probability :math:`\pi_f`, once it is known. The extensive
+form holds one whole twin model per future, built from that future's data
+(`twin.uncertainty.future_inputs`), each with its own copy of the investment columns tied
+to the first future's by non-anticipativity rows :math:`y_f = y_1` (HiGHS's presolve
+substitutes them). With :math:`C_f` a future's total discounted cost:
+
+.. math::
+
+    \min\ (1 - w) \sum_f \pi_f C_f + w \Big( \eta + \frac{1}{1 - \alpha}
+    \sum_f \pi_f s_f \Big) \quad \text{s.t.} \quad s_f \ge C_f - \eta,\ s_f \ge 0
+
+the mean-CVaR objective (`scenario.risk.weight` w, `scenario.risk.alpha` :math:`\alpha`);
+at its optimum :math:`\eta` is the value at risk and the bracket the CVaR, the expected
+cost of the worst :math:`1 - \alpha` of probability (Rockafellar and Uryasev's
+linearisation). With w = 0 it is the expected cost.
+
+`solver.method=benders` solves the same extensive form by `twin.decompose`: the master
+holds the investment columns of every future (tied by the non-anticipativity rows), and the
+operations split into one LP per future and period.
+
+Figures of the plan's worth (run.json `stochastic`; Birge and Louveaux):
+
+- rp: the expected cost of the stochastic plan;
+- ws, wait and see: the expected cost of each future's own optimal plan (one MILP each, in
+  parallel on `twin.parallel`);
+- eev: the expected cost of the plan made for the mean future (expected demand and price
+  factors and carbon price; capacity kept on average, a closure as the share of periods it
+  lasts), operated in every future (`twin.stress`);
+- evpi = rp - ws (what knowing the future would be worth), vss = eev - rp (what planning
+  for all futures saves over planning for the average one). ws <= rp <= eev holds for
+  exact solves; each term carries its MIP gap.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from twin.data import Dataset
+from twin.decompose import INVESTMENTS
+from twin.kpis import compute_kpis
+from twin.model import BuiltModel, build_model
+from twin.parallel import ParallelOptions, run_tasks
+from twin.plan import PlanError, PlanRun, optimise
+from twin.results import Results, extract_results
+from twin.results.audit import audit
+from twin.scenario import Scenario
+from twin.solve import HighsModel, SolveResult, solve
+from twin.stress import stress
+from twin.uncertainty import (
+    Future,
+    closed_link_periods,
+    cut_assets,
+    future_inputs,
+    multipliers,
+)
+from twin.whatif import horizon_total
+
+OPERATIONAL = ("flows", "production", "conversion", "balance", "emissions", "objective")
+
+
+@dataclass(frozen=True)
+class Risk:
+    alpha: float = 0.95  # CVaR of the worst 1 - alpha of probability
+    weight: float = 0.0  # 0: expected cost; 1: CVaR alone
+
+
+def future_model(ds: Dataset, scenario: Scenario, future: Future) -> BuiltModel:
+    """The whole twin model of one future: its data, and its closures' flows at zero."""
+    ds, scenario = future_inputs(ds, scenario, future)
+    built = build_model(ds, scenario)
+    closed = closed_link_periods(ds, future)
+    for (link, _, period), flow in built.model.flow.items():
+        if any(link == c and p in (None, period) for c, p in closed):
+            flow.fix(0.0)
+    return built
+
+
+def _tie(ef: pyo.ConcreteModel, blocks: list[BuiltModel], futures: list[Future]) -> None:
+    """Non-anticipativity: every future's investment columns equal the first future's."""
+    first = blocks[0].model
+    pairs = []
+    for name in sorted(INVESTMENTS):
+        lead = getattr(first, name, None)
+        for built, future in zip(blocks[1:], futures[1:], strict=True):
+            other = getattr(built.model, name, None)
+            if (lead is None) != (other is None) or (lead is not None and set(lead) != set(other)):
+                raise PlanError(
+                    f"future {future.name} has other investment decisions ({name}) than "
+                    f"{futures[0].name}: its data removes a site, link or crossing"
+                )
+            if lead is not None:
+                pairs += [(other[index], lead[index]) for index in lead]
+    ef.non_anticipativity = pyo.Constraint(
+        range(len(pairs)), rule=lambda _, i: pairs[i][0] - pairs[i][1] == 0
+    )
+
+
+def extensive_form(
+    ds: Dataset, scenario: Scenario, futures: list[Future], risk: Risk
+) -> tuple[pyo.ConcreteModel, list[BuiltModel]]:
+    """One model of every future, tied by non-anticipativity, with the mean-CVaR objective."""
+    ef = pyo.ConcreteModel(name="extensive_form")
+    blocks = []
+    for i, future in enumerate(futures):
+        built = future_model(ds, scenario, future)
+        built.model.objective.deactivate()
+        ef.add_component(f"future_{i}", built.model)
+        blocks.append(built)
+    _tie(ef, blocks, futures)
+    p = [future.probability for future in futures]
+    costs = [built.model.total_cost for built in blocks]
+    expected = pyo.quicksum(pi * cost for pi, cost in zip(p, costs, strict=True))
+    objective = expected
+    if risk.weight > 0:
+        count = range(len(futures))
+        ef.value_at_risk = pyo.Var()
+        ef.excess = pyo.Var(count, domain=pyo.NonNegativeReals)
+        ef.excess_above = pyo.Constraint(
+            count, rule=lambda m, f: m.excess[f] >= costs[f] - m.value_at_risk
+        )
+        tail = pyo.quicksum(p[f] * ef.excess[f] for f in count) / (1 - risk.alpha)
+        ef.cvar = pyo.Expression(expr=ef.value_at_risk + tail)
+        objective = (1 - risk.weight) * expected + risk.weight * ef.cvar
+    ef.expected_cost = pyo.Expression(expr=expected)
+    ef.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
+    return ef, blocks
+
+
+@dataclass
+class StochasticPlan:
+    solved: SolveResult
+    highs: HighsModel | None
+    futures: list[Future]
+    runs: list[PlanRun]  # one per future: the shared investments, that future's operations
+    expected_cost: float | None
+    seconds: float
+
+
+def _future_result(solved: SolveResult, built: BuiltModel, probability: float) -> SolveResult:
+    """The solve seen from one future: its own cost, its rows' duals per unit of its own
+    cost (divided by its probability; exact for the expected-cost objective)."""
+    own = id(built.model)
+    duals = {
+        row: dual / probability
+        for row, dual in solved.duals.items()
+        if id(row.parent_block()) == own
+    }
+    cost = pyo.value(built.model.total_cost)
+    return replace(solved, objective=cost, duals=duals)
+
+
+def solve_stochastic(
+    ds: Dataset, scenario: Scenario, futures: list[Future], risk: Risk, run_id: str
+) -> StochasticPlan:
+    """Build and solve the extensive form; each future's results when there is a plan."""
+    start = time.perf_counter()
+    ef, blocks = extensive_form(ds, scenario, futures, risk)
+    solved, highs = solve(ef, scenario.solver)
+    runs = []
+    for future, built in zip(futures, blocks, strict=True):
+        own = _future_result(solved, built, future.probability) if solved.ok else solved
+        run = PlanRun(built.data.scenario, built, own, highs)
+        if solved.ok:
+            run.results = extract_results(built, own, run_id)
+            run.kpis = compute_kpis(run.results, built.data, plan=scenario.name)
+            problems = audit(run.results.tables, run.results.cost)
+            if problems:
+                raise PlanError(f"future {future.name}: results fail the audit: {problems[:3]}")
+        runs.append(run)
+    expected = pyo.value(ef.expected_cost) if solved.ok else None
+    return StochasticPlan(solved, highs, futures, runs, expected, time.perf_counter() - start)
+
+
+def combined_results(plan: StochasticPlan, run_id: str) -> tuple[Results, pd.DataFrame]:
+    """One set of results tables: the operational ones (and the KPIs) with a `future`
+    column, the investments once (every future's are the same plan)."""
+    runs = plan.runs
+    tables = {"investments": runs[0].results.tables["investments"]}
+    for name in OPERATIONAL:
+        tables[name] = pd.concat(
+            [
+                run.results.tables[name].assign(future=future.name)
+                for run, future in zip(runs, plan.futures, strict=True)
+            ],
+            ignore_index=True,
+        ).astype({"future": "string"})
+    kpis = pd.concat(
+        [run.kpis.assign(future=f.name) for run, f in zip(runs, plan.futures, strict=True)],
+        ignore_index=True,
+    ).astype({"future": "string"})
+    p = np.array([f.probability for f in plan.futures])
+    results = Results(
+        run_id=run_id,
+        tables=tables,
+        objective=float(plan.solved.objective),
+        cost=float(p @ [run.results.cost for run in runs]),
+        emissions_t=float(p @ [run.results.emissions_t for run in runs]),
+    )
+    return results, kpis
+
+
+def futures_table(plan: StochasticPlan) -> pd.DataFrame:
+    """results/stochastic.parquet's rows (without run_id)."""
+    rows = []
+    for future, run in zip(plan.futures, plan.runs, strict=True):
+        row = {"future": future.name, "probability": future.probability}
+        row["status"] = run.solved.status
+        if run.results is not None:
+            row |= {
+                "cost": run.results.cost,
+                "unmet_value": horizon_total(run, "unmet_demand"),
+                "emissions_t": run.results.emissions_t,
+                "value_added": horizon_total(run, "value_added"),
+            }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ the plan's worth
+
+
+def _own_optimum(task: tuple) -> dict:
+    """A future's own optimal plan (wait and see): objective and bound."""
+    ds, scenario, future = task
+    built = future_model(ds, scenario, future)
+    solved, _ = solve(built.model, scenario.solver)
+    return {"status": solved.status, "objective": solved.objective, "bound": solved.bound}
+
+
+def wait_and_see(
+    ds: Dataset, scenario: Scenario, futures: list[Future], parallel: ParallelOptions
+) -> dict:
+    """ws (and its bound): each future planned as if it were certain, in parallel."""
+    outcomes = run_tasks(_own_optimum, [(ds, scenario, f) for f in futures], parallel)
+    values = [o.value if o.ok else {"status": "error", "objective": None} for o in outcomes]
+    solved = all(v["objective"] is not None for v in values)
+    p = np.array([f.probability for f in futures])
+    return {
+        "ws": float(p @ [v["objective"] for v in values]) if solved else None,
+        "ws_bound": float(p @ [v["bound"] for v in values]) if solved else None,
+        "ws_statuses": sorted({v["status"] for v in values}),
+    }
+
+
+def mean_future_inputs(
+    ds: Dataset, scenario: Scenario, futures: list[Future]
+) -> tuple[Dataset, Scenario]:
+    """The expected-value future: demand and supply costs scaled by their expected factors,
+    the expected carbon price, each asset's capacity scaled by its expected share kept (a
+    closure counts as the share of periods it lasts)."""
+    p = np.array([f.probability for f in futures])
+    demand, supply = ds.demand.copy(), ds.supply.copy()
+    demand["quantity"] = demand["quantity"] * sum(
+        pi * multipliers(demand, f.demand, ds) for pi, f in zip(p, futures, strict=True)
+    )
+    supply["cost_per_unit"] = supply["cost_per_unit"] * sum(
+        pi * multipliers(supply, f.price, ds) for pi, f in zip(p, futures, strict=True)
+    )
+    periods = len(ds.periods)
+    kept: dict[str, float] = {}
+    for pi, future in zip(p, futures, strict=True):
+        shares = cut_assets(ds, future)
+        for link, period in closed_link_periods(ds, future):
+            lost = 1.0 if period is None else 1.0 / periods
+            shares[link] = shares.get(link, 1.0) * (1.0 - lost)
+        for asset in set(kept) | set(shares):
+            kept[asset] = kept.get(asset, 0.0) + pi * (shares.get(asset, 1.0) - 1.0)
+    availability = dict(scenario.availability)
+    for asset, change in kept.items():
+        availability[asset] = availability.get(asset, 1.0) * (1.0 + change)
+    prices = [scenario.carbon_price if f.carbon_price is None else f.carbon_price for f in futures]
+    mean = replace(scenario, availability=availability, carbon_price=float(p @ prices))
+    return replace(ds, tables={**ds.tables, "demand": demand, "supply": supply}), mean
+
+
+def expected_value_of_mean_plan(
+    ds: Dataset,
+    scenario: Scenario,
+    futures: list[Future],
+    parallel: ParallelOptions,
+    run_id: str,
+) -> dict:
+    """eev: the mean future's plan, operated in every future."""
+    mean_ds, mean_scenario = mean_future_inputs(ds, scenario, futures)
+    mean_plan = optimise(mean_ds, mean_scenario, f"{run_id}:mean_future")
+    if mean_plan.results is None:
+        return {"eev": None, "mean_plan_status": mean_plan.solved.status}
+    investments = mean_plan.results.tables["investments"]
+    frame = stress(ds, scenario, investments, futures, parallel)
+    solved = (frame["status"] == "optimal").all()
+    eev = float(frame["probability"] @ frame["cost"]) if solved else None
+    return {
+        "eev": eev,
+        "mean_plan_status": mean_plan.solved.status,
+        "mean_plan_gap": mean_plan.solved.gap,
+    }
+
+
+def worth(plan: StochasticPlan, ws: dict, eev: dict) -> dict:
+    """rp, ws, eev, evpi, vss (None where a term has no value)."""
+    rp = plan.expected_cost
+    out = {"rp": rp, **ws, **eev}
+    out["evpi"] = None if rp is None or ws["ws"] is None else rp - ws["ws"]
+    out["vss"] = None if rp is None or eev["eev"] is None else eev["eev"] - rp
+    return out
