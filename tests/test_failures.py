@@ -190,6 +190,11 @@ BAD_CONFIGS = [
     ("solver.threads=1000", "solver.threads=1000: must be from 0 (HiGHS decides)"),
     ("+disruption.capacity_cut.x=1.5", "disruption.capacity_cut.x=1.5"),
     ("scenario.families=[carbon]", "scenario.families=['carbon']: may list only"),
+    ("scenario.risk.alpha=1", "scenario.risk.alpha=1.0: must be a number from 0 to below 1"),
+    ("scenario.risk.weight=1", "scenario.risk.weight=1.0: must be a number from 0 to below 1"),
+    ("parallel.backend=mpi", "parallel.backend='mpi': must be one of serial, joblib, ray"),
+    ("parallel.workers=-2", "parallel.workers=-2: must be a whole number >= 0"),
+    ("uncertainty.sample.count=-1", "uncertainty.sample.count=-1: must be a whole number"),
 ]
 
 
@@ -218,7 +223,7 @@ def test_no_time_limit_is_a_valid_time_limit():
 
 
 def test_the_shipped_configs_break_no_rule():
-    for group in ("scenario", "solver", "corridor", "analysis", "disruption"):
+    for group in ("scenario", "solver", "corridor", "analysis", "disruption", "uncertainty"):
         for file in sorted((ROOT / "configs" / group).glob("*.yaml")):
             cfg = compose_config([f"{group}={file.stem}"])
             assert config_problems(cfg, TwinConfig) == [], file

@@ -11,7 +11,7 @@ import pytest
 from twin.data import load_dataset
 from twin.model import build_model
 from twin.scenario import Scenario, SolverOptions
-from twin.solve import _status_name, solve
+from twin.solve import solve, status_name
 
 from .conftest import CsvEdit
 
@@ -94,11 +94,11 @@ def test_infeasible_cap_is_explained_by_its_constraint(toy: Path):
 
 def test_status_names_cover_every_outcome():
     kinds = highspy.HighsModelStatus
-    assert _status_name(kinds.kOptimal) == "optimal"
-    assert _status_name(kinds.kTimeLimit) == "time_limit"
-    assert _status_name(kinds.kInfeasible) == "infeasible"
-    assert _status_name(kinds.kUnbounded) == "unbounded"
-    assert _status_name(kinds.kSolveError) == "error"
+    assert status_name(kinds.kOptimal) == "optimal"
+    assert status_name(kinds.kTimeLimit) == "time_limit"
+    assert status_name(kinds.kInfeasible) == "infeasible"
+    assert status_name(kinds.kUnbounded) == "unbounded"
+    assert status_name(kinds.kSolveError) == "error"
 
 
 def test_log_file_is_written(toy: Path, tmp_path: Path):

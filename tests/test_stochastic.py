@@ -7,7 +7,6 @@ plan's worth strictly positive: solved exactly, ws < rp < eev on the toy.
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -18,12 +17,15 @@ import pytest
 
 from twin.data import load_dataset
 from twin.parallel import ParallelOptions
-from twin.plan import optimise
+from twin.plan import PlanError, optimise
+from twin.results.audit import audit
 from twin.scenario import Scenario, SolverOptions
 from twin.stochastic import (
     Risk,
+    combined_results,
     expected_value_of_mean_plan,
     future_model,
+    mean_future_inputs,
     solve_stochastic,
     wait_and_see,
     worth,
@@ -31,6 +33,7 @@ from twin.stochastic import (
 from twin.stress import cvar
 from twin.uncertainty import Closure, Future, Scope, future_inputs
 
+from .builders import link, region, write
 from .conftest import DATA, twin_run
 
 EXACT = Scenario(solver=SolverOptions(mip_gap=1e-9))
@@ -85,7 +88,7 @@ def test_wait_and_see_below_the_stochastic_plan_below_the_mean_plan(toy):
     plan = solve_stochastic(toy, EXACT, TOY_FUTURES, Risk(), "s")
     ws = wait_and_see(toy, EXACT, TOY_FUTURES, SERIAL)
     eev = expected_value_of_mean_plan(toy, EXACT, TOY_FUTURES, SERIAL, "s")
-    figures = worth(plan, ws, eev)
+    figures = worth(plan, ws, eev, Risk())
     assert figures["ws"] < figures["rp"] < figures["eev"]  # strict on this toy
     assert figures["evpi"] > 0 and figures["vss"] > 0
 
@@ -108,23 +111,106 @@ def test_the_order_holds_within_the_gaps_on_the_reference_data():
     assert plan.solved.bound <= eev["eev"] * (1 + 1e-9)
 
 
-def test_mean_cvar_trades_expected_cost_for_a_better_tail(toy):
-    alpha = 0.7
-    p = np.array([f.probability for f in TOY_FUTURES])
-    expected, tails = [], []
-    for weight in (0.0, 0.5, 1.0):
-        plan = solve_stochastic(toy, EXACT, TOY_FUTURES, Risk(alpha, weight), "s")
-        costs = np.array([run.results.cost for run in plan.runs])
-        expected.append(p @ costs)
-        tails.append(cvar(costs, p, alpha))
-        assert plan.solved.objective == pytest.approx(
-            (1 - weight) * expected[-1] + weight * tails[-1], rel=1e-9
-        )
-    plain = solve_stochastic(toy, EXACT, TOY_FUTURES, Risk(), "s")
-    assert expected[0] == pytest.approx(plain.solved.objective, rel=1e-12)  # weight 0
-    assert all(b >= a * (1 - 1e-12) for a, b in itertools.pairwise(expected))
-    assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(tails))
-    assert expected[-1] > expected[0]  # on this toy the tail has a price
+@pytest.fixture(scope="module")
+def hedge(tmp_path_factory):
+    """Solvable by hand: one module of 100 t exists; a second costs 1,000; demand is 100 t
+    (probability 0.9) or 200 t (0.1); unmet demand costs 50/t. Risk-neutral: no second
+    module (expected cost 0.1 x 100 x 50 = 500 < 1,000). CVaR at 0.9 is the surge's cost:
+    5,000 without the module, 1,000 with it; mean-CVaR builds it once the weight w gives
+    (1 - w) 500 + w 5,000 > 1,000, i.e. w > 1/9."""
+    return write(
+        tmp_path_factory.mktemp("hedge") / "hedge",
+        regions=[region("R"), region("S")],
+        commodities=[{"commodity_id": "p"}, {"commodity_id": "raw"}],
+        technologies=[{"technology_id": "t", "module_size": 100, "capex_per_module": 1000}],
+        recipes=[
+            {"technology_id": "t", "commodity_id": "p", "coefficient": 1},
+            {"technology_id": "t", "commodity_id": "raw", "coefficient": -1},
+        ],
+        supply=[{"region_id": "R", "commodity_id": "raw", "max_quantity": 1e6}],
+        sites=[
+            {
+                "site_id": "s",
+                "region_id": "R",
+                "technology_id": "t",
+                "existing_modules": 1,
+                "max_modules": 2,
+            }
+        ],
+        links=[link("rs", "R", "S")],
+        link_commodities=[{"link_id": "rs", "commodity_id": "p"}],
+        demand=[{"region_id": "S", "commodity_id": "p", "quantity": 100, "unmet_penalty": 50}],
+    )
+
+
+HEDGE_FUTURES = [Future("usual", 0.9), Future("surge", 0.1, demand=(Scope(2.0),))]
+UNDISCOUNTED = Scenario(discount_rate=0.0, green_rate=0.0, solver=SolverOptions(mip_gap=1e-9))
+
+
+@pytest.mark.parametrize(
+    ("weight", "expected", "tail", "built"),
+    [
+        (0.0, 500.0, 5000.0, 0),
+        (0.1, 500.0, 5000.0, 0),
+        (0.2, 1000.0, 1000.0, 1),
+        (0.9, 1000.0, 1000.0, 1),
+    ],
+)
+def test_mean_cvar_buys_a_hedge_once_the_tail_weighs_enough(hedge, weight, expected, tail, built):
+    plan = solve_stochastic(hedge, UNDISCOUNTED, HEDGE_FUTURES, Risk(0.9, weight), "s")
+    p = np.array([f.probability for f in HEDGE_FUTURES])
+    costs = np.array([run.results.cost for run in plan.runs])
+    assert p @ costs == pytest.approx(expected)
+    assert cvar(costs, p, 0.9) == pytest.approx(tail)
+    assert plan.solved.objective == pytest.approx((1 - weight) * expected + weight * tail)
+    assert plan.runs[0].results.tables["investments"]["units_built"].sum() == built
+
+
+def test_under_mean_cvar_no_prices_and_no_evpi_or_vss_are_claimed(hedge):
+    plan = solve_stochastic(hedge, UNDISCOUNTED, HEDGE_FUTURES, Risk(0.9, 0.5), "s")
+    assert plan.runs[0].results.tables["balance"]["price"].isna().all()
+    figures = worth(plan, {"ws": 1.0}, {"eev": 2.0}, Risk(0.9, 0.5))
+    assert figures["evpi"] is None and figures["vss"] is None
+
+
+def test_a_stochastic_plan_refuses_what_it_cannot_mean(toy):
+    with pytest.raises(PlanError, match="objective must be cost"):
+        solve_stochastic(toy, replace(EXACT, objective="carbon"), TOY_FUTURES, Risk(), "s")
+    with pytest.raises(PlanError, match="probability above 0"):
+        solve_stochastic(toy, EXACT, [Future("a", 1.0), Future("b", 0.0)], Risk(), "s")
+    with pytest.raises(PlanError, match="weight"):
+        solve_stochastic(toy, EXACT, TOY_FUTURES, Risk(0.9, 1.0), "s")
+
+
+def test_eev_of_a_plan_that_serves_every_future_but_not_the_undisrupted_data(toy):
+    """With unmet demand disallowed, the mean plan serves both low-demand futures but not
+    the full demand of the data; its operations are still evaluated in each future."""
+    strict = replace(EXACT, allow_unmet=False)
+    futures = [Future("a", 0.5, demand=(Scope(0.5),)), Future("b", 0.5, demand=(Scope(0.6),))]
+    plan = solve_stochastic(toy, strict, futures, Risk(), "s")
+    eev = expected_value_of_mean_plan(toy, strict, futures, SERIAL, "s")
+    assert eev["eev"] >= plan.solved.bound * (1 - 1e-9)
+
+
+def test_the_mean_future_keeps_a_link_open_for_the_share_of_periods_it_is_not_closed(toy):
+    link = sorted(toy.links["link_id"])[0]
+    periods = sorted(toy.periods["period"].astype(int))
+    both = tuple(Closure("link", link, p) for p in periods)
+    futures = [Future("shut", 0.5, closures=both), Future("open", 0.5)]
+    _, mean = mean_future_inputs(toy, EXACT, futures)
+    assert mean.availability[link] == pytest.approx(0.5)
+    one = [Future("shut", 0.5, closures=both[:1]), Future("open", 0.5)]
+    _, mean = mean_future_inputs(toy, EXACT, one)
+    assert mean.availability[link] == pytest.approx(1 - 0.5 / len(periods))
+
+
+def test_each_future_is_audited_against_its_own_cost(toy):
+    plan = solve_stochastic(toy, EXACT, TOY_FUTURES, Risk(), "s")
+    results, _ = combined_results(plan, "s")
+    assert audit(results.tables, results.cost, results.future_costs) == []
+    wrong = {**results.future_costs, "mid": results.future_costs["mid"] + 1e6}
+    problems = audit(results.tables, results.cost, wrong)
+    assert problems and all(problem.startswith("future mid:") for problem in problems)
 
 
 def test_benders_reaches_the_extensive_forms_optimum(toy):

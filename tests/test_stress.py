@@ -55,6 +55,7 @@ def futures_of(ds) -> list[Future]:
         Future("closure", 1, closures=(Closure("crossing", crossing, last),)),
         Future("corridor", 1, closures=(Closure("corridor", corridor),)),
         Future("cut", 1, cuts=((crossing, 0.5), (link, 0.7), (site, 0.4))),
+        Future("cut_whole", 1, cuts=((link, 1.0),)),
         Future("carbon", 1, carbon_price=150.0),
         Future(
             "all",
@@ -75,12 +76,16 @@ CASES = {
     "reference_sovereign": Scenario(
         solver=replace(EXACT, mip_gap=0.01), max_import_share=0.3, carbon_price=20.0
     ),
+    # a scenario that already cuts capacity: a future's cut comes on top of it
+    "toy_scenario_cuts": Scenario(
+        solver=EXACT, availability={"hub_city_rail": 0.8, "mill_hub": 0.9}
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_each_in_place_change_equals_a_model_built_for_the_future(case: str):
-    ds = load_dataset(DATA / ("toy" if case == "toy" else "eaeu_china"))
+    ds = load_dataset(DATA / ("toy" if case.startswith("toy") else "eaeu_china"))
     scenario = CASES[case]
     investments = optimise(ds, scenario, "plan").results.tables["investments"]
     operations = PlanOperations(ds, scenario, investments)
@@ -135,6 +140,18 @@ def _has_ray() -> bool:
     return True
 
 
+def test_many_re_solves_of_one_model_each_get_the_whole_time_limit():
+    """HiGHS counts its time limit over all solves of one instance: each future must be
+    given its own, or futures after the first few seconds would stop at the limit."""
+    ds = load_dataset(DATA / "toy")
+    scenario = Scenario(solver=replace(EXACT, time_limit=0.05))
+    investments = optimise(ds, scenario, "plan").results.tables["investments"]
+    futures = [Future(f"f{i}", 1 / 300, demand=(Scope(0.5 + i / 300),)) for i in range(300)]
+    frame = stress(ds, scenario, investments, futures, SERIAL)
+    assert frame["resolve_s"].sum() > 0.05  # more than one time limit in all
+    assert (frame["status"] == "optimal").all()
+
+
 def test_cvar_follows_its_definition():
     costs = np.array([10.0, 40.0, 20.0, 30.0])
     p = np.full(4, 0.25)
@@ -168,12 +185,27 @@ def test_summary_is_null_when_a_future_has_no_operations():
     assert solved["probability_unmet"] == 0.5
 
 
+def test_tail_drivers_weigh_futures_by_their_probability():
+    frame = pd.DataFrame(
+        {
+            "status": "optimal",
+            "probability": [0.9, 0.05, 0.05],
+            "cost": [1.0, 2.0, 3.0],
+            "closed[x]": [0.0, 1.0, 1.0],
+        }
+    )
+    row = tail_drivers(frame, ["closed[x]"]).iloc[0]
+    assert row["mean"] == pytest.approx(0.1)
+    assert row["tail_mean"] == pytest.approx(1.0)  # the worst 10 %: the two closed futures
+
+
 def test_tail_drivers_name_the_driver_that_sets_the_worst_futures_apart():
     rng = np.random.default_rng(0)
     demand, noise = rng.normal(1, 0.1, 400), rng.normal(1, 0.1, 400)
     frame = pd.DataFrame(
         {
             "status": "optimal",
+            "probability": 1 / 400,
             "cost": 100 * demand + rng.normal(0, 1, 400),
             "demand[all]": demand,
             "price[gas]": noise,

@@ -230,6 +230,11 @@ def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
             "analysis=stochastic: scenario.carbon_cap_pct needs an as-is plan per future; "
             "give scenario.carbon_cap (tCO2e per year) instead"
         )
+    if scenario.objective != "cost":
+        raise ConfigError(
+            "analysis=stochastic minimises expected cost (or mean-CVaR: scenario.risk); "
+            f"scenario.objective={scenario.objective!r} must be cost"
+        )
     uncertainty = uncertainty_of(cfg, ds)
     futures = uncertainty.futures
     risk = Risk(alpha=cfg.scenario.risk.alpha, weight=cfg.scenario.risk.weight)
@@ -252,7 +257,7 @@ def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
         options = parallel_options(cfg)
         ws = wait_and_see(ds, scenario, futures, options)
         eev = expected_value_of_mean_plan(ds, scenario, futures, options, run_id)
-        record |= worth(plan, ws, eev)
+        record |= worth(plan, ws, eev, risk)
     else:
         record["rp"] = plan.expected_cost
     table = conform("stochastic", futures_table(plan), run_id)

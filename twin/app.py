@@ -213,7 +213,9 @@ def _finish(cfg: DictConfig, outcome: Outcome, job: Job, meta: dict, fail: _Fail
     for name, run in {"results": main, **outcome.others}.items():
         if run.results is None:
             continue
-        problems = audit(run.results.tables, run.results.cost) + non_finite({"kpis": run.kpis})
+        results = run.results
+        problems = audit(results.tables, results.cost, results.future_costs)
+        problems += non_finite({"kpis": run.kpis})
         if problems:
             return fail(f"{name}: results fail the audit: " + "; ".join(problems), FAILED)
     with stage("write", timings):

@@ -18,7 +18,9 @@ from typing import Any, get_type_hints
 from omegaconf import DictConfig, OmegaConf
 
 from twin.analysis import ANALYSES
+from twin.parallel import BACKENDS
 from twin.scenario import FAMILIES, METHODS, OBJECTIVES, STRENGTHENING
+from twin.uncertainty import MAX_FUTURES
 
 MISSING = object()
 
@@ -124,6 +126,20 @@ RULES: dict[str, Rule] = {
     "solver.mip_gap": number(0, 1),
     "solver.strengthen": some_of(STRENGTHENING),
     "solver.method": one_of(METHODS),
+    "scenario.risk.alpha": Rule(
+        lambda value: number(0, 1).test(value) and value < 1, "must be a number from 0 to below 1"
+    ),
+    "scenario.risk.weight": Rule(  # at 1 futures outside the tail would carry no cost
+        lambda value: number(0, 1).test(value) and value < 1, "must be a number from 0 to below 1"
+    ),
+    "uncertainty.sample.count": Rule(
+        lambda value: isinstance(value, int) and 0 <= value <= MAX_FUTURES,
+        f"must be a whole number from 0 to {MAX_FUTURES:,}",
+    ),
+    "parallel.backend": one_of(BACKENDS),
+    "parallel.workers": Rule(
+        lambda value: isinstance(value, int) and value >= 0, "must be a whole number >= 0"
+    ),
     "solver.seed": Rule(
         lambda value: isinstance(value, int) and 0 <= value < 2**31, "must be from 0 to 2^31-1"
     ),

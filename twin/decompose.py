@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.sparse.csgraph import connected_components
 
-from twin.solve import INF, HighsModel, SolveResult, new_highs
+from twin.solve import INF, HighsModel, SolveResult, limit_time, new_highs
 
 # The investment decisions: the master's columns, with every integer column; the others are
 # operations. Agglomeration's segment fills are continuous but count modules, not operations.
@@ -200,7 +200,7 @@ def benders(
     while True:
         iterations += 1
         remaining = time_limit - (time.perf_counter() - start)
-        master.setOptionValue("time_limit", max(remaining, 1e-3))
+        limit_time(master, max(remaining, 1e-3))
         master.setOptionValue("mip_rel_gap", mip_gap / 2)
         master.run()
         if master.getInfo().primal_solution_status != 2:

@@ -39,7 +39,15 @@ class ParallelOptions:
     address: str | None = None  # Ray cluster address; None: a local Ray
 
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else os.cpu_count() or 1
+        """How many tasks run at once: 1 in series; else `workers`, or every core of this
+        machine (joblib, a local Ray) or of the cluster (Ray at `address`)."""
+        if self.backend == "serial":
+            return 1
+        if self.workers > 0:
+            return self.workers
+        if self.backend == "ray" and self.address:
+            return int(_ray_started(self).cluster_resources().get("CPU", 1))
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -99,7 +107,8 @@ def _joblib(function, tasks: Sequence[Any], options: ParallelOptions) -> list[Ta
     return results  # type: ignore[return-value]
 
 
-def _ray(function, tasks: Sequence[Any], options: ParallelOptions) -> list[TaskResult]:
+def _ray_started(options: ParallelOptions):
+    """The ray module, connected to the cluster at `address` or to a local Ray."""
     try:
         import ray
     except ImportError as error:
@@ -108,7 +117,12 @@ def _ray(function, tasks: Sequence[Any], options: ParallelOptions) -> list[TaskR
         if options.address:
             ray.init(address=options.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=options.worker_count(), log_to_driver=False)
+            ray.init(num_cpus=options.workers or os.cpu_count() or 1, log_to_driver=False)
+    return ray
+
+
+def _ray(function, tasks: Sequence[Any], options: ParallelOptions) -> list[TaskResult]:
+    ray = _ray_started(options)
     remote = ray.remote(_attempt)
     pending = [remote.remote(function, task, i) for i, task in enumerate(tasks)]
     results = []

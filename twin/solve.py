@@ -66,6 +66,16 @@ def new_highs() -> highspy.Highs:
     return highs
 
 
+def limit_time(highs: highspy.Highs, seconds: float) -> None:
+    """Allow the next solve `seconds`. HiGHS's time_limit counts the run time of the Highs
+    object over all its solves, so a model re-solved in place (N-1, a stress test, a Benders
+    master) would otherwise run out of time after enough solves."""
+    limit = float(seconds)
+    highs.setOptionValue(
+        "time_limit", highs.getRunTime() + limit if math.isfinite(limit) else limit
+    )
+
+
 @dataclass
 class SolveResult:
     """What a solve produced; values are loaded into the Pyomo model when there are any."""
@@ -193,7 +203,7 @@ class HighsModel:
     def solve(self, options: SolverOptions, log_file: Path | None = None) -> SolveResult:
         """Run HiGHS; load values into the model; duals from the fixed-integer LP."""
         highs = self.highs
-        highs.setOptionValue("time_limit", float(options.time_limit))
+        limit_time(highs, options.time_limit)
         highs.setOptionValue("mip_rel_gap", float(options.mip_gap))
         highs.setOptionValue("random_seed", int(options.seed))
         if options.threads:
@@ -227,13 +237,13 @@ class HighsModel:
         has_solution = empty or info.primal_solution_status == 2  # feasible
         mip = bool(self.integer.any())
         result = SolveResult(
-            status=_status_name(status),
+            status=status_name(status),
             message=highs.modelStatusToString(status),
             handoff_seconds=self.handoff_seconds,
             solve_seconds=seconds,
             simplex_iterations=int(info.simplex_iteration_count),
             nodes=int(info.mip_node_count) if mip else 0,
-            has_solution=has_solution and _status_name(status) in FINISHED,
+            has_solution=has_solution and status_name(status) in FINISHED,
         )
         if empty:
             result.objective = result.bound = float(highs.getObjectiveOffset()[1])
@@ -331,7 +341,7 @@ class HighsModel:
         return lines or ["infeasible for integrality reasons alone"]
 
 
-def _status_name(status) -> str:
+def status_name(status) -> str:
     kinds = highspy.HighsModelStatus
     return {
         kinds.kOptimal: "optimal",

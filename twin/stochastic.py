@@ -20,7 +20,14 @@ linearisation). With w = 0 it is the expected cost.
 
 `solver.method=benders` solves the same extensive form by `twin.decompose`: the master
 holds the investment columns of every future (tied by the non-anticipativity rows), and the
-operations split into one LP per future and period.
+operations split into one LP per future and period. Under mean-CVaR (w > 0) the value-at-risk
+column couples every future's cost, so the operations form one subproblem: correct, not
+faster.
+
+Each future's results are those of its block of the solved extensive form, audited against
+its own cost; its commodity prices are the balance rows' duals divided by its probability,
+and are left out under mean-CVaR, where a future's weight depends on the tail. The weight
+must stay below 1: at 1, futures outside the tail would carry no cost at all.
 
 Figures of the plan's worth (run.json `stochastic`; Birge and Louveaux):
 
@@ -32,7 +39,8 @@ Figures of the plan's worth (run.json `stochastic`; Birge and Louveaux):
   lasts), operated in every future (`twin.stress`);
 - evpi = rp - ws (what knowing the future would be worth), vss = eev - rp (what planning
   for all futures saves over planning for the average one). ws <= rp <= eev holds for
-  exact solves; each term carries its MIP gap.
+  exact solves; each term carries its MIP gap. Both compare least-expected-cost plans, so
+  they are given for w = 0 only.
 """
 
 from __future__ import annotations
@@ -54,7 +62,7 @@ from twin.results import Results, extract_results
 from twin.results.audit import audit
 from twin.scenario import Scenario
 from twin.solve import HighsModel, SolveResult, solve
-from twin.stress import stress
+from twin.stress import StressError, stress
 from twin.uncertainty import (
     Future,
     closed_link_periods,
@@ -108,6 +116,15 @@ def extensive_form(
     ds: Dataset, scenario: Scenario, futures: list[Future], risk: Risk
 ) -> tuple[pyo.ConcreteModel, list[BuiltModel]]:
     """One model of every future, tied by non-anticipativity, with the mean-CVaR objective."""
+    if not 0 <= risk.weight < 1 or not 0 <= risk.alpha < 1:
+        raise PlanError(
+            f"risk weight {risk.weight} and alpha {risk.alpha} must lie in [0, 1): with weight "
+            "1 the futures outside the tail would carry no cost at all"
+        )
+    if scenario.objective != "cost":
+        raise PlanError("a stochastic plan minimises cost: scenario.objective must be cost")
+    if any(future.probability <= 0 for future in futures):
+        raise PlanError("every future of a stochastic plan needs a probability above 0")
     ef = pyo.ConcreteModel(name="extensive_form")
     blocks = []
     for i, future in enumerate(futures):
@@ -145,16 +162,22 @@ class StochasticPlan:
     seconds: float
 
 
-def _future_result(solved: SolveResult, built: BuiltModel, probability: float) -> SolveResult:
-    """The solve seen from one future: its own cost, its rows' duals per unit of its own
-    cost (divided by its probability; exact for the expected-cost objective)."""
+def _future_result(
+    solved: SolveResult, built: BuiltModel, probability: float, risk: Risk
+) -> SolveResult:
+    """The solve seen from one future: its own cost, and its rows' duals per unit of its
+    own cost (divided by its probability), which is exact for the expected-cost objective
+    only: under mean-CVaR a future's weight depends on the tail, and no prices are given."""
+    cost = pyo.value(built.model.total_cost)
+    if risk.weight > 0:
+        note = "no prices under a mean-CVaR objective (a future's weight depends on the tail)"
+        return replace(solved, objective=cost, duals={}, duals_note=note)
     own = id(built.model)
     duals = {
         row: dual / probability
         for row, dual in solved.duals.items()
         if id(row.parent_block()) == own
     }
-    cost = pyo.value(built.model.total_cost)
     return replace(solved, objective=cost, duals=duals)
 
 
@@ -167,7 +190,7 @@ def solve_stochastic(
     solved, highs = solve(ef, scenario.solver)
     runs = []
     for future, built in zip(futures, blocks, strict=True):
-        own = _future_result(solved, built, future.probability) if solved.ok else solved
+        own = _future_result(solved, built, future.probability, risk) if solved.ok else solved
         run = PlanRun(built.data.scenario, built, own, highs)
         if solved.ok:
             run.results = extract_results(built, own, run_id)
@@ -204,6 +227,7 @@ def combined_results(plan: StochasticPlan, run_id: str) -> tuple[Results, pd.Dat
         objective=float(plan.solved.objective),
         cost=float(p @ [run.results.cost for run in runs]),
         emissions_t=float(p @ [run.results.emissions_t for run in runs]),
+        future_costs={f.name: run.results.cost for f, run in zip(plan.futures, runs, strict=True)},
     )
     return results, kpis
 
@@ -251,6 +275,19 @@ def wait_and_see(
     }
 
 
+def _kept(ds: Dataset, future: Future) -> dict[str, float]:
+    """Share of capacity one future keeps per asset over the horizon: its cuts, and of a
+    closed link the share of periods it stays open."""
+    periods = set(ds.periods["period"].astype(int))
+    closed: dict[str, set[int]] = {}
+    for link, period in closed_link_periods(ds, future):
+        closed.setdefault(link, set()).update(periods if period is None else {period})
+    shares = cut_assets(ds, future)
+    for link, shut in closed.items():
+        shares[link] = shares.get(link, 1.0) * (1.0 - len(shut) / len(periods))
+    return shares
+
+
 def mean_future_inputs(
     ds: Dataset, scenario: Scenario, futures: list[Future]
 ) -> tuple[Dataset, Scenario]:
@@ -265,15 +302,10 @@ def mean_future_inputs(
     supply["cost_per_unit"] = supply["cost_per_unit"] * sum(
         pi * multipliers(supply, f.price, ds) for pi, f in zip(p, futures, strict=True)
     )
-    periods = len(ds.periods)
-    kept: dict[str, float] = {}
+    kept: dict[str, float] = {}  # expected share of capacity kept, per asset
     for pi, future in zip(p, futures, strict=True):
-        shares = cut_assets(ds, future)
-        for link, period in closed_link_periods(ds, future):
-            lost = 1.0 if period is None else 1.0 / periods
-            shares[link] = shares.get(link, 1.0) * (1.0 - lost)
-        for asset in set(kept) | set(shares):
-            kept[asset] = kept.get(asset, 0.0) + pi * (shares.get(asset, 1.0) - 1.0)
+        for asset, share in _kept(ds, future).items():
+            kept[asset] = kept.get(asset, 0.0) + pi * (share - 1.0)
     availability = dict(scenario.availability)
     for asset, change in kept.items():
         availability[asset] = availability.get(asset, 1.0) * (1.0 + change)
@@ -295,7 +327,10 @@ def expected_value_of_mean_plan(
     if mean_plan.results is None:
         return {"eev": None, "mean_plan_status": mean_plan.solved.status}
     investments = mean_plan.results.tables["investments"]
-    frame = stress(ds, scenario, investments, futures, parallel)
+    try:
+        frame = stress(ds, scenario, investments, futures, parallel)
+    except StressError as error:  # the mean plan cannot operate undisrupted: no eev
+        return {"eev": None, "mean_plan_status": mean_plan.solved.status, "eev_note": str(error)}
     solved = (frame["status"] == "optimal").all()
     eev = float(frame["probability"] @ frame["cost"]) if solved else None
     return {
@@ -305,10 +340,16 @@ def expected_value_of_mean_plan(
     }
 
 
-def worth(plan: StochasticPlan, ws: dict, eev: dict) -> dict:
-    """rp, ws, eev, evpi, vss (None where a term has no value)."""
+def worth(plan: StochasticPlan, ws: dict, eev: dict, risk: Risk) -> dict:
+    """rp, ws, eev, evpi, vss (None where a term has no value). evpi and vss compare
+    expected costs of least-expected-cost plans: under mean-CVaR (weight > 0) the plan is
+    risk-averse on purpose, so they are not given."""
     rp = plan.expected_cost
-    out = {"rp": rp, **ws, **eev}
-    out["evpi"] = None if rp is None or ws["ws"] is None else rp - ws["ws"]
-    out["vss"] = None if rp is None or eev["eev"] is None else eev["eev"] - rp
+    out = {"rp": rp, **ws, **eev, "evpi": None, "vss": None}
+    if risk.weight > 0:
+        return out | {"worth_note": "evpi and vss are defined for the expected-cost objective"}
+    if rp is not None and ws["ws"] is not None:
+        out["evpi"] = rp - ws["ws"]
+    if rp is not None and eev["eev"] is not None:
+        out["vss"] = eev["eev"] - rp
     return out

@@ -4,8 +4,9 @@ The plan's investments are fixed (`twin.whatif.fix_investments`); what remains i
 operations, built and handed to HiGHS once per worker. Each future is then a set of
 in-place changes and a warm re-solve from the previous basis:
 
-- demand factors scale the balance rows' right-hand sides, the unmet-demand bounds and
-  the import-share rows' right-hand sides (share x bloc demand);
+- demand factors scale the balance rows' right-hand sides, the unmet-demand bounds (zero
+  when the scenario allows no unmet demand) and the import-share rows' right-hand sides
+  (share x bloc demand);
 - price factors scale the purchases' costs; a carbon price moves every emitting column's
   cost by (price - scenario price) x its discounted emissions;
 - closures fix a link's flows at zero in the periods closed; a capacity cut scales the
@@ -34,7 +35,7 @@ from twin.model import build_model
 from twin.parallel import ParallelOptions, chunks, run_tasks
 from twin.results.schema import conform
 from twin.scenario import Scenario
-from twin.solve import _status_name, solve
+from twin.solve import limit_time, solve, status_name
 from twin.uncertainty import (
     Future,
     closed_link_periods,
@@ -75,7 +76,9 @@ class PlanOperations:
 
     def __init__(self, ds: Dataset, scenario: Scenario, investments: pd.DataFrame):
         self.ds, self.scenario = ds, operations_scenario(scenario)
-        built = build_model(ds, self.scenario)
+        # built with unmet demand allowed, so that the plan's integer columns can be fixed
+        # from a feasible solve; each future bounds unmet demand as the scenario says
+        built = build_model(ds, replace(self.scenario, allow_unmet=True))
         fix_investments(built, investments)
         solved, highs = solve(built.model, self.scenario.solver)
         if highs is None or not solved.ok:
@@ -85,7 +88,6 @@ class PlanOperations:
             )
         highs.fix_integers()  # agglomeration segments follow the fixed builds
         self.built, self.highs, self.solver = built, highs, highs.highs
-        self.solver.setOptionValue("time_limit", float(self.scenario.solver.time_limit))
         lp = self.solver.getLp()
         self.row_lower, self.row_upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
         self.col_lower, self.col_upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
@@ -204,10 +206,9 @@ class PlanOperations:
             if family in _CAPACITY_ROWS and index[0] in kept:
                 rows[row] = (self.row_lower[row], self.row_upper[row] * kept[index[0]])
         columns = {}
-        if self.unmet_allowed:
-            for j, d in zip(self.unmet_column.tolist(), demand.tolist(), strict=True):
-                if j >= 0:
-                    columns[j] = (0.0, d)
+        for j, d in zip(self.unmet_column.tolist(), demand.tolist(), strict=True):
+            if j >= 0:
+                columns[j] = (0.0, d if self.unmet_allowed else 0.0)
         for link, period in closed_link_periods(self.ds, future):
             for p, j in self.flow_columns.get(link, ()):
                 if period is None or p == period:
@@ -248,8 +249,9 @@ class PlanOperations:
         """The future's row of the stress table."""
         start = time.perf_counter()
         self._apply(future)
+        limit_time(self.solver, self.scenario.solver.time_limit)
         self.solver.run()
-        status = _status_name(self.solver.getModelStatus())
+        status = status_name(self.solver.getModelStatus())
         row = {"future": future.name, "probability": future.probability, "status": status}
         if status == "optimal":
             x = np.asarray(self.solver.getSolution().col_value)
@@ -363,25 +365,24 @@ def summary(frame: pd.DataFrame, planned_unmet: float) -> dict:
 
 
 def tail_drivers(frame: pd.DataFrame, drivers: list[str], alpha: float = 0.9) -> pd.DataFrame:
-    """How the worst 1 - alpha of futures (by cost) differ from all, per driver: mean in
-    the tail, mean overall, and the difference in standard deviations (the report's
-    explanation of the tail, largest first)."""
-    solved = frame[frame["status"] == "optimal"]
+    """How the worst 1 - alpha of probability (by cost) differs from all futures, per
+    driver: its probability-weighted mean in the tail and overall, and the difference in
+    standard deviations (the report's explanation of the tail, largest first). The
+    boundary future of the tail counts whole."""
+    columns = ["driver", "tail_mean", "mean", "shift_sd"]
+    solved = frame[frame["status"] == "optimal"].sort_values("cost", ascending=False)
     if solved.empty or not drivers:
-        return pd.DataFrame(columns=["driver", "tail_mean", "mean", "shift_sd"])
-    threshold = np.quantile(solved["cost"], alpha)
-    tail = solved[solved["cost"] >= threshold]
+        return pd.DataFrame(columns=columns)
+    p = solved["probability"].to_numpy(float) / solved["probability"].sum()
+    before = np.cumsum(p) - p  # probability of the futures worse than each
+    tail = before < 1.0 - alpha
     rows = []
     for driver in drivers:
-        spread = float(solved[driver].std(ddof=0))
-        shift = (tail[driver].mean() - solved[driver].mean()) / spread if spread > 0 else 0.0
-        rows.append(
-            {
-                "driver": driver,
-                "tail_mean": float(tail[driver].mean()),
-                "mean": float(solved[driver].mean()),
-                "shift_sd": float(shift),
-            }
-        )
+        values = solved[driver].to_numpy(float)
+        mean = float(p @ values)
+        spread = float(np.sqrt(p @ (values - mean) ** 2))
+        tail_mean = float(p[tail] @ values[tail] / p[tail].sum())
+        shift = (tail_mean - mean) / spread if spread > 0 else 0.0
+        rows.append(dict(zip(columns, (driver, tail_mean, mean, shift), strict=True)))
     out = pd.DataFrame(rows)
     return out.reindex(out["shift_sd"].abs().sort_values(ascending=False).index)

@@ -168,8 +168,11 @@ def _future(record: dict, key: str) -> Future:
     probability = record.get("probability")
     if not name:
         raise UncertaintyError(f"{key}.name: every future needs a name")
-    if not (isinstance(probability, int | float) and 0 <= probability <= 1):
-        raise UncertaintyError(f"{key}.probability={probability!r}: a number in [0, 1]")
+    if not (isinstance(probability, int | float) and 0 < probability <= 1):
+        raise UncertaintyError(
+            f"{key}.probability={probability!r}: a number above 0, at most 1 (leave out a "
+            "future that cannot happen)"
+        )
     carbon = record.get("carbon_price")
     if carbon is not None and not (math.isfinite(carbon) and carbon >= 0):
         raise UncertaintyError(f"{key}.carbon_price={carbon!r}: a number >= 0")

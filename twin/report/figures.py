@@ -375,12 +375,14 @@ def n_minus_one(frame: pd.DataFrame, currency: str) -> go.Figure:
 
 def stress_distribution(frame: pd.DataFrame, currency: str) -> go.Figure:
     """The plan's cost over the futures: probability per cost bin, with the expected cost
-    and the CVaR at 95 % marked (`twin.stress.summary`'s figures)."""
+    and the CVaR at 95 % marked (`twin.stress.summary`'s figures) when every future has
+    operations."""
     from twin.stress import cvar  # the one definition of CVaR
 
     solved = frame[frame["status"] == "optimal"]
     costs, p = solved["cost"].to_numpy(float), solved["probability"].to_numpy(float)
-    marks = {"expected": float(p @ costs), "CVaR 95 %": cvar(costs, p, 0.95)} if len(p) else {}
+    whole = len(solved) == len(frame) and len(p)  # marks of a partial set would lie
+    marks = {"expected": float(p @ costs), "CVaR 95 %": cvar(costs, p, 0.95)} if whole else {}
     values, prefix = scaled(pd.Series([*costs, *marks.values()], dtype=float))
     fig = go.Figure()
     fig.add_histogram(

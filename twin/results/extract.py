@@ -32,8 +32,9 @@ class Results:
     run_id: str
     tables: dict[str, pd.DataFrame]
     objective: float
-    cost: float
+    cost: float  # of a stochastic plan: the expected cost over its futures
     emissions_t: float
+    future_costs: dict[str, float] | None = None  # a stochastic plan's cost in each future
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
