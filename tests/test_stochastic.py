@@ -266,6 +266,7 @@ def test_stochastic_run_writes_per_future_tables_and_the_plans_worth(tmp_path: P
     assert record["rp"] == pytest.approx(futures["probability"] @ futures["cost"], rel=1e-9)
     tolerance = 1e-5 * record["rp"]  # the gap of 1e-6, with room
     assert record["evpi"] >= -tolerance and record["vss"] >= -tolerance
+    assert record["evpi_low"] <= record["evpi"] <= record["evpi_high"]
     assert "One plan for all futures" in (tmp_path / "report.html").read_text()
 
 

@@ -341,15 +341,19 @@ def expected_value_of_mean_plan(
 
 
 def worth(plan: StochasticPlan, ws: dict, eev: dict, risk: Risk) -> dict:
-    """rp, ws, eev, evpi, vss (None where a term has no value). evpi and vss compare
-    expected costs of least-expected-cost plans: under mean-CVaR (weight > 0) the plan is
-    risk-averse on purpose, so they are not given."""
+    """rp, ws, eev, evpi, vss (None where a term has no value), and the range the MIP gaps
+    leave the evpi in; vss is a lower bound of its true value (rp is an upper bound of the
+    stochastic optimum). evpi and vss compare expected costs of least-expected-cost plans:
+    under mean-CVaR (weight > 0) the plan is risk-averse on purpose, so they are not given."""
     rp = plan.expected_cost
     out = {"rp": rp, **ws, **eev, "evpi": None, "vss": None}
     if risk.weight > 0:
         return out | {"worth_note": "evpi and vss are defined for the expected-cost objective"}
     if rp is not None and ws["ws"] is not None:
         out["evpi"] = rp - ws["ws"]
+        # the MIP gaps bound the true evpi: rp's bound less ws, to rp less ws's bound
+        out["evpi_low"] = plan.solved.bound - ws["ws"]
+        out["evpi_high"] = rp - ws["ws_bound"]
     if rp is not None and eev["eev"] is not None:
         out["vss"] = eev["eev"] - rp
     return out
