@@ -3,7 +3,8 @@
 plan: the to-be plan, against as-is. disruption: a plan's operations under a disruption,
 against the same plan undisrupted. n1: every border crossing (or every link of a corridor)
 closed in turn. pareto: the cost-carbon frontier. stress: a plan's operations in every
-future of an uncertainty set. stochastic: one plan for all of them. Each returns an
+future of an uncertainty set. stochastic: one plan for all of them. coalitions: the cost
+of every coalition of countries, and fair shares of the grand coalition's. Each returns an
 `Outcome` that the app writes: the main run to `results/`, the others to
 `<name>/results/`, the analysis tables beside the main results, and figures in the run
 directory.
@@ -20,8 +21,10 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
+from twin.coalitions import allocation_table, play, players
 from twin.config import ConfigError, TwinConfig
 from twin.data import Dataset
+from twin.data.subset import only_countries
 from twin.kpis import AS_IS, BASELINE, compare_kpis
 from twin.parallel import ParallelOptions
 from twin.pareto import frontier, pareto_table, plot
@@ -50,7 +53,7 @@ from twin.whatif import (
     shocked_inputs,
 )
 
-ANALYSES = ("plan", "disruption", "n1", "pareto", "stress", "stochastic")
+ANALYSES = ("plan", "disruption", "n1", "pareto", "stress", "stochastic", "coalitions")
 PARETO_DIR, PARETO_FIGURE = "pareto", "pareto.png"  # beside results/: points 2.., the figure
 
 
@@ -83,6 +86,7 @@ def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, 
         "pareto": pareto,
         "stress": stress_test,
         "stochastic": stochastic,
+        "coalitions": coalitions,
     }[name]
     return runner(cfg, ds, scenario, run_id, run_dir)
 
@@ -268,3 +272,30 @@ def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
         record={"stochastic": record},
         warnings=uncertainty.warnings,
     )
+
+
+def coalitions(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    if scenario.objective != "cost" or scenario.carbon_cap_pct is not None:
+        raise ConfigError(
+            "analysis=coalitions compares least costs: scenario.objective must be cost, and "
+            "scenario.carbon_cap_pct (an as-is cap per coalition) is not supported"
+        )
+    fixed = list(cfg.analysis.coalitions.fixed_outside)
+    names = players(ds, fixed)
+    start = time.perf_counter()
+    grand = optimise(only_countries(ds, {*names, *fixed}), scenario, run_id, run_dir / "highs.log")
+    solved = grand.solved
+    row = {"status": solved.status, "cost": solved.objective, "bound": solved.bound}
+    row["gap"] = solved.gap
+    if grand.results is not None:
+        row["unmet_value"] = horizon_total(grand, "unmet_demand")
+        row["emissions_t"] = grand.results.emissions_t
+    game = play(ds, scenario, fixed, parallel_options(cfg), row)
+    allocation, record = allocation_table(game)
+    record |= {"fixed_outside": fixed, "seconds": time.perf_counter() - start}
+    table = game.coalitions.assign(members=game.coalitions["members"].map(",".join))
+    tables = {
+        "coalitions": conform("coalitions", table, run_id),
+        "allocation": conform("allocation", allocation, run_id),
+    }
+    return Outcome(grand, grand.kpis, tables=tables, record={"coalitions": record})

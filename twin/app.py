@@ -39,6 +39,7 @@ from rich.table import Table
 
 from twin import lifeline
 from twin.analysis import PARETO_DIR, PARETO_FIGURE, Outcome, run_analysis
+from twin.coalitions import CoalitionError
 from twin.config import (
     BOOKKEEPING,
     REPO,
@@ -62,7 +63,15 @@ from twin.uncertainty import UncertaintyError
 from twin.whatif import WhatIfError
 
 USER_ERROR, FAILED = 2, 1  # exit codes of a run (0: solved; 1: no usable solution, a bug)
-USER_ERRORS = (DatasetError, ConfigError, WhatIfError, UncertaintyError, StressError, ParallelError)
+USER_ERRORS = (
+    CoalitionError,
+    DatasetError,
+    ConfigError,
+    WhatIfError,
+    UncertaintyError,
+    StressError,
+    ParallelError,
+)
 EXIT_CODES: list[int] = []  # exit codes of the runs made in this process
 LOG_FILE = "app.log"  # Hydra's job log (hydra.job.name is `app` in configs/config.yaml)
 console = Console()
@@ -376,6 +385,7 @@ ANALYSIS_COLUMNS = {
     "resilience": ("rank", "element", "extra_cost", "extra_unmet_demand", "extra_emissions_t"),
     "pareto": ("point", "kind", "status", "emissions_t", "cost", "value_added", "jobs"),
     "stochastic": ("future", "probability", "status", "cost", "unmet_value", "emissions_t"),
+    "allocation": ("country", "standalone_cost", "shapley", "nucleolus", "saving_pct"),
 }
 SHOWN_ROWS = 20  # of an analysis table in the terminal; the rest are in its Parquet file
 
@@ -390,6 +400,14 @@ def _summary(outcome: Outcome, run_dir: Path) -> None:
         console.print(_stress_table(outcome.record["stress"], outcome.main))
     if "stochastic" in outcome.record:
         console.print(_worth_table(outcome.record["stochastic"], outcome.main))
+    if "coalitions" in outcome.record:
+        game = outcome.record["coalitions"]
+        value = game["value_of_cooperation"]
+        text = "n/a" if value is None else f"{value:,.0f}"
+        console.print(
+            f"value of cooperation (stand-alone costs less the grand coalition's): {text}; "
+            f"core empty: {game['core_empty']}; {game['coalitions']} coalitions"
+        )
     solved = outcome.main.solved
     gap = "n/a" if solved.gap is None else f"{solved.gap:.2%}"
     bound = "" if solved.bound is None else f", bound {solved.bound:,.0f}"

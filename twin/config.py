@@ -19,6 +19,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from twin.data import Dataset, load_dataset
+from twin.data.subset import only_countries
 from twin.scenario import FAMILIES, STRENGTHENING, Scenario, SolverOptions
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,6 +70,7 @@ class ScenarioConfig:
     carbon_weight: float = 0.0  # currency per tCO2e (weighted objective)
     budget: float | None = None  # currency of overnight capex per period
     budget_shares: dict[str, float] = field(default_factory=dict)  # country -> share
+    budget_shares_from: str | None = None  # a coalitions run: its Shapley shares of the cost
     discount_rate: float = 0.08  # per year
     green_rate: float = 0.04  # per year, low-carbon technologies
     max_import_share: float | None = None  # of critical commodities used in the bloc
@@ -79,6 +81,13 @@ class ScenarioConfig:
 
 
 @dataclass
+class CoalitionsConfig:
+    """analysis=coalitions: countries always present as transit and markets, not players."""
+
+    fixed_outside: list[str] = field(default_factory=list)
+
+
+@dataclass
 class AnalysisConfig:
     """What the run answers: plan (default), disruption, n1 or pareto."""
 
@@ -86,6 +95,8 @@ class AnalysisConfig:
     plan_dir: str | None = None  # a previous run directory whose plan the what-ifs take
     n1_corridor: str | None = None  # n1 over this corridor's links instead of the crossings
     worth: bool = True  # stochastic: also ws and eev (a MILP per future, one for the mean)
+    countries: list[str] = field(default_factory=list)  # plan for these countries alone
+    coalitions: CoalitionsConfig = field(default_factory=CoalitionsConfig)
 
 
 @dataclass
@@ -256,10 +267,12 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
     """The dataset (with corridor overrides applied) and the scenario a config describes."""
     ds = ds or load_dataset(dataset_path(cfg.dataset))
     scenario_cfg = cfg.scenario
-    problems = _dataset_problems(scenario_cfg, ds)
+    problems = _dataset_problems(scenario_cfg, ds, list(cfg.analysis.countries))
     if problems:
         raise ConfigError("\n".join(problems))
     ds, closed = apply_corridor(ds, cfg.corridor)
+    if cfg.analysis.countries:
+        ds = only_countries(ds, set(cfg.analysis.countries))
     scenario = Scenario(
         name=scenario_cfg.name,
         objective=scenario_cfg.objective,  # type: ignore[arg-type]
@@ -269,7 +282,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
         discount_rate=scenario_cfg.discount_rate,
         green_rate=scenario_cfg.green_rate,
         budget=scenario_cfg.budget,
-        budget_shares=dict(scenario_cfg.budget_shares),
+        budget_shares=budget_shares(scenario_cfg),
         carbon_price=scenario_cfg.carbon_price,
         carbon_cap=scenario_cfg.carbon_cap,
         carbon_cap_pct=scenario_cfg.carbon_cap_pct,
@@ -289,10 +302,43 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
     return ds, scenario
 
 
-def _dataset_problems(scenario: ScenarioConfig, ds: Dataset) -> list[str]:
+def budget_shares(scenario: ScenarioConfig) -> dict[str, float]:
+    """The shares of the joint fund per country: given, or each country's Shapley share
+    of the grand coalition's cost in a coalitions run (`scenario.budget_shares_from`)."""
+    if not scenario.budget_shares_from:
+        return dict(scenario.budget_shares)
+    if scenario.budget_shares:
+        raise ConfigError("give scenario.budget_shares or scenario.budget_shares_from, not both")
+    import pandas as pd  # only this option reads a table
+
+    file = Path(scenario.budget_shares_from) / "results" / "allocation.parquet"
+    try:
+        allocation = pd.read_parquet(file, columns=["country", "shapley"])
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"scenario.budget_shares_from: no allocation of a coalitions run in {file}: {error}"
+        ) from error
+    total = float(allocation["shapley"].sum())
+    if allocation["shapley"].isna().any() or (allocation["shapley"] <= 0).any() or total <= 0:
+        raise ConfigError(
+            f"scenario.budget_shares_from: {file} has Shapley values that are not all "
+            "positive: they are no shares of a fund"
+        )
+    return dict(zip(allocation["country"], allocation["shapley"] / total, strict=True))
+
+
+def _dataset_problems(
+    scenario: ScenarioConfig, ds: Dataset, countries_asked: list[str]
+) -> list[str]:
     """Scenario values that name what the dataset does not have (countries, blocs)."""
     countries = sorted(set(ds.regions["country"]))
     problems = [
+        f"analysis.countries: {country!r} is not a country of the dataset "
+        f"(known: {', '.join(countries)})"
+        for country in countries_asked
+        if country not in countries
+    ]
+    problems += [
         f"scenario.budget_shares.{country}={share!r}: not a country of the dataset "
         f"(known: {', '.join(countries)})"
         for country, share in scenario.budget_shares.items()

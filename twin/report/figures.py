@@ -403,6 +403,26 @@ def stress_distribution(frame: pd.DataFrame, currency: str) -> go.Figure:
     return _layout(fig, 380, bargap=0.05)
 
 
+def coalition_costs(frame: pd.DataFrame, currency: str) -> go.Figure:
+    """Per country: the cost of planning alone against its Shapley and nucleolus shares."""
+    values, prefix = scaled(
+        pd.concat([frame["standalone_cost"], frame["shapley"], frame["nucleolus"]])
+    )
+    count = len(frame)
+    fig = go.Figure()
+    for position, (name, colour) in enumerate(
+        (("alone", "#9e9e9e"), ("Shapley", "#0277bd"), ("nucleolus", "#2e7d32"))
+    ):
+        fig.add_bar(
+            x=frame["country"],
+            y=values.iloc[position * count : (position + 1) * count],
+            name=name,
+            marker_color=colour,
+        )
+    fig.update_yaxes(title_text=f"cost, discounted ({prefix}{currency})")
+    return _layout(fig, 380, barmode="group")
+
+
 SWEEP_KPIS = (
     ("cost", "total cost, discounted", "{currency}"),
     ("emissions_t", "emissions", "tCO2e/yr"),

@@ -343,7 +343,37 @@ def _analysis_sections(tables: dict[str, pd.DataFrame], currency: str, meta: dic
         parts.append(
             _stochastic_section(tables["stochastic"], meta.get("stochastic", {}), currency)
         )
+    if "allocation" in tables:
+        record = meta.get("coalitions", {})
+        parts.append(_coalitions_section(tables["allocation"], record, currency))
     return parts
+
+
+def _coalitions_section(allocation: pd.DataFrame, record: dict, currency: str) -> str:
+    """Who gains how much from cooperating, and fair shares of the grand coalition's cost."""
+    if allocation["shapley"].isna().all():
+        body = "<p>Some coalitions have no plan: no allocation is claimed (coalitions.parquet).</p>"
+    else:
+        money = ("standalone_cost", "shapley", "shapley_error_bound", "nucleolus", "saving")
+        shown = allocation.assign(
+            fund_share=(allocation["shapley"] / allocation["shapley"].sum()).map("{:.1%}".format),
+            saving_pct=allocation["saving_pct"].map(lambda v: f"{v:,.1f} %"),
+            **{c: allocation[c].map(prep.compact) for c in money},
+        )[["country", *money, "saving_pct", "fund_share"]]
+        chart = plot(figures.coalition_costs(allocation, currency), "coalitions")
+        body = chart + table(shown.astype(str), ("country",))
+    core = {True: "empty", False: "not empty"}.get(record.get("core_empty"), "unknown")
+    return section(
+        "Who gains from cooperating",
+        f"Each country's cost planning alone, against its Shapley and nucleolus shares of the "
+        f"grand coalition's cost ({currency}, discounted). The value of cooperation is "
+        f"{prep.compact(record.get('value_of_cooperation'))} {currency}; the core is {core}. "
+        "Fund share: the Shapley value over the grand coalition's cost "
+        "(scenario.budget_shares_from takes it); the error bound is what the coalitions' MIP "
+        "gaps leave open.",
+        body,
+        "coalitions",
+    )
 
 
 WORTH = (
