@@ -4,8 +4,9 @@ plan: the to-be plan, against as-is. disruption: a plan's operations under a dis
 against the same plan undisrupted. n1: every border crossing (or every link of a corridor)
 closed in turn. pareto: the cost-carbon frontier. stress: a plan's operations in every
 future of an uncertainty set. stochastic: one plan for all of them. coalitions: the cost
-of every coalition of countries, and fair shares of the grand coalition's. Each returns an
-`Outcome` that the app writes: the main run to `results/`, the others to
+of every coalition of countries, and fair shares of the grand coalition's. alternatives:
+plans within a slack of the least cost, each as far as it goes in one direction. Each
+returns an `Outcome` that the app writes: the main run to `results/`, the others to
 `<name>/results/`, the analysis tables beside the main results, and figures in the run
 directory.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
+from twin.alternatives import alternatives, reference_shares
 from twin.coalitions import allocation_table, play, players
 from twin.config import ConfigError, TwinConfig
 from twin.data import Dataset
@@ -53,7 +55,16 @@ from twin.whatif import (
     shocked_inputs,
 )
 
-ANALYSES = ("plan", "disruption", "n1", "pareto", "stress", "stochastic", "coalitions")
+ANALYSES = (
+    "plan",
+    "disruption",
+    "n1",
+    "pareto",
+    "stress",
+    "stochastic",
+    "coalitions",
+    "alternatives",
+)
 PARETO_DIR, PARETO_FIGURE = "pareto", "pareto.png"  # beside results/: points 2.., the figure
 
 
@@ -87,6 +98,7 @@ def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, 
         "stress": stress_test,
         "stochastic": stochastic,
         "coalitions": coalitions,
+        "alternatives": near_optimal,
     }[name]
     return runner(cfg, ds, scenario, run_id, run_dir)
 
@@ -299,3 +311,27 @@ def coalitions(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
         "allocation": conform("allocation", allocation, run_id),
     }
     return Outcome(grand, grand.kpis, tables=tables, record={"coalitions": record})
+
+
+def near_optimal(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
+    if scenario.objective != "cost" or scenario.carbon_cap_pct is not None:
+        raise ConfigError(
+            "analysis=alternatives spans plans within a slack of the least cost: "
+            "scenario.objective must be cost, without scenario.carbon_cap_pct"
+        )
+    optimum = optimise(ds, scenario, run_id, run_dir / "highs.log")
+    if optimum.results is None:
+        return Outcome(optimum, None)
+    a = cfg.analysis
+    frame, investments = alternatives(
+        ds, scenario, optimum, a.slack, a.directions, a.seed, parallel_options(cfg)
+    )
+    capex = [c for c in frame.columns if c.startswith(("capex_", "chain_capex_"))]
+    table = pd.concat(
+        [conform("alternatives", frame, run_id), frame[capex].astype("float64")], axis=1
+    )
+    built = conform("alternative_investments", investments, run_id)
+    tables = {"alternatives": table, "alternative_investments": built}
+    shares = {key: float(value) for key, value in reference_shares(optimum).items()}
+    record = {"alternatives": {"slack": a.slack, "count": len(table), "optimum_shares": shares}}
+    return Outcome(optimum, optimum.kpis, tables=tables, record=record)

@@ -96,6 +96,9 @@ class AnalysisConfig:
     n1_corridor: str | None = None  # n1 over this corridor's links instead of the crossings
     worth: bool = True  # stochastic: also ws and eev (a MILP per future, one for the mean)
     countries: list[str] = field(default_factory=list)  # plan for these countries alone
+    slack: float = 0.05  # alternatives: cost at most (1 + slack) x the least cost
+    directions: int = 4  # alternatives: random directions besides countries, chains, emissions
+    seed: int = 0  # alternatives: of the random directions
     coalitions: CoalitionsConfig = field(default_factory=CoalitionsConfig)
 
 

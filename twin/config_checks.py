@@ -136,6 +136,10 @@ RULES: dict[str, Rule] = {
         lambda value: isinstance(value, int) and 0 <= value <= MAX_FUTURES,
         f"must be a whole number from 0 to {MAX_FUTURES:,}",
     ),
+    "analysis.slack": number(0, 10),
+    "analysis.directions": Rule(
+        lambda value: isinstance(value, int) and 0 <= value <= 1000, "must be from 0 to 1000"
+    ),
     "parallel.backend": one_of(BACKENDS),
     "parallel.workers": Rule(
         lambda value: isinstance(value, int) and value >= 0, "must be a whole number >= 0"

@@ -30,6 +30,8 @@ SECTIONS = (
     ("Stress test of a plan", "twin.stress"),
     ("Two-stage stochastic plan", "twin.stochastic"),
     ("Many solves in parallel", "twin.parallel"),
+    ("The value of cooperation: a cost game", "twin.coalitions"),
+    ("Plans near the optimum (MGA)", "twin.alternatives"),
 )
 
 INTRO = """# Model formulation

@@ -423,6 +423,33 @@ def coalition_costs(frame: pd.DataFrame, currency: str) -> go.Figure:
     return _layout(fig, 380, barmode="group")
 
 
+def share_ranges(frame: pd.DataFrame) -> go.Figure:
+    """Each country's and chain's range of investment share across near-optimal plans."""
+    labels = [
+        f"{scope}: {label(name)}" for scope, name in zip(frame["scope"], frame["name"], strict=True)
+    ]
+    fig = go.Figure()
+    fig.add_bar(
+        y=labels,
+        x=frame["high"] - frame["low"],
+        base=frame["low"],
+        orientation="h",
+        marker_color="#90caf9",
+        name="within the slack",
+        hovertemplate="%{y}: %{base:.1%} to %{x:.1%} more<extra></extra>",
+    )
+    fig.add_scatter(
+        y=labels,
+        x=frame["optimum"],
+        mode="markers",
+        marker={"color": "#c62828", "size": 9},
+        name="least-cost plan",
+        hovertemplate="%{y}: %{x:.1%} in the least-cost plan<extra></extra>",
+    )
+    fig.update_xaxes(title_text="share of overnight investment", tickformat=".0%")
+    return _layout(fig, 120 + 28 * len(frame))
+
+
 SWEEP_KPIS = (
     ("cost", "total cost, discounted", "{currency}"),
     ("emissions_t", "emissions", "tCO2e/yr"),

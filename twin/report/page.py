@@ -346,7 +346,34 @@ def _analysis_sections(tables: dict[str, pd.DataFrame], currency: str, meta: dic
     if "allocation" in tables:
         record = meta.get("coalitions", {})
         parts.append(_coalitions_section(tables["allocation"], record, currency))
+    if "alternatives" in tables:
+        parts.append(_alternatives_section(tables["alternatives"], meta.get("alternatives", {})))
     return parts
+
+
+def _alternatives_section(frame: pd.DataFrame, record: dict) -> str:
+    """The room each country and chain has: its share of investment across the plans
+    within the slack of the least cost."""
+    ranges = prep.share_ranges(frame, record.get("optimum_shares", {}))
+    slack = record.get("slack")
+    solved = frame["status"].isin(("optimal", "time_limit")).sum()
+    caption = (
+        f"{solved} plans within {slack:.0%} of the least cost, each as far as it goes in one "
+        "direction (a country's or chain's share of investment up or down, emissions, random "
+        "directions). Bars: the range of the share of overnight investment each plan gives; "
+        "dots: the least-cost plan. A narrow bar is no room to negotiate; the ranges are "
+        "inner estimates (alternatives.parquet)."
+        if slack is not None
+        else "Plans near the least cost (alternatives.parquet)."
+    )
+    shown = ranges.assign(**{c: ranges[c].map("{:.1%}".format) for c in ("low", "optimum", "high")})
+    return section(
+        "Room to negotiate: plans near the least cost",
+        caption,
+        plot(figures.share_ranges(ranges), "alternatives")
+        + table(shown.astype(str), ("scope", "name")),
+        "alternatives",
+    )
 
 
 def _coalitions_section(allocation: pd.DataFrame, record: dict, currency: str) -> str:

@@ -300,3 +300,26 @@ def scaled(values: pd.Series) -> tuple[pd.Series, str]:
         if largest >= size:
             return values / size, f"{suffix} "
     return values, ""
+
+
+def share_ranges(alternatives: pd.DataFrame, optimum: dict[str, float]) -> pd.DataFrame:
+    """Per country and chain: the least and largest share of overnight capex among the
+    alternatives with a plan, and the least-cost plan's (scope, name, low, optimum, high)."""
+    solved = alternatives[alternatives["status"].isin(("optimal", "time_limit"))]
+    rows = []
+    for scope, prefix in (("country", "capex_"), ("chain", "chain_capex_")):
+        columns = [c for c in solved.columns if c.startswith(prefix)]
+        total = solved[columns].sum(axis=1).where(lambda t: t > 0)
+        for column in columns:
+            share = solved[column] / total
+            name = column.removeprefix(prefix)
+            rows.append(
+                {
+                    "scope": scope,
+                    "name": name,
+                    "low": float(share.min()) if share.notna().any() else float("nan"),
+                    "optimum": optimum.get(f"{scope}:{name}", float("nan")),
+                    "high": float(share.max()) if share.notna().any() else float("nan"),
+                }
+            )
+    return pd.DataFrame(rows, columns=["scope", "name", "low", "optimum", "high"])

@@ -161,6 +161,17 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "saving": VALUE,
         "saving_pct": VALUE,
     },
+    "alternatives": {
+        "run_id": ID,
+        "alternative": "int64",
+        "direction": ID,
+        "sense": ID,
+        "status": ID,
+        "cost": VALUE,
+        "cost_increase_pct": VALUE,
+        "emissions_t": VALUE,
+    },
+    "alternative_investments": {**TABLES["investments"], "alternative": "int64"},
     "stochastic": {
         "run_id": ID,
         "future": ID,

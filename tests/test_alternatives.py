@@ -1,0 +1,96 @@
+"""Plans near the optimum (analysis=alternatives): each within the slack, each at least as
+far in its direction as the least-cost plan."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from twin.alternatives import alternatives, reference_shares
+from twin.data import load_dataset
+from twin.parallel import ParallelOptions
+from twin.plan import optimise
+from twin.scenario import Scenario, SolverOptions
+
+from .conftest import DATA, twin_run
+
+SLACK = 0.05
+EXACT = Scenario(solver=SolverOptions(mip_gap=1e-9))
+
+
+@pytest.fixture(scope="module")
+def near_toy():
+    ds = load_dataset(DATA / "toy")
+    optimum = optimise(ds, EXACT, "optimum")
+    frame, investments = alternatives(
+        ds, EXACT, optimum, SLACK, 3, 0, ParallelOptions(backend="serial")
+    )
+    return optimum, frame, investments
+
+
+def shares_of(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    columns = [c for c in frame.columns if c.startswith(prefix)]
+    total = frame[columns].sum(axis=1)
+    return (
+        frame[columns]
+        .div(total.where(total > 0), axis=0)
+        .rename(columns=lambda c: c.removeprefix(prefix))
+    )
+
+
+def test_every_alternative_is_a_plan_within_the_slack(near_toy):
+    optimum, frame, _ = near_toy
+    assert (frame["status"] == "optimal").all()
+    assert (frame["cost"] <= optimum.results.cost * (1 + SLACK) * (1 + 1e-9)).all()
+    assert (frame["cost_increase_pct"] <= 100 * SLACK + 1e-6).all()
+    assert len(frame) == 2 * 2 + 2 * 2 + 2 + 3  # countries, chains up and down, emissions, random
+
+
+@pytest.mark.parametrize(("scope", "prefix"), [("country", "capex_"), ("chain", "chain_capex_")])
+def test_a_max_share_gives_at_least_the_optimums_share_and_a_min_share_at_most(
+    near_toy, scope: str, prefix: str
+):
+    optimum, frame, _ = near_toy
+    reference = reference_shares(optimum)
+    shares = shares_of(frame, prefix)
+    for name in shares.columns:
+        at = frame["direction"] == f"{scope}:{name}"
+        best = shares.loc[at & (frame["sense"] == "max"), name].fillna(0.0)
+        least = shares.loc[at & (frame["sense"] == "min"), name].fillna(0.0)
+        assert (best >= reference[f"{scope}:{name}"] - 1e-9).all(), name
+        assert (least <= reference[f"{scope}:{name}"] + 1e-9).all(), name
+
+
+def test_emissions_span_the_optimums(near_toy):
+    optimum, frame, _ = near_toy
+    emitted = frame.set_index(["direction", "sense"])["emissions_t"]
+    assert emitted["emissions", "min"] <= optimum.results.emissions_t * (1 + 1e-9)
+    assert emitted["emissions", "max"] >= optimum.results.emissions_t * (1 - 1e-9)
+    assert emitted["emissions", "max"] > emitted["emissions", "min"]  # the toy has room
+
+
+def test_investments_of_each_alternative_match_its_capex_columns(near_toy):
+    _, frame, investments = near_toy
+    for number, built in investments.groupby("alternative"):
+        row = frame[frame["alternative"] == number].iloc[0]
+        capex = sum(row[c] for c in frame.columns if c.startswith("capex_"))
+        # the investments table nets agglomeration savings; the toy has none
+        assert built["capex"].sum() == pytest.approx(capex, rel=1e-9)
+
+
+def test_alternatives_run_writes_its_tables(tmp_path: Path):
+    result = twin_run(
+        "analysis=alternatives",
+        "analysis.directions=1",
+        "parallel.backend=serial",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    table = pd.read_parquet(tmp_path / "results" / "alternatives.parquet")
+    built = pd.read_parquet(tmp_path / "results" / "alternative_investments.parquet")
+    assert set(built["alternative"]) <= set(table["alternative"])
+    meta = json.loads((tmp_path / "run.json").read_text())["alternatives"]
+    assert meta["slack"] == SLACK and meta["count"] == len(table)
