@@ -152,7 +152,8 @@ def test_an_unknown_country_is_refused_by_name(game_data: Path, tmp_path: Path):
 
 
 def test_shares_of_a_fund_need_positive_shapley_values(game_run: Path, tmp_path: Path):
-    cfg = compose_config([f"scenario.budget_shares_from={game_run}", "dataset=toy"])
+    overrides = ["scenario.budget=1e9", "dataset=toy"]
+    cfg = compose_config([f"scenario.budget_shares_from={game_run}", *overrides])
     with pytest.raises(ConfigError, match="not all positive"):
         to_run_inputs(cfg)
     results = tmp_path / "results"
@@ -160,9 +161,39 @@ def test_shares_of_a_fund_need_positive_shapley_values(game_run: Path, tmp_path:
     pd.DataFrame({"country": ["KAZ", "CHN"], "shapley": [3.0, 1.0]}).to_parquet(
         results / "allocation.parquet"
     )
-    cfg = compose_config([f"scenario.budget_shares_from={tmp_path}", "dataset=toy"])
+    cfg = compose_config([f"scenario.budget_shares_from={tmp_path}", *overrides])
+    with pytest.raises(ConfigError, match="no finished run"):
+        to_run_inputs(cfg)
+    (tmp_path / "run.json").write_text(json.dumps({"status": "optimal"}))
     _, scenario = to_run_inputs(cfg)
     assert scenario.budget_shares == {"KAZ": 0.75, "CHN": 0.25}
+    without_budget = compose_config([f"scenario.budget_shares_from={tmp_path}", "dataset=toy"])
+    with pytest.raises(ConfigError, match="give the budget too"):
+        to_run_inputs(without_budget)
+
+
+def test_a_fixed_country_is_in_every_network_but_not_in_the_game(game_data: Path, tmp_path):
+    """B (CHN) fixed outside: v(S) = c(S + B) - c(B), with c(B) = 1,000 its plan alone:
+    v(A) = -700, v(C) = 1,000, v(AC) = -400, D a dummy again."""
+    result = run(
+        "analysis=coalitions",
+        f"analysis.coalitions.fixed_outside=[{B}]",
+        *common(game_data, tmp_path),
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    allocation = pd.read_parquet(tmp_path / "results" / "allocation.parquet")
+    value = dict(zip(allocation["country"], allocation["shapley"], strict=True))
+    assert set(value) == {A, C, D}
+    assert value[D] == pytest.approx(0, abs=1e-6)
+    assert sum(value.values()) == pytest.approx(-400)
+    meta = json.loads((tmp_path / "run.json").read_text())["coalitions"]
+    assert meta["fixed_cost"] == pytest.approx(1000)
+    assert meta["value_of_cooperation"] == pytest.approx(-700 + 1000 + 0 + 400)
+
+
+def test_a_joint_cap_is_refused_for_a_game(game_data: Path, tmp_path: Path):
+    result = run("analysis=coalitions", "scenario.budget=1e6", *common(game_data, tmp_path))
+    assert result.returncode == 2 and "joint cap" in result.stdout
 
 
 def _random_game(rng: np.random.Generator, n: int) -> dict[frozenset, float]:
@@ -196,3 +227,40 @@ def test_the_nucleolus_lies_in_the_least_core_and_is_efficient(seed: int):
     assert sum(x.values()) == pytest.approx(cost[frozenset(names)])
     worst = max(sum(x[i] for i in s) - c for s, c in cost.items() if len(s) < len(names))
     assert worst == pytest.approx(epsilon, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("game", "expected"),
+    [
+        # found wrong by review: the second level's excess is -4.25, not -3.5
+        ({"0": 18, "1": 12, "2": 13, "01": 18, "02": 11, "12": 15, "012": 16}, [5.25, 8.5, 2.25]),
+        ({"A": 3, "B": 5, "AB": 6}, [2.0, 4.0]),  # two players: equal excesses
+    ],
+)
+@pytest.mark.parametrize("scale", [1.0, 1e9])  # discounted costs are billions
+def test_the_nucleolus_of_known_games(game: dict, expected: list[float], scale: float):
+    cost = {frozenset(k): v * scale for k, v in game.items()}
+    names = sorted({name for s in cost for name in s})
+    x = nucleolus(names, cost)
+    assert [x[i] for i in names] == pytest.approx([e * scale for e in expected], rel=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_no_efficient_allocation_has_lexicographically_smaller_excesses(seed: int):
+    """The nucleolus minimises the sorted (largest first) excess vector lexicographically."""
+    rng = np.random.default_rng(seed)
+    cost = _random_game(rng, 4)
+    names = sorted({name for s in cost for name in s})
+    proper = [s for s in cost if len(s) < len(names)]
+
+    def excesses(x: dict[str, float]) -> np.ndarray:
+        return np.sort([sum(x[i] for i in s) - cost[s] for s in proper])[::-1]
+
+    best = excesses(nucleolus(names, cost))
+    base = nucleolus(names, cost)
+    for _ in range(300):
+        step = rng.normal(0, 0.3, len(names))
+        step -= step.mean()  # stay efficient
+        other = excesses({i: base[i] + d for i, d in zip(names, step, strict=True)})
+        first = np.flatnonzero(np.abs(other - best) > 1e-9)
+        assert first.size == 0 or other[first[0]] > best[first[0]]

@@ -178,6 +178,7 @@ def alternatives(
         if outcome.value["investments"] is not None:
             built.append(outcome.value["investments"].assign(alternative=number))
     frame = pd.DataFrame(rows)
-    frame["cost_increase_pct"] = 100 * (frame.get("cost") - least) / abs(least)
+    cost = frame["cost"] if "cost" in frame else pd.Series(np.nan, index=frame.index)
+    frame["cost_increase_pct"] = 100 * (cost - least) / abs(least)
     investments = pd.concat(built, ignore_index=True) if built else pd.DataFrame()
     return frame, investments

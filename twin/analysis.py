@@ -292,10 +292,19 @@ def coalitions(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
             "analysis=coalitions compares least costs: scenario.objective must be cost, and "
             "scenario.carbon_cap_pct (an as-is cap per coalition) is not supported"
         )
+    joint = [key for key in ("budget", "carbon_cap") if getattr(scenario, key) is not None]
+    if joint:
+        raise ConfigError(
+            f"analysis=coalitions: scenario.{joint[0]} is a joint cap with no stand-alone "
+            "share for a coalition; leave it out (per-country shares and caps follow their "
+            "country)"
+        )
     fixed = list(cfg.analysis.coalitions.fixed_outside)
     names = players(ds, fixed)
     start = time.perf_counter()
     grand = optimise(only_countries(ds, {*names, *fixed}), scenario, run_id, run_dir / "highs.log")
+    if grand.results is None:  # no plan for all: the game has no grand coalition to split
+        return Outcome(grand, None)
     solved = grand.solved
     row = {"status": solved.status, "cost": solved.objective, "bound": solved.bound}
     row["gap"] = solved.gap
@@ -306,11 +315,17 @@ def coalitions(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     allocation, record = allocation_table(game)
     record |= {"fixed_outside": fixed, "seconds": time.perf_counter() - start}
     table = game.coalitions.assign(members=game.coalitions["members"].map(",".join))
+    failed = table[~table["status"].isin(("optimal", "time_limit"))]
+    warnings = [
+        f"coalition {row.coalition}: {row.status}: {str(row.message).splitlines()[-1]}"
+        for row in failed.itertuples()
+    ]
     tables = {
         "coalitions": conform("coalitions", table, run_id),
         "allocation": conform("allocation", allocation, run_id),
     }
-    return Outcome(grand, grand.kpis, tables=tables, record={"coalitions": record})
+    record = {"coalitions": record}
+    return Outcome(grand, grand.kpis, tables=tables, record=record, warnings=warnings)
 
 
 def near_optimal(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):

@@ -5,9 +5,12 @@ supply and sites, and the links whose both ends lie in S (so border crossings am
 members); every region of another country and every link touching one are left out, also
 as transit. Countries named in `analysis.coalitions.fixed_outside` are in every coalition's
 network (as transit and as markets: their demand, supply and sites too) but are no players:
-the game is among the others, and what the fixed countries cost is in every c(S). The cost
-c(S) is the plan's total discounted cost, unmet demand at its penalty; c(empty) = 0. Each
-coalition is the plan `twin run analysis.countries=[...]` makes (`only_countries`).
+the game is among the others. A coalition's plan costs its total discounted cost, unmet
+demand at its penalty; the game's cost is :math:`v(S) = c(S \cup F) - c(F)`, what S adds to
+the fixed countries F planning alone (without F, v = c and v(empty) = 0). Each coalition
+is the plan `twin run analysis.countries=[...]` makes (`only_countries`); per-country
+settings of the scenario (budget shares, carbon caps) follow their country, and joint caps
+(a budget, a carbon cap) are refused: they have no stand-alone share.
 
 **Allocations.** With n players and N the grand coalition:
 
@@ -20,14 +23,18 @@ coalition is the plan `twin run analysis.countries=[...]` makes (`only_countries
 every S (no coalition pays more than alone). The least core: the least :math:`\varepsilon`
 with :math:`x(S) \le c(S) + \varepsilon` for every proper S; the core is empty when
 :math:`\varepsilon^* > 0`. The nucleolus: the allocation that minimises the largest excess
-:math:`x(S) - c(S)`, then the next largest, and so on (a sequence of LPs, each fixing the
-coalitions tight in every optimum of the last). The value of cooperation is
+:math:`x(S) - c(S)`, then the next largest, and so on (a sequence of LPs, each settling the
+coalitions tight in every optimum of the last); with no bound :math:`x_i \le c(\{i\})`
+it is the prenucleolus, the nucleolus itself whenever the core is not empty. The core test
+and the least core use the plans' costs, not their bounds. The value of cooperation is
 :math:`\sum_i c(\{i\}) - c(N)`.
 
 **Gaps.** c(S) is a MIP's plan, within its gap: the true cost lies in [bound, cost]. The
-Shapley value is linear in c, so it is off by at most :math:`\sum_S |w_{iS}|\,(cost_S -
-bound_S)` (`shapley_error_bound`), with :math:`w_{iS}` the formula's weight of c(S) in
-:math:`\phi_i`.
+Shapley value is linear in c, so it is off by at most the larger of
+:math:`\sum_{S \ni i} w_{iS}\,(cost_S - bound_S)` and
+:math:`\sum_{S \not\ni i} w_{iS}\,(cost_S - bound_S)` (`shapley_error_bound`), with
+:math:`w_{iS}` the formula's weight of c(S) in :math:`\phi_i` (lower costs of coalitions
+with i lower :math:`\phi_i`, of coalitions without i raise it).
 """
 
 from __future__ import annotations
@@ -77,12 +84,19 @@ def coalition_name(members: tuple[str, ...]) -> str:
 def _plan_alone(task: tuple) -> dict:
     """One coalition's plan: its cost, bound and gap, unmet demand and emissions."""
     ds, scenario, members, fixed = task
-    own = only_countries(ds, set(members) | set(fixed))
-    shares = {c: s for c, s in scenario.budget_shares.items() if c in members or c in fixed}
-    run = optimise(own, replace(scenario, budget_shares=shares), coalition_name(members))
+    present = set(members) | set(fixed)
+    own = only_countries(ds, present)
+    scenario = replace(
+        scenario,
+        budget_shares={c: v for c, v in scenario.budget_shares.items() if c in present},
+        carbon_cap_by_country={
+            c: v for c, v in scenario.carbon_cap_by_country.items() if c in present
+        },
+    )
+    run = optimise(own, scenario, coalition_name(members) or "fixed_outside")
     solved = run.solved
     row = {"status": solved.status, "cost": solved.objective, "bound": solved.bound}
-    row["gap"] = solved.gap
+    row |= {"gap": solved.gap, "message": solved.message}
     if run.results is not None:
         row["unmet_value"] = horizon_total(run, "unmet_demand")
         row["emissions_t"] = run.results.emissions_t
@@ -93,16 +107,31 @@ def _plan_alone(task: tuple) -> dict:
 class Game:
     players: list[str]
     coalitions: pd.DataFrame  # one row per nonempty coalition (the grand one included)
+    fixed: dict | None = None  # the plan of the fixed-outside countries alone, if any
+
+    def _base(self) -> tuple[float, float]:
+        """c(F) and its slack: what every coalition's cost holds for the fixed countries."""
+        if self.fixed is None:
+            return 0.0, 0.0
+        cost, bound = self.fixed["cost"], self.fixed["bound"]
+        return cost, max(cost - bound, 0.0)
 
     def cost(self) -> dict[frozenset, float]:
-        frame = self.coalitions
-        return {frozenset(m): c for m, c in zip(frame["members"], frame["cost"], strict=True)}
+        """v(S) = c(S + F) - c(F), the game among the players."""
+        frame, (base, _) = self.coalitions, self._base()
+        return {
+            frozenset(m): c - base for m, c in zip(frame["members"], frame["cost"], strict=True)
+        }
 
     def slack(self) -> dict[frozenset, float]:
-        """cost - bound of each coalition: how far the MIP may be from its optimum."""
-        frame = self.coalitions
-        slack = (frame["cost"] - frame["bound"]).clip(lower=0).fillna(0.0)
+        """How far v(S) may be from its true value: the gaps of c(S + F) and of c(F)."""
+        frame, (_, base) = self.coalitions, self._base()
+        slack = (frame["cost"] - frame["bound"]).clip(lower=0).fillna(0.0) + base
         return {frozenset(m): s for m, s in zip(frame["members"], slack, strict=True)}
+
+    def complete(self) -> bool:
+        fixed_ok = self.fixed is None or self.fixed.get("cost") is not None
+        return bool(self.coalitions["cost"].notna().all()) and fixed_ok
 
 
 def play(
@@ -112,131 +141,144 @@ def play(
     parallel: ParallelOptions,
     grand: dict,
 ) -> Game:
-    """c(S) of every proper coalition, in parallel; `grand` is the grand coalition's row
-    (its plan is the run's main plan, solved by the caller)."""
+    """c(S) of every proper coalition (and of the fixed countries alone), in parallel;
+    `grand` is the grand coalition's row (its plan is the run's main plan)."""
     names = players(ds, fixed_outside)
     proper = [
         members for size in range(1, len(names)) for members in itertools.combinations(names, size)
     ]
-    tasks = [(ds, scenario, members, tuple(fixed_outside)) for members in proper]
+    asked = proper + ([()] if fixed_outside else [])
+    tasks = [(ds, scenario, members, tuple(fixed_outside)) for members in asked]
     rows = []
-    for members, outcome in zip(proper, run_tasks(_plan_alone, tasks, parallel), strict=True):
+    for members, outcome in zip(asked, run_tasks(_plan_alone, tasks, parallel), strict=True):
         row = outcome.value if outcome.ok else {"status": "error", "message": outcome.error}
         rows.append({"members": members, **row})
+    fixed = rows.pop() if fixed_outside else None
     rows.append({"members": tuple(names), **grand})
     frame = pd.DataFrame(rows)
     frame.insert(0, "coalition", frame["members"].map(coalition_name))
     frame.insert(2, "size", frame["members"].map(len))
-    return Game(names, frame)
+    return Game(names, frame, fixed)
 
 
 def shapley(names: list[str], cost: dict[frozenset, float], slack: dict[frozenset, float]):
-    """Shapley values and the bound the coalitions' gaps put on each."""
+    """Shapley values, and the bound the coalitions' gaps put on each: the true costs lie
+    in [cost - slack, cost], and lowering c(S) lowers phi_i when i is in S, raises it when
+    not, so the error is at most the larger of the two weighted slack sums."""
     n = len(names)
-    value, error = dict.fromkeys(names, 0.0), dict.fromkeys(names, 0.0)
+    value = dict.fromkeys(names, 0.0)
+    error = {}
     for i in names:
         others = [j for j in names if j != i]
+        down = up = 0.0  # how far phi_i can fall (c(S + i) lower) or rise (c(S) lower)
         for size in range(n):
             weight = math.factorial(size) * math.factorial(n - size - 1) / math.factorial(n)
             for subset in itertools.combinations(others, size):
                 before = frozenset(subset)
                 after = before | {i}
                 value[i] += weight * (cost[after] - cost.get(before, 0.0))
-                error[i] += weight * (slack[after] + slack.get(before, 0.0))
+                down += weight * slack[after]
+                up += weight * slack.get(before, 0.0)
+        error[i] = max(down, up)
     return value, error
 
 
-def _excess_lp(names, cost, fixed: dict[frozenset, float], active: list[frozenset]):
-    """min eps s.t. x(S) - c(S) <= eps (active S), x(S) - c(S) = e_S (fixed), x(N) = c(N)."""
+def _incidence(names: list[str], members: frozenset) -> list[float]:
+    return [1.0 if name in members else 0.0 for name in names]
+
+
+def _min_excess(names, cost, fixed: dict[frozenset, float], active: list[frozenset], cap=None):
+    """The LP: min eps s.t. x(S) - c(S) <= eps (active), = e_S (fixed), x(N) = c(N)
+    (costs already scaled); with `cap` = (S, eps*): min x(S) instead, with eps <= eps*."""
     n = len(names)
     grand = frozenset(names)
-
-    def row(members: frozenset) -> list[float]:
-        return [1.0 if name in members else 0.0 for name in names]
-
-    upper = [[*row(s), -1.0] for s in active]
+    upper = [[*_incidence(names, s), -1.0] for s in active]
     upper_b = [cost[s] for s in active]
-    equal = [[*row(grand), 0.0]] + [[*row(s), 0.0] for s in fixed]
+    objective = np.r_[np.zeros(n), 1.0]
+    if cap is not None:
+        probe, epsilon = cap
+        upper.append([*np.zeros(n), 1.0])
+        upper_b.append(epsilon)
+        objective = np.r_[_incidence(names, probe), 0.0]
+    equal = [[*_incidence(names, grand), 0.0]] + [[*_incidence(names, s), 0.0] for s in fixed]
     equal_b = [cost[grand]] + [cost[s] + e for s, e in fixed.items()]
-    return (
-        np.array(upper).reshape(-1, n + 1),
-        np.array(upper_b),
+    result = linprog(
+        objective,
+        np.array(upper).reshape(-1, n + 1) if upper else None,
+        np.array(upper_b) if upper else None,
         np.array(equal),
         np.array(equal_b),
+        bounds=[(None, None)] * (n + 1),
+        method="highs",
     )
+    if not result.success:
+        raise CoalitionError(f"an allocation LP failed: {result.message}")
+    return result
 
 
 def least_core(names: list[str], cost: dict[frozenset, float]) -> tuple[float, dict[str, float]]:
     """The least core's epsilon and one of its allocations."""
+    scale = max(1.0, abs(cost[frozenset(names)]))
+    scaled = {s: c / scale for s, c in cost.items()}
     proper = [s for s in cost if len(s) < len(names)]
-    a, b, a_eq, b_eq = _excess_lp(names, cost, {}, proper)
-    objective = np.r_[np.zeros(len(names)), 1.0]
-    bounds = [(None, None)] * (len(names) + 1)
-    result = linprog(objective, a, b, a_eq, b_eq, bounds=bounds, method="highs")
-    if not result.success:
-        raise CoalitionError(f"the least-core LP failed: {result.message}")
-    return float(result.x[-1]), dict(zip(names, result.x[:-1].tolist(), strict=True))
+    result = _min_excess(names, scaled, {}, proper)
+    x = (result.x[:-1] * scale).tolist()
+    return float(result.x[-1] * scale), dict(zip(names, x, strict=True))
 
 
 def nucleolus(names: list[str], cost: dict[frozenset, float]) -> dict[str, float]:
-    """The nucleolus by sequential LPs: minimise the largest excess, fix the coalitions
-    tight in every optimum, repeat with the rest until the allocation is unique."""
+    """The (pre)nucleolus by sequential LPs (Maschler, Peleg and Shapley): minimise the
+    largest excess among the coalitions not yet settled; settle those whose excess is that
+    large in every optimum; drop the coalitions whose excess the settled ones determine;
+    until the allocation is unique. Costs are scaled by the grand coalition's."""
     n = len(names)
     scale = max(1.0, abs(cost[frozenset(names)]))
-    active = [s for s in cost if len(s) < n]
+    scaled = {s: c / scale for s, c in cost.items()}
+    basis = [_incidence(names, frozenset(names))]  # the settled rows: x(N) and fixed S
     fixed: dict[frozenset, float] = {}
-    bounds = [(None, None)] * (n + 1)
+    active = [s for s in scaled if len(s) < n]
+    tolerance = 1e-9
     x = None
-    while True:
-        a, b, a_eq, b_eq = _excess_lp(names, cost, fixed, active)
-        objective = np.r_[np.zeros(n), 1.0]
-        result = linprog(
-            objective,
-            a if len(active) else None,
-            b if len(active) else None,
-            a_eq,
-            b_eq,
-            bounds=bounds,
-            method="highs",
-        )
-        if not result.success:
-            raise CoalitionError(f"a nucleolus LP failed: {result.message}")
+    while active and np.linalg.matrix_rank(np.array(basis)) < n:
+        result = _min_excess(names, scaled, fixed, active)
         epsilon, x = float(result.x[-1]), result.x[:-1]
-        incidence = np.array([[1.0 if p in s else 0.0 for p in names] for s in [*fixed]])
-        rank = np.linalg.matrix_rank(np.vstack([np.ones(n), *incidence])) if len(fixed) else 1
-        if rank == n or not active:
-            break
-        tight = []
-        for s in active:  # tight in every optimum: its excess cannot fall below epsilon
-            members = np.array([1.0 if p in s else 0.0 for p in names])
-            a_fix = np.vstack([a, np.r_[np.zeros(n), 1.0]]) if len(a) else None
-            b_fix = np.r_[b, epsilon + TOLERANCE * scale] if len(a) else None
-            probe = linprog(
-                np.r_[members, 0.0], a_fix, b_fix, a_eq, b_eq, bounds=bounds, method="highs"
-            )
-            if probe.success and probe.fun - cost[s] >= epsilon - TOLERANCE * scale:
-                tight.append(s)
-        if not tight:  # numerically no progress: the current optimum is the answer
-            break
-        for s in tight:
-            fixed[s] = epsilon
+        settled = []
+        for s in active:
+            low = _min_excess(names, scaled, fixed, active, cap=(s, epsilon + tolerance))
+            if low.fun - scaled[s] >= epsilon - 10 * tolerance:
+                settled.append(s)
+        if not settled:
+            raise CoalitionError("the nucleolus LPs settled no coalition: numerical trouble")
+        for s in settled:
             active.remove(s)
-    return dict(zip(names, x.tolist(), strict=True))
+            row = _incidence(names, s)
+            if np.linalg.matrix_rank(np.array([*basis, row])) > len(basis):
+                basis.append(row)
+                fixed[s] = epsilon
+        active = [  # a coalition in the span of the settled ones has a determined excess
+            s
+            for s in active
+            if np.linalg.matrix_rank(np.array([*basis, _incidence(names, s)])) > len(basis)
+        ]
+    if x is None:  # no proper coalition: one player pays all
+        x = np.array([scaled[frozenset(names)]])
+    return dict(zip(names, (np.asarray(x) * scale).tolist(), strict=True))
 
 
 def allocation_table(game: Game) -> tuple[pd.DataFrame, dict]:
     """allocation.parquet's rows and run.json's `coalitions` object (None where a
-    coalition has no plan: no allocation is claimed from an incomplete game)."""
+    coalition has no plan: no allocation is claimed from an incomplete game). Costs are
+    those of the game: each coalition's plan less the fixed countries' own (`fixed_cost`)."""
     names, frame = game.players, game.coalitions
     grand = frozenset(names)
-    complete = frame["cost"].notna().all()
+    complete = game.complete()
+    grand_cost = frame.loc[frame["size"] == len(names), "cost"].iloc[0]
     record = {
         "players": names,
         "coalitions": len(frame),
         "coalitions_without_plan": int(frame["cost"].isna().sum()),
-        "grand_cost": float(frame.loc[frame["size"] == len(names), "cost"].iloc[0])
-        if complete
-        else None,
+        "grand_cost": None if pd.isna(grand_cost) else float(grand_cost),
+        "fixed_cost": None if game.fixed is None else game.fixed.get("cost"),
     }
     if not complete:
         empty = pd.DataFrame({"country": names})

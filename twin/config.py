@@ -274,8 +274,13 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
     if problems:
         raise ConfigError("\n".join(problems))
     ds, closed = apply_corridor(ds, cfg.corridor)
-    if cfg.analysis.countries:
+    shares = budget_shares(scenario_cfg)
+    outside = sorted(set(shares) - set(ds.regions["country"]))
+    if outside and scenario_cfg.budget_shares_from:
+        raise ConfigError(f"scenario.budget_shares_from: countries not in the dataset: {outside}")
+    if cfg.analysis.countries:  # a plan of these countries alone: their shares only
         ds = only_countries(ds, set(cfg.analysis.countries))
+        shares = {c: v for c, v in shares.items() if c in set(cfg.analysis.countries)}
     scenario = Scenario(
         name=scenario_cfg.name,
         objective=scenario_cfg.objective,  # type: ignore[arg-type]
@@ -285,7 +290,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
         discount_rate=scenario_cfg.discount_rate,
         green_rate=scenario_cfg.green_rate,
         budget=scenario_cfg.budget,
-        budget_shares=budget_shares(scenario_cfg),
+        budget_shares=shares,
         carbon_price=scenario_cfg.carbon_price,
         carbon_cap=scenario_cfg.carbon_cap,
         carbon_cap_pct=scenario_cfg.carbon_cap_pct,
@@ -307,14 +312,32 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
 
 def budget_shares(scenario: ScenarioConfig) -> dict[str, float]:
     """The shares of the joint fund per country: given, or each country's Shapley share
-    of the grand coalition's cost in a coalitions run (`scenario.budget_shares_from`)."""
+    of the grand coalition's cost in a coalitions run (`scenario.budget_shares_from`),
+    taken as its cap on the share of the budget spent on its territory: a negotiated split
+    of the cost read as a split of the fund, which the run then tests."""
     if not scenario.budget_shares_from:
         return dict(scenario.budget_shares)
     if scenario.budget_shares:
         raise ConfigError("give scenario.budget_shares or scenario.budget_shares_from, not both")
+    if scenario.budget is None:
+        raise ConfigError(
+            "scenario.budget_shares_from caps each country's share of scenario.budget: give "
+            "the budget too (currency of overnight capex per period)"
+        )
+    import json
+
     import pandas as pd  # only this option reads a table
 
-    file = Path(scenario.budget_shares_from) / "results" / "allocation.parquet"
+    run = Path(scenario.budget_shares_from)
+    try:
+        status = json.loads((run / "run.json").read_text()).get("status")
+    except (OSError, ValueError):
+        status = None
+    if status not in ("optimal", "time_limit"):
+        raise ConfigError(
+            f"scenario.budget_shares_from: {run} holds no finished run (status {status})"
+        )
+    file = run / "results" / "allocation.parquet"
     try:
         allocation = pd.read_parquet(file, columns=["country", "shapley"])
     except (OSError, ValueError) as error:

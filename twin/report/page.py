@@ -382,8 +382,10 @@ def _coalitions_section(allocation: pd.DataFrame, record: dict, currency: str) -
         body = "<p>Some coalitions have no plan: no allocation is claimed (coalitions.parquet).</p>"
     else:
         money = ("standalone_cost", "shapley", "shapley_error_bound", "nucleolus", "saving")
+        positive = (allocation["shapley"] > 0).all()  # else no shares of a fund
+        share = allocation["shapley"] / allocation["shapley"].sum()
         shown = allocation.assign(
-            fund_share=(allocation["shapley"] / allocation["shapley"].sum()).map("{:.1%}".format),
+            fund_share=share.map("{:.1%}".format) if positive else "n/a",
             saving_pct=allocation["saving_pct"].map(lambda v: f"{v:,.1f} %"),
             **{c: allocation[c].map(prep.compact) for c in money},
         )[["country", *money, "saving_pct", "fund_share"]]
@@ -395,9 +397,9 @@ def _coalitions_section(allocation: pd.DataFrame, record: dict, currency: str) -
         f"Each country's cost planning alone, against its Shapley and nucleolus shares of the "
         f"grand coalition's cost ({currency}, discounted). The value of cooperation is "
         f"{prep.compact(record.get('value_of_cooperation'))} {currency}; the core is {core}. "
-        "Fund share: the Shapley value over the grand coalition's cost "
-        "(scenario.budget_shares_from takes it); the error bound is what the coalitions' MIP "
-        "gaps leave open.",
+        "Fund share: the Shapley value over the grand coalition's cost, when every value is "
+        "positive (scenario.budget_shares_from takes it); the error bound is what the "
+        "coalitions' MIP gaps leave open.",
         body,
         "coalitions",
     )

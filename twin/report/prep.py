@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from twin.data import Dataset
@@ -304,7 +305,8 @@ def scaled(values: pd.Series) -> tuple[pd.Series, str]:
 
 def share_ranges(alternatives: pd.DataFrame, optimum: dict[str, float]) -> pd.DataFrame:
     """Per country and chain: the least and largest share of overnight capex among the
-    alternatives with a plan, and the least-cost plan's (scope, name, low, optimum, high)."""
+    alternatives with a plan and the least-cost plan (itself within the slack), and the
+    least-cost plan's (scope, name, low, optimum, high)."""
     solved = alternatives[alternatives["status"].isin(("optimal", "time_limit"))]
     rows = []
     for scope, prefix in (("country", "capex_"), ("chain", "chain_capex_")):
@@ -313,13 +315,14 @@ def share_ranges(alternatives: pd.DataFrame, optimum: dict[str, float]) -> pd.Da
         for column in columns:
             share = solved[column] / total
             name = column.removeprefix(prefix)
+            reference = optimum.get(f"{scope}:{name}", float("nan"))
             rows.append(
                 {
                     "scope": scope,
                     "name": name,
-                    "low": float(share.min()) if share.notna().any() else float("nan"),
-                    "optimum": optimum.get(f"{scope}:{name}", float("nan")),
-                    "high": float(share.max()) if share.notna().any() else float("nan"),
+                    "low": np.nanmin([*share, reference]),
+                    "optimum": reference,
+                    "high": np.nanmax([*share, reference]),
                 }
             )
     return pd.DataFrame(rows, columns=["scope", "name", "low", "optimum", "high"])

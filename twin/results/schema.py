@@ -145,6 +145,7 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "members": ID,
         "size": "int64",
         "status": ID,
+        "message": ID,
         "cost": VALUE,
         "bound": VALUE,
         "gap": VALUE,
