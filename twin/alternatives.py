@@ -121,7 +121,7 @@ def _alternative(task: tuple) -> dict:
 
     run = optimise(ds, scenario, f"alternative_{number}", adjust=aim, start=start)
     row = {"alternative": number, "direction": direction.name, "sense": direction.sense}
-    row["status"] = run.solved.status
+    row |= {"status": run.solved.status, "message": run.solved.message}
     if run.results is None:
         return {"row": row, "investments": None}
     countries, chains = capex_values(run.built)
@@ -172,7 +172,8 @@ def alternatives(
     ):
         if not outcome.ok:
             failed = {"alternative": number, "direction": direction.name, "status": "error"}
-            rows.append(failed | {"sense": direction.sense})
+            reason = outcome.error.splitlines()[-1] if outcome.error else "no answer"
+            rows.append(failed | {"sense": direction.sense, "message": reason})
             continue
         rows.append(outcome.value["row"])
         if outcome.value["investments"] is not None:

@@ -168,6 +168,7 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "direction": ID,
         "sense": ID,
         "status": ID,
+        "message": ID,
         "cost": VALUE,
         "cost_increase_pct": VALUE,
         "emissions_t": VALUE,
