@@ -26,6 +26,11 @@ def twin_run(*overrides: str) -> subprocess.CompletedProcess:
     )
 
 
+def assert_ran(result: subprocess.CompletedProcess) -> None:
+    """A run that exited 0; else its output's end, to say why."""
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
 @pytest.fixture
 def toy(tmp_path: Path) -> Path:
     """A private copy of data/toy."""

@@ -15,7 +15,7 @@ from twin.parallel import ParallelOptions
 from twin.plan import optimise
 from twin.scenario import Scenario, SolverOptions
 
-from .conftest import DATA, twin_run
+from .conftest import DATA, assert_ran, twin_run
 
 SLACK = 0.05
 EXACT = Scenario(solver=SolverOptions(mip_gap=1e-9))
@@ -90,7 +90,7 @@ def test_alternatives_run_writes_its_tables(tmp_path: Path):
         "parallel.backend=serial",
         f"hydra.run.dir={tmp_path}",
     )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert_ran(result)
     table = pd.read_parquet(tmp_path / "results" / "alternatives.parquet")
     built = pd.read_parquet(tmp_path / "results" / "alternative_investments.parquet")
     assert set(built["alternative"]) <= set(table["alternative"])

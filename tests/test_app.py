@@ -13,7 +13,7 @@ from twin.results import TABLES
 from twin.results.audit import audit
 from twin.sweep import flag_gaps, job_overrides
 
-from .conftest import twin_run
+from .conftest import assert_ran, twin_run
 
 
 def read_results(directory: Path) -> dict[str, pd.DataFrame]:
@@ -107,7 +107,7 @@ def test_ray_sweep_on_a_local_ray(tmp_path: Path):
         "+hydra.launcher.ray.init.num_cpus=2",
         f"hydra.sweep.dir={tmp_path}",
     )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert_ran(result)
     sweep = pd.read_parquet(tmp_path / "sweep.parquet")
     assert sorted(sweep["scenario.carbon_price"].astype(float)) == [0.0, 500.0]
     assert (sweep["status"] == "optimal").all()

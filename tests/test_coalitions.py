@@ -36,6 +36,7 @@ from twin.coalitions import (
 from twin.config import ConfigError, compose_config, to_run_inputs
 
 from .builders import link, region, write
+from .conftest import assert_ran
 
 A, B, C, D = "KAZ", "CHN", "MNG", "KGZ"  # country codes must be ISO alpha-3
 HAND = {A: -700.0, B: 650.0, C: 650.0, D: 0.0}
@@ -86,7 +87,7 @@ def common(data: Path, directory: Path) -> list[str]:
 def game_run(game_data: Path, tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("run")
     result = run("analysis=coalitions", *common(game_data, directory))
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert_ran(result)
     return directory
 
 
@@ -137,7 +138,7 @@ def test_the_textbook_formula_over_orders_gives_the_allocation(game_run: Path):
 
 def test_a_coalition_is_the_plan_its_countries_make_alone(game_data: Path, tmp_path: Path):
     result = run(f"analysis.countries=[{A},{C}]", *common(game_data, tmp_path))
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert_ran(result)
     assert json.loads((tmp_path / "run.json").read_text())["cost"] == pytest.approx(300)
 
 
@@ -180,7 +181,7 @@ def test_a_fixed_country_is_in_every_network_but_not_in_the_game(game_data: Path
         f"analysis.coalitions.fixed_outside=[{B}]",
         *common(game_data, tmp_path),
     )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert_ran(result)
     allocation = pd.read_parquet(tmp_path / "results" / "allocation.parquet")
     value = dict(zip(allocation["country"], allocation["shapley"], strict=True))
     assert set(value) == {A, C, D}

@@ -20,7 +20,7 @@ from twin.stress import PlanOperations, cvar, operations_scenario, stress, summa
 from twin.uncertainty import Closure, Future, Scope, closed_link_periods, future_inputs
 from twin.whatif import fix_investments, horizon_total
 
-from .conftest import DATA, twin_run
+from .conftest import DATA, assert_ran, twin_run
 
 EXACT = SolverOptions(mip_gap=1e-9)
 SERIAL = ParallelOptions(backend="serial")
@@ -224,7 +224,7 @@ def test_stress_run_on_the_toy_writes_its_table_and_distribution(tmp_path: Path)
         "solver.mip_gap=1e-6",
         f"hydra.run.dir={tmp_path}",
     )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert_ran(result)
     table = pd.read_parquet(tmp_path / "results" / "stress.parquet")
     assert len(table) == 6 and (table["status"] == "optimal").all()
     assert table["probability"].sum() == pytest.approx(1.0)
