@@ -8,7 +8,6 @@ from omegaconf import OmegaConf
 
 from twin.config import compose_config
 from twin.data import load_dataset
-from twin.parallel import ParallelOptions, chunks, run_tasks
 from twin.uncertainty import SMALLEST_FACTOR, UncertaintyError, from_config, multipliers
 
 from .conftest import DATA
@@ -83,24 +82,3 @@ def test_factors_of_several_scopes_multiply_on_the_rows_they_share(reference):
     agro, late = (chain == "agrotech").to_numpy(), (demand["period"] == 2035).to_numpy()
     expected = np.where(agro, 2.0, 1.0) * np.where(late, 3.0, 1.0)
     np.testing.assert_array_equal(factor, expected)
-
-
-def _fails_on_three(task: int) -> int:
-    if task == 3:
-        raise ValueError("three is bad")
-    return task * task
-
-
-@pytest.mark.parametrize("backend", ["serial", "joblib"])
-def test_the_parallel_runner_records_every_outcome_and_a_failure_stops_nothing(backend):
-    results = run_tasks(_fails_on_three, list(range(6)), ParallelOptions(backend, workers=2))
-    assert [r.task for r in results] == list(range(6))
-    assert [r.value for r in results if r.ok] == [0, 1, 4, 16, 25]
-    (failed,) = [r for r in results if not r.ok]
-    assert failed.task == 3 and "ValueError: three is bad" in failed.error
-    assert all(":" in r.worker for r in results)
-
-
-def test_chunks_cover_every_item_once_in_order():
-    assert chunks(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
-    assert chunks([1], 4) == [[1]]

@@ -1,0 +1,50 @@
+"""The shared runner of many solves (`twin.parallel`): every task gets an outcome, in order,
+whatever happens to the others or to the worker that ran it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from twin.parallel import ParallelError, ParallelOptions, chunks, run_tasks
+
+
+def _fails_on_three(task: int) -> int:
+    if task == 3:
+        raise ValueError("three is bad")
+    return task * task
+
+
+@pytest.mark.parametrize("backend", ["serial", "joblib"])
+def test_the_parallel_runner_records_every_outcome_and_a_failure_stops_nothing(backend):
+    results = run_tasks(_fails_on_three, list(range(6)), ParallelOptions(backend, workers=2))
+    assert [r.task for r in results] == list(range(6))
+    assert [r.value for r in results if r.ok] == [0, 1, 4, 16, 25]
+    (failed,) = [r for r in results if not r.ok]
+    assert failed.task == 3 and "ValueError: three is bad" in failed.error
+    assert all(":" in r.worker for r in results)
+
+
+def _dies_on_three(task: int) -> int:
+    if task == 3:
+        os._exit(1)  # the worker process dies: no exception, no answer
+    return task
+
+
+def test_a_dead_worker_costs_its_tasks_an_answer_not_the_batch():
+    options = ParallelOptions("joblib", workers=2)
+    results = run_tasks(_dies_on_three, list(range(6)), options)
+    assert [r.task for r in results] == list(range(6))  # every task has an outcome
+    assert not results[3].ok and results[3].error
+    assert all(r.value == r.task for r in results if r.ok)
+
+
+def test_an_unknown_backend_is_refused_by_name():
+    with pytest.raises(ParallelError, match=r"parallel\.backend='mpi'"):
+        run_tasks(_fails_on_three, [1, 2], ParallelOptions("mpi"))
+
+
+def test_chunks_cover_every_item_once_in_order():
+    assert chunks(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert chunks([1], 4) == [[1]]
