@@ -106,7 +106,8 @@ def measure_frontier(case: Case) -> dict:
     with scratch() as directory:
         ds, scenario, _ = case.inputs(Path(directory))
         start = time.perf_counter()
-        points = frontier(ds, scenario, scenario_points(case), case.name)
+        parallel = parallel_options(compose_config(case.source.split()))
+        points = frontier(ds, scenario, scenario_points(case), case.name, parallel)
         seconds = time.perf_counter() - start
     statuses = [point.run.solved.status for point in points]
     gaps = [point.run.solved.gap for point in points]  # None: a point without a plan

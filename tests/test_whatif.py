@@ -218,6 +218,19 @@ def test_pareto_is_monotone_and_its_ends_are_the_single_objective_optima(toy, ca
     assert table["cost"].iloc[-1] <= cleanest.cost * (1 + 1e-6)
 
 
+def test_pareto_points_between_the_ends_are_the_same_on_parallel_workers(toy):
+    from twin.parallel import ParallelOptions
+    from twin.pareto import frontier, pareto_table
+
+    ds = load_dataset(toy)
+    tables = [
+        pareto_table(frontier(ds, EXACT, 5, "p", ParallelOptions(backend, workers=2)), "p")
+        for backend in ("serial", "joblib")
+    ]
+    columns = ["point", "kind", "status", "carbon_cap", "cost", "emissions_t"]
+    pd.testing.assert_frame_equal(tables[1][columns], tables[0][columns], rtol=1e-9)
+
+
 def exact_run(*overrides: str):
     return twin_run(*overrides, "solver.mip_gap=1e-9")
 
