@@ -211,3 +211,7 @@ def test_runs_the_solver_does_not_order_along_one_swept_key_are_flagged():
     )
     flagged = flag_gaps(sweep)["gap_exceeds_difference"].tolist()
     assert flagged == [True, True, False, True, False]  # d overlaps a (same price, other corridor)
+    other_analyses = sweep.iloc[:2].assign(
+        analysis=["plan", "stochastic"], **{"scenario.carbon_price": "0"}
+    )
+    assert not flag_gaps(other_analyses)["gap_exceeds_difference"].any()

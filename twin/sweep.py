@@ -127,8 +127,10 @@ def flag_gaps(sweep: pd.DataFrame) -> pd.DataFrame:
     """`gap_exceeds_difference`: a finished run that the solver does not order against a
     neighbour, a run that differs from it in one swept key only: the higher objective's
     bound lies at or below the lower objective, so either plan may be the cheaper one within
-    their gaps (a higher carbon price may then show more emissions). The flag is about the
-    objective; differences of other KPIs between runs are not certified by any gap."""
+    their gaps (a higher carbon price may then show more emissions). Runs of different
+    analyses minimise different things (a plan's cost, a stochastic plan's expectation) and
+    are not compared. The flag is about the objective; differences of other KPIs between
+    runs are not certified by any gap."""
     flags = pd.Series(False, index=sweep.index)
     if sweep.empty or "objective" not in sweep:
         return sweep.assign(gap_exceeds_difference=flags)
@@ -140,8 +142,9 @@ def flag_gaps(sweep: pd.DataFrame) -> pd.DataFrame:
     values = sweep[keys].astype(str)
     for position, one in enumerate(runs):
         for other in runs[position + 1 :]:
-            if (values.loc[one] != values.loc[other]).sum() != 1:
-                continue  # not neighbours along one swept key
+            differ = values.loc[one] != values.loc[other]
+            if differ.sum() != 1 or differ.get("analysis", False):
+                continue  # not neighbours along one swept key, or other analyses' objectives
             low, high = sorted((one, other), key=lambda run: objective[run])
             if bound[high] <= objective[low]:
                 flags[one] = flags[other] = True
