@@ -23,7 +23,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from twin.alternatives import alternatives, reference_shares
-from twin.coalitions import allocation_table, play, players
+from twin.coalitions import allocation_table, plan_row, play, players
 from twin.config import ConfigError, TwinConfig
 from twin.data import Dataset
 from twin.data.subset import only_countries
@@ -234,7 +234,6 @@ def stress_test(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, r
         planned.record["stress"] = record
         planned.warnings += warnings
         return planned
-    baseline = operations(ds, scenario, investments, run_id)
     return Outcome(
         baseline, baseline.kpis, tables=tables, record={"stress": record}, warnings=warnings
     )
@@ -305,13 +304,7 @@ def coalitions(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     grand = optimise(only_countries(ds, {*names, *fixed}), scenario, run_id, run_dir / "highs.log")
     if grand.results is None:  # no plan for all: the game has no grand coalition to split
         return Outcome(grand, None)
-    solved = grand.solved
-    row = {"status": solved.status, "cost": solved.objective, "bound": solved.bound}
-    row["gap"] = solved.gap
-    if grand.results is not None:
-        row["unmet_value"] = horizon_total(grand, "unmet_demand")
-        row["emissions_t"] = grand.results.emissions_t
-    game = play(ds, scenario, fixed, parallel_options(cfg), row)
+    game = play(ds, scenario, fixed, parallel_options(cfg), plan_row(grand))
     allocation, record = allocation_table(game)
     record |= {"fixed_outside": fixed, "seconds": time.perf_counter() - start}
     table = game.coalitions.assign(members=game.coalitions["members"].map(",".join))

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,7 @@ from scipy.optimize import linprog
 from twin.data import Dataset
 from twin.data.subset import only_countries
 from twin.parallel import ParallelOptions, run_tasks
-from twin.plan import optimise
+from twin.plan import PlanRun, optimise
 from twin.scenario import Scenario
 from twin.whatif import horizon_total
 
@@ -81,19 +81,9 @@ def coalition_name(members: tuple[str, ...]) -> str:
     return "+".join(sorted(members))
 
 
-def _plan_alone(task: tuple) -> dict:
-    """One coalition's plan: its cost, bound and gap, unmet demand and emissions."""
-    ds, scenario, members, fixed = task
-    present = set(members) | set(fixed)
-    own = only_countries(ds, present)
-    scenario = replace(
-        scenario,
-        budget_shares={c: v for c, v in scenario.budget_shares.items() if c in present},
-        carbon_cap_by_country={
-            c: v for c, v in scenario.carbon_cap_by_country.items() if c in present
-        },
-    )
-    run = optimise(own, scenario, coalition_name(members) or "fixed_outside")
+def plan_row(run: PlanRun) -> dict:
+    """A coalition's row of coalitions.parquet from its plan: cost, bound and gap, the
+    solver's message, unmet demand and emissions."""
     solved = run.solved
     row = {"status": solved.status, "cost": solved.objective, "bound": solved.bound}
     row |= {"gap": solved.gap, "message": solved.message}
@@ -101,6 +91,14 @@ def _plan_alone(task: tuple) -> dict:
         row["unmet_value"] = horizon_total(run, "unmet_demand")
         row["emissions_t"] = run.results.emissions_t
     return row
+
+
+def _plan_alone(task: tuple) -> dict:
+    """One coalition's plan, as its row."""
+    ds, scenario, members, fixed = task
+    present = set(members) | set(fixed)
+    own, alone = only_countries(ds, present), scenario.for_countries(present)
+    return plan_row(optimise(own, alone, coalition_name(members) or "fixed_outside"))
 
 
 @dataclass

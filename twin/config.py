@@ -278,9 +278,6 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
     outside = sorted(set(shares) - set(ds.regions["country"]))
     if outside and scenario_cfg.budget_shares_from:
         raise ConfigError(f"scenario.budget_shares_from: countries not in the dataset: {outside}")
-    if cfg.analysis.countries:  # a plan of these countries alone: their shares only
-        ds = only_countries(ds, set(cfg.analysis.countries))
-        shares = {c: v for c, v in shares.items() if c in set(cfg.analysis.countries)}
     scenario = Scenario(
         name=scenario_cfg.name,
         objective=scenario_cfg.objective,  # type: ignore[arg-type]
@@ -307,6 +304,9 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             method=cfg.solver.method,
         ),
     )
+    if cfg.analysis.countries:  # a plan of these countries alone
+        countries = set(cfg.analysis.countries)
+        return only_countries(ds, countries), scenario.for_countries(countries)
     return ds, scenario
 
 

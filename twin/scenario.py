@@ -81,3 +81,14 @@ class Scenario:
     def as_is(self) -> Scenario:
         """The same scenario without new investment: what the existing network can do."""
         return replace(self, name=f"{self.name}:as_is", allow_investment=False)
+
+    def for_countries(self, countries: set[str]) -> Scenario:
+        """The same scenario for these countries alone: the per-country settings (fund
+        shares, carbon caps) of the others dropped, as their regions are."""
+        return replace(
+            self,
+            budget_shares={c: v for c, v in self.budget_shares.items() if c in countries},
+            carbon_cap_by_country={
+                c: v for c, v in self.carbon_cap_by_country.items() if c in countries
+            },
+        )
