@@ -93,6 +93,11 @@ def test_alternatives_run_writes_its_tables(tmp_path: Path):
     assert_ran(result)
     table = pd.read_parquet(tmp_path / "results" / "alternatives.parquet")
     built = pd.read_parquet(tmp_path / "results" / "alternative_investments.parquet")
+    contract = ["run_id", "alternative", "direction", "sense", "status", "cost"]
+    contract += ["cost_increase_pct", "emissions_t"]  # results.md, then capex per country
+    assert list(table.columns[: len(contract)]) == contract
+    assert table.columns[len(contract)].startswith("capex_")
+    assert table.columns[-1] == "message"
     assert set(built["alternative"]) <= set(table["alternative"])
     meta = json.loads((tmp_path / "run.json").read_text())["alternatives"]
     assert meta["slack"] == SLACK and meta["count"] == len(table)

@@ -94,6 +94,10 @@ def game_run(game_data: Path, tmp_path_factory) -> Path:
 def test_every_coalition_costs_what_the_hand_says(game_run: Path):
     frame = pd.read_parquet(game_run / "results" / "coalitions.parquet")
     assert len(frame) == 15 and (frame["status"] == "optimal").all()
+    contract = ["run_id", "coalition", "members", "size", "status", "cost", "gap"]
+    assert list(frame.columns[: len(contract)]) == contract  # results.md
+    row = frame.set_index("coalition").loc[coalition_name((A, B))]
+    assert list(row["members"]) == sorted([A, B]) and row["size"] == 2
     cost = dict(zip(frame["coalition"], frame["cost"], strict=True))
     for members, expected in COSTS.items():
         assert cost[coalition_name(members)] == pytest.approx(expected, abs=1e-6), members
@@ -121,9 +125,7 @@ def test_shapley_and_nucleolus_match_the_hand_and_the_game_axioms(game_run: Path
 def test_the_textbook_formula_over_orders_gives_the_allocation(game_run: Path):
     """Shapley as the mean marginal cost over every order of joining, from the table."""
     frame = pd.read_parquet(game_run / "results" / "coalitions.parquet")
-    cost = {
-        frozenset(m.split(",")): c for m, c in zip(frame["members"], frame["cost"], strict=True)
-    }
+    cost = {frozenset(m): c for m, c in zip(frame["members"], frame["cost"], strict=True)}
     names = sorted({name for members in cost for name in members})
     total = dict.fromkeys(names, 0.0)
     for order in itertools.permutations(names):

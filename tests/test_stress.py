@@ -179,10 +179,10 @@ def test_summary_is_null_when_a_future_has_no_operations():
     )
     record = summary(frame, planned_unmet=0.0)
     assert record["expected_cost"] is None and record["worst_future"] is None
-    assert record["probability_without_operations"] == 0.5
+    assert record["p_without_operations"] == 0.5
     solved = summary(frame.assign(status="optimal", cost=[1.0, 3.0], unmet_value=[0, 5.0]), 0.0)
     assert solved["expected_cost"] == 2.0 and solved["worst_future"] == "b"
-    assert solved["probability_unmet"] == 0.5
+    assert solved["p_unmet"] == 0.5
 
 
 def test_tail_drivers_weigh_futures_by_their_probability():
@@ -228,7 +228,12 @@ def test_stress_run_on_the_toy_writes_its_table_and_distribution(tmp_path: Path)
     table = pd.read_parquet(tmp_path / "results" / "stress.parquet")
     assert len(table) == 6 and (table["status"] == "optimal").all()
     assert table["probability"].sum() == pytest.approx(1.0)
-    assert "demand[agrotech]" in table and "price[electricity]" in table
+    contract = ["run_id", "future", "probability", "status", "cost", "unmet_value"]
+    contract += ["emissions_t", "value_added"]  # results.md, then the drivers, then extras
+    assert list(table.columns[: len(contract)]) == contract
+    drivers = list(table.columns[len(contract) : -2])
+    assert "demand[agrotech]" in drivers and "price[electricity]" in drivers
+    assert list(table.columns[-2:]) == ["message", "resolve_s"]
     meta = json.loads((tmp_path / "run.json").read_text())
     record = meta["stress"]
     assert record["expected_cost"] == pytest.approx(table["probability"] @ table["cost"])

@@ -31,7 +31,7 @@ from twin.kpis import AS_IS, BASELINE, compare_kpis
 from twin.parallel import ParallelOptions
 from twin.pareto import frontier, pareto_table, plot
 from twin.plan import PlanRun, capped_as_is, optimise, plan_against_as_is
-from twin.results.schema import conform
+from twin.results.schema import conform, conform_with
 from twin.scenario import Scenario
 from twin.solve import FINISHED
 from twin.stochastic import (
@@ -307,7 +307,7 @@ def coalitions(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     game = play(ds, scenario, fixed, parallel_options(cfg), plan_row(grand))
     allocation, record = allocation_table(game)
     record |= {"fixed_outside": fixed, "seconds": time.perf_counter() - start}
-    table = game.coalitions.assign(members=game.coalitions["members"].map(",".join))
+    table = game.coalitions.assign(members=game.coalitions["members"].map(list))
     failed = table[~table["status"].isin(("optimal", "time_limit"))]
     warnings = [
         f"coalition {row.coalition}: {row.status}: {str(row.message).splitlines()[-1]}"
@@ -335,9 +335,7 @@ def near_optimal(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, 
         ds, scenario, optimum, a.slack, a.directions, a.seed, parallel_options(cfg)
     )
     capex = [c for c in frame.columns if c.startswith(("capex_", "chain_capex_"))]
-    table = pd.concat(
-        [conform("alternatives", frame, run_id), frame[capex].astype("float64")], axis=1
-    )
+    table = conform_with("alternatives", frame, run_id, capex)
     built = conform("alternative_investments", investments, run_id)
     tables = {"alternatives": table, "alternative_investments": built}
     shares = {key: float(value) for key, value in reference_shares(optimum).items()}

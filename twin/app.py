@@ -458,9 +458,9 @@ def _stress_table(record: dict, run: PlanRun) -> Table:
         (f"expected cost ({money})", record["expected_cost"], "{:,.0f}"),
         (f"CVaR 90 % ({money})", record["cvar_90"], "{:,.0f}"),
         (f"CVaR 95 % ({money})", record["cvar_95"], "{:,.0f}"),
-        ("probability of unmet demand", record["probability_unmet"], "{:.1%}"),
-        ("... of more than the plan leaves unmet", record["probability_more_unmet"], "{:.1%}"),
-        ("probability without operations", record["probability_without_operations"], "{:.1%}"),
+        ("probability of unmet demand", record["p_unmet"], "{:.1%}"),
+        ("... of more than the plan leaves unmet", record["p_more_unmet"], "{:.1%}"),
+        ("probability without operations", record["p_without_operations"], "{:.1%}"),
         ("futures per second", record["futures_per_second"], "{:,.1f}"),
     ]
     for label, value, form in rows:

@@ -33,7 +33,7 @@ from pyomo.repn import generate_standard_repn
 from twin.data import Dataset
 from twin.model import build_model
 from twin.parallel import ParallelOptions, chunks, run_tasks
-from twin.results.schema import conform
+from twin.results.schema import conform_with
 from twin.scenario import Scenario
 from twin.solve import limit_time, solve, status_name
 from twin.uncertainty import (
@@ -307,10 +307,8 @@ def stress(
 
 
 def stress_table(frame: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    """results/stress.parquet: the contract's columns, then the drivers (float64)."""
-    table = conform("stress", frame, run_id)
-    drivers = driver_columns(frame)
-    return pd.concat([table, frame[drivers].astype("float64").reset_index(drop=True)], axis=1)
+    """results/stress.parquet: the contract's columns, the drivers, then twin's extras."""
+    return conform_with("stress", frame, run_id, driver_columns(frame))
 
 
 def driver_columns(frame: pd.DataFrame) -> list[str]:
@@ -340,14 +338,14 @@ def summary(frame: pd.DataFrame, planned_unmet: float) -> dict:
     out = {
         "futures": len(frame),
         "futures_without_operations": int((~solved).sum()),
-        "probability_without_operations": float(p[~solved.to_numpy()].sum()),
+        "p_without_operations": float(p[~solved.to_numpy()].sum()),
     }
     figures = (
         "expected_cost",
         "cvar_90",
         "cvar_95",
-        "probability_unmet",
-        "probability_more_unmet",
+        "p_unmet",
+        "p_more_unmet",
         "worst_future",
     )
     if not solved.all() or frame.empty:
@@ -358,8 +356,8 @@ def summary(frame: pd.DataFrame, planned_unmet: float) -> dict:
         "expected_cost": float(p @ cost),
         "cvar_90": cvar(cost, p, 0.90),
         "cvar_95": cvar(cost, p, 0.95),
-        "probability_unmet": float(p[unmet > tolerance].sum()),
-        "probability_more_unmet": float(p[unmet > planned_unmet + tolerance].sum()),
+        "p_unmet": float(p[unmet > tolerance].sum()),
+        "p_more_unmet": float(p[unmet > planned_unmet + tolerance].sum()),
         "worst_future": str(frame["future"].iloc[int(np.argmax(cost))]),
     }
 

@@ -132,22 +132,18 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "future": ID,
         "probability": VALUE,
         "status": ID,
-        "message": ID,
         "cost": VALUE,
         "unmet_value": VALUE,
         "emissions_t": VALUE,
         "value_added": VALUE,
-        "resolve_s": VALUE,
     },
     "coalitions": {
         "run_id": ID,
         "coalition": ID,
-        "members": ID,
+        "members": "object",  # a list of country codes
         "size": "int64",
         "status": ID,
-        "message": ID,
         "cost": VALUE,
-        "bound": VALUE,
         "gap": VALUE,
         "unmet_value": VALUE,
         "emissions_t": VALUE,
@@ -168,7 +164,6 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "direction": ID,
         "sense": ID,
         "status": ID,
-        "message": ID,
         "cost": VALUE,
         "cost_increase_pct": VALUE,
         "emissions_t": VALUE,
@@ -182,7 +177,6 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "cost": VALUE,
         "unmet_value": VALUE,
         "emissions_t": VALUE,
-        "value_added": VALUE,
     },
 }
 
@@ -190,6 +184,10 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
 EXTRA: dict[str, dict[str, str]] = {
     "flows": {"border_crossing": ID},
     "kpis": {"plan": ID},
+    "stress": {"message": ID, "resolve_s": VALUE},
+    "stochastic": {"value_added": VALUE},
+    "coalitions": {"bound": VALUE, "message": ID},
+    "alternatives": {"message": ID},
 }
 
 
@@ -203,3 +201,13 @@ def conform(name: str, rows: list[dict] | pd.DataFrame, run_id: str) -> pd.DataF
         if column not in frame:
             frame[column] = pd.Series(dtype=columns[column])
     return frame[list(columns)].astype(columns).reset_index(drop=True)
+
+
+def conform_with(name: str, frame: pd.DataFrame, run_id: str, named: list[str]) -> pd.DataFrame:
+    """`conform`, with columns whose names come from the data (a stress test's drivers, an
+    alternative's capex per country) as floats between the contract's and twin's extras."""
+    table = conform(name, frame, run_id)
+    contract = list(ANALYSIS_TABLES[name])
+    extras = [column for column in table.columns if column not in contract]
+    variable = frame[named].astype("float64").reset_index(drop=True)
+    return pd.concat([table[contract], variable, table[extras]], axis=1)
