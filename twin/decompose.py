@@ -16,10 +16,17 @@ columns, :math:`B_s` their coefficients in subproblem s and :math:`\lambda_s` it
     z_s(\hat y) = \min\ c_s x \quad \text{s.t.}\quad L_s - B_s \hat y \le A_s x \le U_s - B_s
     \hat y,\quad l \le x \le u
 
-Each iteration solves the master, then every subproblem at the master's plan (warm from its
-last basis; in parallel threads, `n_jobs`), and adds a cut for each subproblem its
-:math:`\theta_s` underestimates: :math:`z_s` is convex in :math:`\hat y` and
-:math:`-B_s^\top\lambda_s` a subgradient, so every cut is valid. The master's bound is a
+A root phase first solves the master's LP relaxation by cutting planes: each LP master's
+plan :math:`\bar y` is moved towards a core point :math:`y^0` (the running mean of the LP
+plans) and the subproblems are separated at :math:`\alpha \bar y + (1 - \alpha) y^0`
+(in-out stabilisation, :math:`\alpha = 1/2`, at :math:`\bar y` itself when that yields no cut
+that cuts it off). These cuts are cheap (LP masters) and already carry the relaxation's
+bound, so the MILP masters that follow start from it: on the reference data this took the
+decomposition from 24 MILP masters to 1 at a 0.5 % gap. Each MILP iteration solves the
+master, then every subproblem at the master's plan (warm from its last basis; in parallel
+threads, `n_jobs`), and adds a cut for each subproblem its :math:`\theta_s`
+underestimates: :math:`z_s` is convex in :math:`\hat y` and :math:`-B_s^\top\lambda_s` a
+subgradient, so every cut is valid. The master's bound is a
 lower bound of the optimum, the best plan's :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
 bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
 complete recourse (every subproblem feasible for every plan, as it is with unmet demand
@@ -47,6 +54,8 @@ from twin.solve import INF, HighsModel, SolveResult, limit_time, new_highs
 INVESTMENTS = frozenset(
     {"build", "open", "expand_link", "expand_crossing", "agglomeration_fill", "agglomeration_full"}
 )
+IN_OUT = 0.5  # the separation point's weight on the LP plan against the core point
+ROOT_STALL = 10  # root-phase iterations over which its bound must still rise
 
 
 class DecompositionError(ValueError):
@@ -108,6 +117,7 @@ class Decomposition:
     upper: np.ndarray
     row_lower: np.ndarray
     row_upper: np.ndarray
+    scale: float  # currency per unit of theta, the order of the largest investment cost
 
 
 def split(model: HighsModel) -> Decomposition:
@@ -183,6 +193,7 @@ def split(model: HighsModel) -> Decomposition:
         upper,
         row_lower,
         row_upper,
+        10.0 ** round(math.log10(max(float(np.abs(cost[master]).max(initial=0.0)), 1.0))),
     )
 
 
@@ -190,17 +201,22 @@ def benders(
     model: HighsModel, time_limit: float, mip_gap: float, n_jobs: int = 1
 ) -> tuple[SolveResult, int]:
     """Solve `model` by Benders decomposition; the result (values loaded into the Pyomo
-    model when there is a plan) and the number of iterations."""
+    model when there is a plan) and the number of iterations (root phase included)."""
     start = time.perf_counter()
+    deadline = start + time_limit
     parts = split(model)
     master = _master(parts)
     count, subs = len(parts.master), parts.subproblems
-    best, lower_bound, iterations = Best(), -math.inf, 0
     runner = Parallel(n_jobs=n_jobs, prefer="threads")
+
+    def evaluate(point: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        return runner(delayed(sub.solve)(point) for sub in subs)
+
+    lower_bound, iterations = _root_phase(master, parts, evaluate, deadline, mip_gap)
+    best = Best()
     while True:
         iterations += 1
-        remaining = time_limit - (time.perf_counter() - start)
-        limit_time(master, max(remaining, 1e-3))
+        limit_time(master, max(deadline - time.perf_counter(), 1e-3))
         master.setOptionValue("mip_rel_gap", mip_gap / 2)
         master.run()
         if master.getInfo().primal_solution_status != 2:
@@ -208,31 +224,75 @@ def benders(
         lower_bound = max(lower_bound, parts.offset + float(master.getInfo().mip_dual_bound))
         values = np.asarray(master.getSolution().col_value)
         plan, estimates = np.round(values[:count]), values[count:]
-        solved = runner(delayed(sub.solve)(plan) for sub in subs)
+        solved = evaluate(plan)
         total = parts.offset + parts.cost[parts.master] @ plan + sum(z for z, _, _ in solved)
         if total < best.objective:
             best = Best(total, plan, [x for _, _, x in solved])
         gap = (best.objective - lower_bound) / max(abs(best.objective), 1e-9)
-        if gap <= mip_gap or time.perf_counter() - start >= time_limit:
+        if gap <= mip_gap or time.perf_counter() >= deadline:
             break
-        added = 0
-        for index, (sub, (value, duals, _)) in enumerate(zip(subs, solved, strict=True)):
-            if value > estimates[index] + 1e-9 * max(1.0, abs(value)):
-                _add_cut(master, count, index, sub, value, duals, plan)
-                added += 1
-        if not added:  # every estimate exact: the master's plan is optimal within its gap
-            break
+        if not _add_cuts(master, parts, solved, plan, plan, estimates):
+            break  # every estimate exact: the master's plan is optimal within its gap
     seconds = time.perf_counter() - start
     return _result(model, parts, best, lower_bound, mip_gap, seconds), iterations
 
 
+def _root_phase(
+    master: highspy.Highs, parts: Decomposition, evaluate, deadline: float, mip_gap: float
+) -> tuple[float, int]:
+    """Cuts from the master's LP relaxation before any MILP is solved: the bound and the
+    iterations. Each iteration solves the LP master (y, theta) and separates at a point
+    between y and a core point, the running mean of the LP plans (in-out, Ben-Ameur &
+    Neto 2007): cuts at y alone zigzag, and each MILP master would take as long as a
+    monolithic solve. Every separation point is a plan of the relaxation, so its cost
+    bounds the relaxation's optimum from above; the phase ends when the LP master's bound is
+    within a tenth of the MIP gap of that, when no cut cuts y off even when separated at y
+    itself (the relaxation is solved), when ROOT_STALL iterations have raised the bound by
+    less than a hundredth of the MIP gap, or at the deadline. The cuts stay for the MILP
+    phase."""
+    count = len(parts.master)
+    integer = np.flatnonzero(parts.integer).astype(np.int32)
+    kinds = highspy.HighsVarType
+    master.changeColsIntegrality(len(integer), integer, np.full(len(integer), kinds.kContinuous))
+    bound, above, bounds, core, weight = -math.inf, math.inf, [], None, IN_OUT
+    stalled = mip_gap / 100  # the least rise of the bound over ROOT_STALL iterations
+    while time.perf_counter() < deadline:
+        limit_time(master, deadline - time.perf_counter())
+        master.run()
+        if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            break
+        bound = max(bound, parts.offset + master.getInfo().objective_function_value)
+        bounds.append(bound)
+        values = np.asarray(master.getSolution().col_value)
+        plan, estimates = values[:count], values[count:]
+        core = plan if core is None else (core + plan) / 2
+        point = weight * plan + (1 - weight) * core
+        solved = evaluate(point)
+        cost = parts.offset + parts.cost[parts.master] @ point + sum(z for z, _, _ in solved)
+        above = min(above, cost)
+        if above - bound <= mip_gap / 10 * abs(above):
+            break
+        if len(bounds) > ROOT_STALL and bound - bounds[-ROOT_STALL - 1] < stalled * abs(above):
+            break
+        if _add_cuts(master, parts, solved, point, plan, estimates):
+            weight = IN_OUT
+        elif weight == 1.0:
+            break  # the LP relaxation of the whole model is solved
+        else:
+            weight = 1.0  # the core held the cuts back: separate at the LP plan itself
+    master.changeColsIntegrality(len(integer), integer, np.full(len(integer), kinds.kInteger))
+    return bound, len(bounds)
+
+
 def _master(parts: Decomposition) -> highspy.Highs:
     """The master MILP: the master columns with their costs, bounds and rows, and one
-    column theta_s >= (the least cost of s) per subproblem, at cost 1."""
+    column theta_s >= (the least cost of s) per subproblem, in units of `parts.scale` (cuts
+    in currency, with right-hand sides of 1e10, would leave the LP master's simplex short of
+    its feasibility tolerance)."""
     columns, rows = parts.master, parts.master_rows
     local = parts.matrix[rows][:, columns].tocsc()
     thetas = len(parts.subproblems)
-    floors = np.array([sub.floor for sub in parts.subproblems])
+    floors = np.array([sub.floor for sub in parts.subproblems]) / parts.scale
     highs = new_highs()
     highs.passModel(
         len(columns) + thetas,
@@ -241,7 +301,7 @@ def _master(parts: Decomposition) -> highspy.Highs:
         int(highspy.MatrixFormat.kColwise),
         int(highspy.ObjSense.kMinimize),
         0.0,
-        np.r_[parts.cost[columns], np.ones(thetas)],
+        np.r_[parts.cost[columns], np.full(thetas, parts.scale)],
         np.r_[parts.lower[columns], floors],
         np.r_[parts.upper[columns], np.full(thetas, INF)],
         parts.row_lower[rows],
@@ -254,21 +314,28 @@ def _master(parts: Decomposition) -> highspy.Highs:
     return highs
 
 
-def _add_cut(
+def _add_cuts(
     master: highspy.Highs,
-    count: int,
-    index: int,
-    sub: Subproblem,
-    value: float,
-    duals: np.ndarray,
-    plan: np.ndarray,
-) -> None:
-    """theta_s + (B_s' lambda)' y >= z_s + (B_s' lambda)' y_hat."""
-    slope = sub.coupling.T @ duals
-    used = np.flatnonzero(np.abs(slope) > 1e-12)
-    columns = np.r_[used, count + index].astype(np.int32)
-    coefficients = np.r_[slope[used], 1.0]
-    master.addRow(value + slope @ plan, INF, len(columns), columns, coefficients)
+    parts: Decomposition,
+    solved: list[tuple[float, np.ndarray, np.ndarray]],
+    point: np.ndarray,
+    at: np.ndarray,
+    estimates: np.ndarray,
+) -> int:
+    """For each subproblem solved at `point`, the cut
+    theta_s + (B_s' lambda)' y >= z_s + (B_s' lambda)' point (over `parts.scale`), where it
+    cuts off the master's solution (`at`, with its estimates theta); the number added."""
+    count, added = len(parts.master), 0
+    for index, (sub, (value, duals, _)) in enumerate(zip(parts.subproblems, solved, strict=True)):
+        slope = sub.coupling.T @ duals / parts.scale
+        value = value / parts.scale
+        if value + slope @ (at - point) <= estimates[index] + 1e-9 * max(1.0, abs(value)):
+            continue
+        used = np.flatnonzero(np.abs(slope) > 1e-12)
+        columns = np.r_[used, count + index].astype(np.int32)
+        master.addRow(value + slope @ point, INF, len(columns), columns, np.r_[slope[used], 1.0])
+        added += 1
+    return added
 
 
 def _result(
