@@ -28,6 +28,7 @@ class Case:
     mip_gap: float = 1e-4
     capacity: float | None = None
     alone: bool = True  # also solve its MPS file by highspy alone (the overhead ratio)
+    method: str = "monolithic"  # or benders (twin.decompose), as solver.method
 
     def peer(self, time_limit: float) -> dict:
         """The textbook model of the instance solved by highspy alone, where there is one."""
@@ -38,7 +39,9 @@ class Case:
 
     def inputs(self, workdir: Path) -> tuple[Dataset, Scenario, float | None]:
         """Dataset, scenario and published optimum (None when there is none)."""
-        options = SolverOptions(time_limit=self.time_limit, mip_gap=self.mip_gap)
+        options = SolverOptions(
+            time_limit=self.time_limit, mip_gap=self.mip_gap, method=self.method
+        )
         if self.kind == "orlib":
             path = ORLIB_DIR / self.source
             instance = read_cflp(path, self.capacity)
@@ -94,6 +97,14 @@ CASES = (
     *(
         Case(f"eaeu_china_{name}", FULL, "config", f"scenario={name}", mip_gap=0.001)
         for name in REFERENCE_SCENARIOS
+    ),
+    *(
+        Case(f"{name}_benders", FULL, "config", source, mip_gap=gap, alone=False, method="benders")
+        for name, source, gap in (
+            ("eaeu_china_tight", "scenario=to_be", 0.001),
+            ("eaeu_china_tight_0.2", "scenario=to_be", 0.002),
+            *((f"eaeu_china_{n}", f"scenario={n}", 0.001) for n in REFERENCE_SCENARIOS),
+        )
     ),
     Case("eaeu_china_pareto", FULL, "pareto", "analysis=pareto", mip_gap=0.002, alone=False),
     Case("synthetic_2_lp", SMOKE, "synthetic", "2", relax=True),

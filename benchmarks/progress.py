@@ -17,6 +17,11 @@ _LINE = re.compile(
     r"(?P<gap>\S+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(?P<time>[\d.]+)s\s*$"
 )
 
+_MASTER = re.compile(  # twin.decompose.benders: "master  N  bound B  plan P  best S  gap G%  T s"
+    r"^master\s+(?P<proc>\d+)\s+bound\s+(?P<bound>\S+)\s+plan\s+\S+\s+best\s+(?P<sol>\S+)\s+"
+    r"gap\s+(?P<gap>\S+)\s+(?P<time>[\d.]+) s$"
+)
+
 
 def _number(text: str) -> float:
     """A column of the log: a number, or inf / -inf / Large."""
@@ -34,10 +39,12 @@ def _gap(solution: float, bound: float) -> float:
 
 
 def progress(log: str, target_gap: float) -> dict[str, float]:
-    """root_gap, first_incumbent_s, to_1pct_s, to_target_s (seconds of HiGHS's clock)."""
+    """root_gap, first_incumbent_s, to_1pct_s, to_target_s (seconds of HiGHS's clock, or of
+    the decomposition's: its MILP masters stand for nodes, the first for the root)."""
     nan = float("nan")
     result = {"root_gap": nan, "first_incumbent_s": nan, "to_1pct_s": nan, "to_target_s": nan}
     lines = [m.groupdict() for m in map(_LINE.match, log.splitlines()) if m]
+    lines += [m.groupdict() for m in map(_MASTER.match, log.splitlines()) if m]
     for line in lines:
         solution, seconds = _number(line["sol"]), float(line["time"])
         gap = _gap(solution, _number(line["bound"]))

@@ -101,12 +101,19 @@ def test_status_names_cover_every_outcome():
     assert status_name(kinds.kSolveError) == "error"
 
 
-def test_log_file_is_written(toy: Path, tmp_path: Path):
-    built = build_model(load_dataset(toy), Scenario())
+@pytest.mark.parametrize("method", ["monolithic", "benders"])
+def test_log_file_is_written(toy: Path, tmp_path: Path, method: str):
+    """HiGHS's log of one branch and bound, or the decomposition's lines (and its end)."""
+    options = SolverOptions(method=method)
+    built = build_model(load_dataset(toy), Scenario(solver=options))
     log = tmp_path / "run" / "highs.log"
-    solved, _ = solve(built.model, SolverOptions(), log)
+    solved, _ = solve(built.model, options, log)
     assert solved.status == "optimal"
-    assert "HiGHS" in log.read_text()
+    text = log.read_text()
+    assert "HiGHS" in text
+    if method == "benders":
+        assert "Benders decomposition" in text and "root" in text
+        assert text.splitlines()[-1].startswith("optimal: objective")
 
 
 def test_in_place_bound_change_equals_a_rebuild_without_the_link(toy: Path):

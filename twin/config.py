@@ -207,7 +207,9 @@ class SolverConfig:
     seed: int = 0
     # rows and bounds that tighten the model without changing its optimum (docs/model.md)
     strengthen: list[str] = field(default_factory=lambda: list(STRENGTHENING))
-    method: str = "monolithic"  # or benders: investments in a master, operations per period
+    # auto: Benders (investments in a master, operations per period) where the operations
+    # split, else one branch and bound; or monolithic, or benders
+    method: str = "auto"
 
 
 @dataclass

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import highspy
 import numpy as np
@@ -47,6 +48,7 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.sparse.csgraph import connected_components
 
+from twin.scenario import SolverOptions
 from twin.solve import INF, HighsModel, SolveResult, limit_time, new_highs
 
 # The investment decisions: the master's columns, with every integer column; the others are
@@ -120,10 +122,10 @@ class Decomposition:
     scale: float  # currency per unit of theta, the order of the largest investment cost
 
 
-def split(model: HighsModel) -> Decomposition:
+def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
     """Master columns (investments and every integer column), master rows (rows of master
     columns only), and the subproblems: connected components of the other rows and the
-    operations' columns."""
+    operations' columns; None if there are fewer than `fewest` (before any is built)."""
     lp = model.highs.getLp()
     n, m = lp.num_col_, lp.num_row_
     matrix = sp.csc_matrix(
@@ -141,6 +143,8 @@ def split(model: HighsModel) -> Decomposition:
     graph = sp.bmat([[None, block], [block.T, None]], format="csr")
     _, label = connected_components(graph, directed=False)
     row_label, column_label = label[: len(sub_rows)], label[len(sub_rows) :]
+    if len(np.unique(row_label)) < fewest:  # blocks with rows: a lone column is no split
+        return None
     cost = np.asarray(lp.col_cost_)
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
     row_lower, row_upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
@@ -197,25 +201,58 @@ def split(model: HighsModel) -> Decomposition:
     )
 
 
+class Progress:
+    """The decomposition's lines in the run's solver log (where HiGHS writes its own when
+    it solves the model whole), and on the console if asked."""
+
+    def __init__(self, path: Path | None, echo: bool):
+        self.path, self.echo, self.started = path, echo, time.perf_counter()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("")
+
+    def __call__(self, text: str) -> None:
+        line = f"{text}  {time.perf_counter() - self.started:.1f} s"
+        if self.path is not None:
+            with self.path.open("a") as log:
+                log.write(line + "\n")
+        if self.echo:
+            print(line, flush=True)
+
+
 def benders(
-    model: HighsModel, time_limit: float, mip_gap: float, n_jobs: int = 1
+    model: HighsModel, parts: Decomposition, options: SolverOptions, log_file: Path | None = None
 ) -> tuple[SolveResult, int]:
-    """Solve `model` by Benders decomposition; the result (values loaded into the Pyomo
-    model when there is a plan) and the number of iterations (root phase included)."""
-    start = time.perf_counter()
-    deadline = start + time_limit
-    parts = split(model)
+    """Solve `model`, split into `parts`, by Benders decomposition to `options`' gap and time
+    limit (subproblems on `options.threads` threads); the result (values loaded into the
+    Pyomo model when there is a plan) and the number of iterations (root phase included).
+    A start (`model.start`) that keeps the master's rows is the first plan."""
+    progress = Progress(log_file, options.log_to_console)
+    started, mip_gap = time.perf_counter(), options.mip_gap
+    deadline = started + options.time_limit
     master = _master(parts)
     count, subs = len(parts.master), parts.subproblems
-    runner = Parallel(n_jobs=n_jobs, prefer="threads")
+    runner = Parallel(n_jobs=max(1, options.threads), prefer="threads")
+    progress(
+        f"Benders decomposition with HiGHS {master.version()}: {count} master columns "
+        f"({int(parts.integer.sum())} integer), {len(subs)} subproblems, gap {mip_gap:g}"
+    )
 
     def evaluate(point: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
         return runner(delayed(sub.solve)(point) for sub in subs)
 
-    lower_bound, iterations = _root_phase(master, parts, evaluate, deadline, mip_gap)
     best = Best()
+    first = _start_plan(model, parts)
+    if first is not None:
+        solved = evaluate(first)
+        total = parts.offset + parts.cost[parts.master] @ first + sum(z for z, _, _ in solved)
+        best = Best(total, first, [x for _, _, x in solved])
+        _add_cuts(master, parts, solved, first, first, np.full(len(subs), -INF))
+        progress(f"start plan {total:.10g}")
+    lower_bound, iterations = _root_phase(master, parts, evaluate, deadline, mip_gap, progress)
+    masters = 0  # MILP masters
     while True:
-        iterations += 1
+        masters += 1
         limit_time(master, max(deadline - time.perf_counter(), 1e-3))
         master.setOptionValue("mip_rel_gap", mip_gap / 2)
         master.run()
@@ -229,16 +266,51 @@ def benders(
         if total < best.objective:
             best = Best(total, plan, [x for _, _, x in solved])
         gap = (best.objective - lower_bound) / max(abs(best.objective), 1e-9)
+        progress(
+            f"master {masters:4d}  bound {lower_bound:.10g}  plan {total:.10g}  "
+            f"best {best.objective:.10g}  gap {gap:.4%}"
+        )
         if gap <= mip_gap or time.perf_counter() >= deadline:
             break
         if not _add_cuts(master, parts, solved, plan, plan, estimates):
             break  # every estimate exact: the master's plan is optimal within its gap
-    seconds = time.perf_counter() - start
-    return _result(model, parts, best, lower_bound, mip_gap, seconds), iterations
+    result = _result(model, parts, best, lower_bound, mip_gap, time.perf_counter() - started)
+    progress(
+        f"{result.status}: objective {result.objective}, bound {result.bound}, "
+        f"gap {result.gap}, {iterations} LP and {masters} MILP masters"
+    )
+    return result, iterations + masters
+
+
+def _start_plan(model: HighsModel, parts: Decomposition) -> np.ndarray | None:
+    """The master's columns of `model.start`, if they are integral where they must be and
+    keep their bounds and the master's rows (a plan of a related model may not)."""
+    if model.start is None:
+        return None
+    plan = model.start[parts.master]
+    tolerance = 1e-6 * np.maximum(1.0, np.abs(plan))
+    integral = np.abs(plan - np.round(plan)) <= tolerance
+    plan = np.where(parts.integer, np.round(plan), plan)
+    rows = parts.matrix[parts.master_rows][:, parts.master] @ plan
+    low, high = parts.row_lower[parts.master_rows], parts.row_upper[parts.master_rows]
+    slack = 1e-6 * np.maximum(1.0, np.abs(rows))
+    keeps = (
+        np.all(integral | ~parts.integer)
+        and np.all(plan >= parts.lower[parts.master] - tolerance)
+        and np.all(plan <= parts.upper[parts.master] + tolerance)
+        and np.all(rows >= low - slack)
+        and np.all(rows <= high + slack)
+    )
+    return plan if keeps else None
 
 
 def _root_phase(
-    master: highspy.Highs, parts: Decomposition, evaluate, deadline: float, mip_gap: float
+    master: highspy.Highs,
+    parts: Decomposition,
+    evaluate,
+    deadline: float,
+    mip_gap: float,
+    progress: Progress,
 ) -> tuple[float, int]:
     """Cuts from the master's LP relaxation before any MILP is solved: the bound and the
     iterations. Each iteration solves the LP master (y, theta) and separates at a point
@@ -270,6 +342,7 @@ def _root_phase(
         solved = evaluate(point)
         cost = parts.offset + parts.cost[parts.master] @ point + sum(z for z, _, _ in solved)
         above = min(above, cost)
+        progress(f"root   {len(bounds):4d}  LP bound {bound:.10g}  relaxation at most {above:.10g}")
         if above - bound <= mip_gap / 10 * abs(above):
             break
         if len(bounds) > ROOT_STALL and bound - bounds[-ROOT_STALL - 1] < stalled * abs(above):
@@ -349,15 +422,15 @@ def _result(
         values[sub.columns] = x
     model.load(values)
     objective = best.objective
+    bound = min(bound, objective)  # above it only by the LPs' tolerances
     gap = (objective - bound) / max(abs(objective), 1e-9)
     return SolveResult(
         status="optimal" if gap <= mip_gap + 1e-12 else "time_limit",
         message="Benders decomposition",
         objective=objective,
         bound=bound,
-        gap=max(gap, 0.0),
+        gap=gap,
         handoff_seconds=model.handoff_seconds,
         solve_seconds=seconds,
         has_solution=True,
-        duals_note="decomposition: no duals",
     )

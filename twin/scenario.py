@@ -14,7 +14,8 @@ OBJECTIVES = ("cost", "carbon", "weighted")
 
 
 STRENGTHENING = ("flow_bounds", "linking")  # families of twin.model that tighten, not change
-METHODS = ("monolithic", "benders")  # one branch and bound, or twin.decompose
+# one branch and bound, twin.decompose, or the decomposition where the operations split
+METHODS = ("auto", "monolithic", "benders")
 
 
 @dataclass
@@ -27,7 +28,7 @@ class SolverOptions:
     seed: int = 0
     log_to_console: bool = False
     strengthen: tuple[str, ...] = STRENGTHENING
-    method: str = "monolithic"
+    method: str = "auto"
 
 
 @dataclass

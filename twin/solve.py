@@ -13,6 +13,7 @@ that reports which caps, budgets or shares had to be violated and by how much).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -31,8 +32,12 @@ from pyomo.common.gc_manager import PauseGC
 from twin.scenario import SolverOptions
 from twin.standard_form import AT_LEAST, AT_MOST, StandardForm, compile_model
 
+log = logging.getLogger(__name__)
 INF = highspy.kHighsInf
 FINISHED = ("optimal", "time_limit")  # statuses of a run with a usable plan
+# Below this gap `auto` solves whole: the decomposition's bound rests on its subproblems'
+# duals, good to the LPs' tolerances (1e-7 relative), and a gap near them is HiGHS's to prove.
+DECOMPOSE_GAP = 1e-5
 # Families whose rows may be relaxed to explain an infeasible model (the balance always holds:
 # unmet demand is its own slack).
 ELASTIC_FAMILIES = (
@@ -106,6 +111,7 @@ class HighsModel:
         """Compile `model`; `relax` drops integrality (the LP relaxation)."""
         start = time.perf_counter()
         self.model = model
+        self.start: np.ndarray | None = None  # a starting solution, by column
         with PauseGC():  # the hand-off makes millions of short-lived objects
             form = compile_model(model)
             self.columns = form.columns
@@ -191,9 +197,11 @@ class HighsModel:
 
     def start_from(self, values: dict[str, float]) -> None:
         """A starting solution by variable name (a feasible plan of a related model), so
-        that a MIP with a tight side constraint has an incumbent from the first node."""
+        that a MIP with a tight side constraint has an incumbent from the first node; kept
+        as `start` for a decomposition, which checks it against its own rows."""
+        self.start = np.array([values.get(v.name, 0.0) for v in self.columns])
         solution = highspy.HighsSolution()
-        solution.col_value = [values.get(v.name, 0.0) for v in self.columns]
+        solution.col_value = self.start.tolist()
         self.highs.setSolution(solution)
 
     def values(self) -> dict[str, float]:
@@ -224,8 +232,9 @@ class HighsModel:
             highs.setOptionValue("presolve", "choose")
             result = self._result(result.solve_seconds + time.perf_counter() - start)
         if result.has_solution:
-            self._load_values()
-            self._duals(result)
+            values = np.asarray(highs.getSolution().col_value)
+            self.load(values)
+            self.add_duals(result, values)
         if result.status == "infeasible":
             result.explanation = self.explain_infeasibility()
         return result
@@ -256,9 +265,6 @@ class HighsModel:
                 result.gap = None
         return result
 
-    def _load_values(self) -> None:
-        self.load(np.asarray(self.highs.getSolution().col_value))
-
     def load(self, values: np.ndarray) -> None:
         """Column values (integers rounded) into the Pyomo model's variables; variables the
         compiler dropped (in no row, not in the objective) at their lower bound or 0."""
@@ -268,10 +274,15 @@ class HighsModel:
             if var.value is None:  # dropped by the compiler: in no row and not in the objective
                 var.set_value(max(0.0, var.lb or 0.0), skip_validation=True)
 
-    def _duals(self, result: SolveResult) -> None:
-        """Row duals; for a MILP from the LP with integer variables fixed at their optimum."""
+    def add_duals(self, result: SolveResult, values: np.ndarray) -> None:
+        """Row duals; for a MILP from the LP with its integer columns fixed at `values` (the
+        plan of the branch and bound or of a decomposition)."""
         if self.integer.any():
-            _status, fixed = self.highs.getFixedLp()
+            fixed = self.highs.getLp()
+            columns = np.flatnonzero(self.integer)
+            lower, upper = np.array(fixed.col_lower_), np.array(fixed.col_upper_)
+            lower[columns] = upper[columns] = np.round(values[columns])
+            fixed.col_lower_, fixed.col_upper_, fixed.integrality_ = lower, upper, []
             lp_solver = new_highs()
             lp_solver.passModel(fixed)
             lp_solver.run()
@@ -362,23 +373,44 @@ def solve(
     log_file: Path | None = None,
     start: dict[str, float] | None = None,
 ) -> tuple[SolveResult, HighsModel | None]:
-    """Compile and solve (from `start`, values by variable name, if given); never raises
-    for a modelling outcome."""
+    """Compile and solve (from `start`, values by variable name, if given) by the method of
+    `options`; never raises for a modelling outcome."""
     try:
         highs_model = HighsModel(model)
     except InfeasibleConstraintException as error:
         return SolveResult(status="infeasible", message=str(error), explanation=[str(error)]), None
     if start:
         highs_model.start_from(start)
-    if options.method == "benders" and highs_model.integer.any():  # else nothing to split
-        from twin.decompose import DecompositionError, benders  # it builds on this module
-
-        try:
-            result, iterations = benders(
-                highs_model, options.time_limit, options.mip_gap, max(1, options.threads)
-            )
-        except DecompositionError as error:
-            return SolveResult(status="error", message=str(error)), highs_model
-        result.message = f"Benders decomposition, {iterations} iterations"
-        return result, highs_model
+    if options.method != "monolithic" and highs_model.integer.any():  # else nothing to split
+        result = _decomposed(highs_model, options, log_file)
+        if result is not None:
+            return result, highs_model
     return highs_model.solve(options, log_file), highs_model
+
+
+def _decomposed(
+    highs_model: HighsModel, options: SolverOptions, log_file: Path | None
+) -> SolveResult | None:
+    """The Benders solve, or None where `auto` leaves the model to one branch and bound:
+    operations that do not split (one subproblem, as under a horizon-wide emissions budget
+    or a cost cap), a model the decomposition cannot solve, or a gap below DECOMPOSE_GAP."""
+    from twin.decompose import DecompositionError, benders, split  # it builds on this module
+
+    chosen = options.method == "benders"
+    if not chosen and options.mip_gap < DECOMPOSE_GAP:
+        return None
+    try:
+        parts = split(highs_model, fewest=1 if chosen else 2)
+        if parts is None:
+            return None
+        result, iterations = benders(highs_model, parts, options, log_file)
+    except DecompositionError as error:
+        if not chosen:
+            log.info("auto: one branch and bound (%s)", error)
+            return None
+        return SolveResult(status="error", message=str(error))
+    result.message = f"Benders decomposition, {iterations} iterations"
+    if result.has_solution:
+        values = np.array([float(v.value) for v in highs_model.columns])
+        highs_model.add_duals(result, values)
+    return result
