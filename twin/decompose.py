@@ -32,7 +32,15 @@ bound; the loop stops when they meet within the MIP gap, or at the time limit. I
 complete recourse (every subproblem feasible for every plan, as it is with unmet demand
 allowed; a cost cap, which ties capex to operations, breaks it), operating costs bounded
 below by the column bounds and at least one integer column (a model without any is solved
-whole). A MIP start is not used.
+whole). A MIP start whose investments keep the master's rows is the first plan (and its
+cuts the first cuts); one that does not is dropped. The :math:`\theta_s` are in units of the
+largest investment cost, so that cuts of 1e10 USD stay within the LP master's tolerances.
+
+`solver.method=auto`, the default, decomposes where the operations split into two or more
+subproblems and the gap is at least 1e-5 (the bound rests on the subproblems' duals, good
+to the LPs' tolerances); otherwise, or when the decomposition cannot solve the model, one
+branch and bound solves it whole. Either way the plan's prices are the duals of the whole
+model's LP with its integer columns fixed at the plan.
 """
 
 from __future__ import annotations
