@@ -111,6 +111,12 @@ class Best:
     plan: np.ndarray | None = None
     operations: list[np.ndarray] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, parts: Decomposition, plan: np.ndarray, solved: list) -> Best:
+        """The plan's objective: its investments' cost plus its subproblems' optima."""
+        total = parts.offset + parts.cost[parts.master] @ plan + sum(z for z, _, _ in solved)
+        return cls(float(total), plan, [x for _, _, x in solved])
+
 
 @dataclass
 class Decomposition:
@@ -253,10 +259,9 @@ def benders(
     first = _start_plan(model, parts)
     if first is not None:
         solved = evaluate(first)
-        total = parts.offset + parts.cost[parts.master] @ first + sum(z for z, _, _ in solved)
-        best = Best(total, first, [x for _, _, x in solved])
+        best = Best.of(parts, first, solved)
         _add_cuts(master, parts, solved, first, first, np.full(len(subs), -INF))
-        progress(f"start plan {total:.10g}")
+        progress(f"start plan {best.objective:.10g}")
     lower_bound, iterations = _root_phase(master, parts, evaluate, deadline, mip_gap, progress)
     masters = 0  # MILP masters
     while True:
@@ -270,12 +275,11 @@ def benders(
         values = np.asarray(master.getSolution().col_value)
         plan, estimates = np.round(values[:count]), values[count:]
         solved = evaluate(plan)
-        total = parts.offset + parts.cost[parts.master] @ plan + sum(z for z, _, _ in solved)
-        if total < best.objective:
-            best = Best(total, plan, [x for _, _, x in solved])
+        candidate = Best.of(parts, plan, solved)
+        best = min(best, candidate, key=lambda found: found.objective)
         gap = (best.objective - lower_bound) / max(abs(best.objective), 1e-9)
         progress(
-            f"master {masters:4d}  bound {lower_bound:.10g}  plan {total:.10g}  "
+            f"master {masters:4d}  bound {lower_bound:.10g}  plan {candidate.objective:.10g}  "
             f"best {best.objective:.10g}  gap {gap:.4%}"
         )
         if gap <= mip_gap or time.perf_counter() >= deadline:
@@ -348,8 +352,7 @@ def _root_phase(
         core = plan if core is None else (core + plan) / 2
         point = weight * plan + (1 - weight) * core
         solved = evaluate(point)
-        cost = parts.offset + parts.cost[parts.master] @ point + sum(z for z, _, _ in solved)
-        above = min(above, cost)
+        above = min(above, Best.of(parts, point, solved).objective)
         progress(f"root   {len(bounds):4d}  LP bound {bound:.10g}  relaxation at most {above:.10g}")
         if above - bound <= mip_gap / 10 * abs(above):
             break
