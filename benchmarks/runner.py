@@ -31,7 +31,6 @@ from benchmarks.cases import Case, scenario_points, scratch
 from benchmarks.progress import progress
 from twin.analysis import parallel_options, uncertainty_of
 from twin.config import compose_config, to_run_inputs
-from twin.decompose import benders, split
 from twin.model import build_model
 from twin.pareto import frontier
 from twin.plan import optimise
@@ -56,10 +55,7 @@ def measure(case: Case) -> dict:
         ds, scenario, published = case.inputs(workdir)
         built = build_model(ds, scenario)
         highs = HighsModel(built.model, relax=case.relax)
-        if case.method == "benders":
-            solved, _ = benders(highs, split(highs), scenario.solver, workdir / "highs.log")
-        else:
-            solved = highs.solve(scenario.solver, workdir / "highs.log")
+        solved = highs.solve(scenario.solver, workdir / "highs.log")
         log = (workdir / "highs.log").read_text()
         start = time.perf_counter()
         if solved.ok:

@@ -435,7 +435,7 @@ def _result(
     objective = best.objective
     bound = min(bound, objective)  # above it only by the LPs' tolerances
     gap = (objective - bound) / max(abs(objective), 1e-9)
-    return SolveResult(
+    result = SolveResult(
         status="optimal" if gap <= mip_gap + 1e-12 else "time_limit",
         message="Benders decomposition",
         objective=objective,
@@ -445,3 +445,5 @@ def _result(
         solve_seconds=seconds,
         has_solution=True,
     )
+    model.add_duals(result, values)  # the prices, as a branch and bound's plan has them
+    return result

@@ -209,7 +209,40 @@ class HighsModel:
         return {v.name: float(v.value) for v in self.columns if v.value is not None}
 
     def solve(self, options: SolverOptions, log_file: Path | None = None) -> SolveResult:
-        """Run HiGHS; load values into the model; duals from the fixed-integer LP."""
+        """Solve by `options.method` (Benders where `_decomposed` takes the model, else one
+        HiGHS branch and bound); load values into the model; duals from the fixed-integer
+        LP."""
+        if options.method != "monolithic" and self.integer.any():  # else nothing to split
+            result = self._decomposed(options, log_file)
+            if result is not None:
+                return result
+        return self._branch_and_bound(options, log_file)
+
+    def _decomposed(self, options: SolverOptions, log_file: Path | None) -> SolveResult | None:
+        """The Benders solve, or None where `auto` leaves the model to one branch and
+        bound: operations that do not split (one subproblem, as under a horizon-wide
+        emissions budget or a cost cap), a model the decomposition cannot solve, or a gap
+        below DECOMPOSE_GAP."""
+        from twin.decompose import DecompositionError, benders, split  # it builds on this
+
+        chosen = options.method == "benders"
+        if not chosen and options.mip_gap < DECOMPOSE_GAP:
+            return None
+        try:
+            parts = split(self, fewest=1 if chosen else 2)
+            if parts is None:
+                return None
+            result, iterations = benders(self, parts, options, log_file)
+        except DecompositionError as error:
+            if not chosen:
+                log.info("auto: one branch and bound (%s)", error)
+                return None
+            return SolveResult(status="error", message=str(error))
+        result.message = f"Benders decomposition, {iterations} iterations"
+        return result
+
+    def _branch_and_bound(self, options: SolverOptions, log_file: Path | None) -> SolveResult:
+        """Run HiGHS on the whole model; load values into the model; duals."""
         highs = self.highs
         limit_time(highs, options.time_limit)
         highs.setOptionValue("mip_rel_gap", float(options.mip_gap))
@@ -381,36 +414,4 @@ def solve(
         return SolveResult(status="infeasible", message=str(error), explanation=[str(error)]), None
     if start:
         highs_model.start_from(start)
-    if options.method != "monolithic" and highs_model.integer.any():  # else nothing to split
-        result = _decomposed(highs_model, options, log_file)
-        if result is not None:
-            return result, highs_model
     return highs_model.solve(options, log_file), highs_model
-
-
-def _decomposed(
-    highs_model: HighsModel, options: SolverOptions, log_file: Path | None
-) -> SolveResult | None:
-    """The Benders solve, or None where `auto` leaves the model to one branch and bound:
-    operations that do not split (one subproblem, as under a horizon-wide emissions budget
-    or a cost cap), a model the decomposition cannot solve, or a gap below DECOMPOSE_GAP."""
-    from twin.decompose import DecompositionError, benders, split  # it builds on this module
-
-    chosen = options.method == "benders"
-    if not chosen and options.mip_gap < DECOMPOSE_GAP:
-        return None
-    try:
-        parts = split(highs_model, fewest=1 if chosen else 2)
-        if parts is None:
-            return None
-        result, iterations = benders(highs_model, parts, options, log_file)
-    except DecompositionError as error:
-        if not chosen:
-            log.info("auto: one branch and bound (%s)", error)
-            return None
-        return SolveResult(status="error", message=str(error))
-    result.message = f"Benders decomposition, {iterations} iterations"
-    if result.has_solution:
-        values = np.array([float(v.value) for v in highs_model.columns])
-        highs_model.add_duals(result, values)
-    return result
