@@ -268,6 +268,10 @@ def benders(
         masters += 1
         limit_time(master, max(deadline - time.perf_counter(), 1e-3))
         master.setOptionValue("mip_rel_gap", mip_gap / 2)
+        # no solution left from the last solve: HiGHS 1.16 takes a fractional one as a MIP
+        # start, repairs it, and (when presolve empties the model) reports that plan as
+        # optimal at an objective and bound that leave out presolve's offset
+        master.clearSolver()
         master.run()
         if master.getInfo().primal_solution_status != 2:
             break  # out of time before the master found a plan
