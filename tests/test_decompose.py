@@ -9,10 +9,11 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from twin.data import load_dataset
-from twin.decompose import Progress, _master, _root_phase, _start_plan, split
+from twin.decompose import Progress, _master, _master_plans, _root_phase, _start_plan, split
 from twin.mcnd import MCND_SCENARIO, read_mcnd
 from twin.mcnd import to_dataset as mcnd_dataset
 from twin.model import build_model
@@ -192,6 +193,40 @@ def test_the_root_phase_bound_is_the_lp_relaxation_at_most(tmp_path: Path, name:
     assert iterations > 1
     assert bound <= lp * (1 + 1e-9)
     assert bound >= lp * (1 - gap)
+
+
+def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
+    """Benders evaluates each plan the master's branch and bound found, not only its optimum:
+    each must be a plan of the master (integral, within its bounds and rows), the optimum
+    first, none twice."""
+    model = HighsModel(build_model(load_dataset(DATA / "eaeu_china"), Scenario()).model)
+    parts = split(model)
+    master = _master(parts)
+
+    def evaluate(point):
+        return [sub.solve(point) for sub in parts.subproblems]
+
+    _root_phase(master, parts, evaluate, math.inf, 1e-3, Progress(None, False))
+    master.setOptionValue("mip_rel_gap", 5e-4)
+    master.run()
+    plans = _master_plans(master, parts)
+    assert len(plans) > 1  # else there is nothing to harvest and no test
+    count = len(parts.master)
+    optimum = np.asarray(master.getSolution().col_value)
+    assert np.allclose(plans[0][0], optimum[:count], atol=1e-6)
+    assert np.array_equal(plans[0][1], optimum[count:])
+    assert len({plan.tobytes() for plan, _ in plans}) == len(plans)
+    rows = parts.matrix[parts.master_rows][:, parts.master]
+    low, high = parts.row_lower[parts.master_rows], parts.row_upper[parts.master_rows]
+    for plan, estimates in plans:
+        integer = plan[parts.integer]
+        assert np.array_equal(integer, np.round(integer))
+        assert np.all(plan >= parts.lower[parts.master] - 1e-6)
+        assert np.all(plan <= parts.upper[parts.master] + 1e-6)
+        activity = rows @ plan
+        assert np.all(activity >= low - 1e-6 * np.maximum(1, abs(activity)))
+        assert np.all(activity <= high + 1e-6 * np.maximum(1, abs(activity)))
+        assert len(estimates) == len(parts.subproblems)
 
 
 def test_the_first_milp_master_does_not_start_from_the_root_phases_lp_plan():

@@ -24,10 +24,13 @@ that cuts it off). These cuts are cheap (LP masters) and already carry the relax
 bound, so the MILP masters that follow start from it: on the reference data this took the
 decomposition from 24 MILP masters to 1 at a 0.5 % gap. Each MILP iteration solves the
 master, then every subproblem at the master's plan (warm from its last basis; in parallel
-threads, `n_jobs`), and adds a cut for each subproblem its :math:`\theta_s`
-underestimates: :math:`z_s` is convex in :math:`\hat y` and :math:`-B_s^\top\lambda_s` a
-subgradient, so every cut is valid. The master's bound is a
-lower bound of the optimum, the best plan's :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
+threads, `solver.threads`) and at each other plan the master's branch and bound found on its
+way (HiGHS keeps its improving solutions: a few LPs each, where a MILP master costs seconds,
+and one of them is often cheaper than the master's optimum), and adds a cut for each
+subproblem its :math:`\theta_s` underestimates at that plan: :math:`z_s` is convex in
+:math:`\hat y` and :math:`-B_s^\top\lambda_s` a subgradient, so every cut is valid. The
+master's bound is a lower bound of the optimum, the best plan's
+:math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
 bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
 complete recourse (every subproblem feasible for every plan, as it is with unmet demand
 allowed; a cost cap, which ties capex to operations, breaks it), operating costs bounded
@@ -276,19 +279,22 @@ def benders(
         if master.getInfo().primal_solution_status != 2:
             break  # out of time before the master found a plan
         lower_bound = max(lower_bound, parts.offset + float(master.getInfo().mip_dual_bound))
-        values = np.asarray(master.getSolution().col_value)
-        plan, estimates = np.round(values[:count]), values[count:]
-        solved = evaluate(plan)
-        candidate = Best.of(parts, plan, solved)
-        best = min(best, candidate, key=lambda found: found.objective)
+        found = [
+            (plan, estimates, evaluate(plan)) for plan, estimates in _master_plans(master, parts)
+        ]
+        candidates = [Best.of(parts, plan, solved) for plan, _, solved in found]
+        best = min([best, *candidates], key=lambda kept: kept.objective)
         gap = (best.objective - lower_bound) / max(abs(best.objective), 1e-9)
         progress(
-            f"master {masters:4d}  bound {lower_bound:.10g}  plan {candidate.objective:.10g}  "
-            f"best {best.objective:.10g}  gap {gap:.4%}"
+            f"master {masters:4d}  bound {lower_bound:.10g}  plan {candidates[0].objective:.10g}  "
+            f"best {best.objective:.10g}  gap {gap:.4%}  plans {len(found)}"
         )
         if gap <= mip_gap or time.perf_counter() >= deadline:
             break
-        if not _add_cuts(master, parts, solved, plan, plan, estimates):
+        added = [
+            _add_cuts(master, parts, solved, plan, plan, guess) for plan, guess, solved in found
+        ]
+        if not added[0]:
             break  # every estimate exact: the master's plan is optimal within its gap
     result = _result(model, parts, best, lower_bound, mip_gap, time.perf_counter() - started)
     progress(
@@ -318,6 +324,26 @@ def _start_plan(model: HighsModel, parts: Decomposition) -> np.ndarray | None:
         and np.all(rows <= high + slack)
     )
     return plan if keeps else None
+
+
+def _master_plans(
+    master: highspy.Highs, parts: Decomposition
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The MILP master's plan and estimates (theta), then those of the other incumbents its
+    branch and bound found on the way, distinct: each is an integer plan whose subproblems
+    give cuts and may beat the best plan, for a few LPs where a MILP master costs seconds
+    (on the reference data at a 0.1 % gap this halved the MILP masters needed)."""
+    count = len(parts.master)
+    solutions = [master.getSolution().col_value]
+    solutions += [saved.col_value for saved in reversed(master.getSavedMipSolutions())]
+    plans, seen = [], set()
+    for solution in solutions:
+        values = np.asarray(solution)
+        plan = np.where(parts.integer, np.round(values[:count]), values[:count])
+        if plan.tobytes() not in seen:
+            seen.add(plan.tobytes())
+            plans.append((plan, values[count:]))
+    return plans
 
 
 def _root_phase(
@@ -382,6 +408,7 @@ def _master(parts: Decomposition) -> highspy.Highs:
     thetas = len(parts.subproblems)
     floors = np.array([sub.floor for sub in parts.subproblems]) / parts.scale
     highs = new_highs()
+    highs.setOptionValue("mip_improving_solution_save", True)  # for _master_plans
     highs.passModel(
         len(columns) + thetas,
         len(rows),
