@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.synthetic import write_synthetic
 from twin.data import load_dataset
 from twin.decompose import Progress, _master, _master_plans, _root_phase, _start_plan, split
 from twin.mcnd import MCND_SCENARIO, read_mcnd
@@ -247,3 +248,38 @@ def test_the_first_milp_master_does_not_start_from_the_root_phases_lp_plan():
     )
     monolithic, benders = both(ds, Scenario(carbon_price=50.0), replace(MONOLITHIC, mip_gap=1e-4))
     assert benders.objective == pytest.approx(monolithic.objective, rel=1e-4)
+
+
+@pytest.mark.parametrize("rule", ["root", "stall"])
+def test_auto_hands_a_stalled_decomposition_over_to_one_branch_and_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rule: str
+):
+    """On a synthetic network one branch and bound proves a 0.5 % gap in seconds, while the
+    decomposition's root phase needs more LP masters than HAND_OVER_ROOT and, with that rule
+    lifted, its MILP masters stop raising the bound. Either way `auto` hands over: the plan
+    is the whole model's within the gap, from the decomposition's best plan."""
+    import twin.decompose
+
+    if rule == "stall":
+        monkeypatch.setattr(twin.decompose, "HAND_OVER_ROOT", 10_000)
+    ds = load_dataset(write_synthetic(tmp_path / "synthetic_2", 2))
+    options = SolverOptions(time_limit=120, mip_gap=0.005)
+    whole_options = replace(options, method="monolithic")
+    whole, _ = solve(build_model(ds, Scenario(solver=whole_options)).model, whole_options)
+    log = tmp_path / "highs.log"
+    auto, _ = solve(build_model(ds, Scenario(solver=options)).model, options, log_file=log)
+    assert auto.status == "optimal"
+    assert "by one branch and bound, after Benders" in auto.message
+    assert auto.objective >= whole.bound * (1 - 1e-9)
+    assert whole.objective >= auto.bound * (1 - 1e-9)
+    decomposition = (tmp_path / "highs_benders.log").read_text()
+    reason = {"root": "its root phase did not converge", "stall": "barely raised its bound"}
+    assert "hand over to one branch and bound: " in decomposition
+    assert reason[rule] in decomposition and reason[rule] in auto.message
+    text = log.read_text()  # HiGHS's own log, the decomposition's moved aside
+    assert "HiGHS" in text and "master" not in text
+    if rule == "stall":  # the branch and bound starts from the decomposition's best plan
+        best = min(float(value) for value in re.findall(r"best (\S+)", decomposition))
+        start = re.search(r"MIP start solution is feasible: objective value is (\S+)", text)
+        assert start and float(start.group(1)) == pytest.approx(best, rel=1e-6)
+        assert auto.objective <= best * (1 + 1e-9)

@@ -18,10 +18,11 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import highspy
 import numpy as np
@@ -31,6 +32,9 @@ from pyomo.common.gc_manager import PauseGC
 
 from twin.scenario import SolverOptions
 from twin.standard_form import AT_LEAST, AT_MOST, StandardForm, compile_model
+
+if TYPE_CHECKING:
+    from twin.decompose import HandOver
 
 log = logging.getLogger(__name__)
 INF = highspy.kHighsInf
@@ -199,9 +203,13 @@ class HighsModel:
         """A starting solution by variable name (a feasible plan of a related model), so
         that a MIP with a tight side constraint has an incumbent from the first node; kept
         as `start` for a decomposition, which checks it against its own rows."""
-        self.start = np.array([values.get(v.name, 0.0) for v in self.columns])
+        self._start_with(np.array([values.get(v.name, 0.0) for v in self.columns]))
+
+    def _start_with(self, values: np.ndarray) -> None:
+        """Every column's start value, for HiGHS and a decomposition."""
+        self.start = values
         solution = highspy.HighsSolution()
-        solution.col_value = self.start.tolist()
+        solution.col_value = values.tolist()
         self.highs.setSolution(solution)
 
     def values(self) -> dict[str, float]:
@@ -223,22 +231,41 @@ class HighsModel:
         bound: operations that do not split (one subproblem, as under a horizon-wide
         emissions budget or a cost cap), a model the decomposition cannot solve, or a gap
         below DECOMPOSE_GAP."""
-        from twin.decompose import DecompositionError, benders, split  # it builds on this
+        from twin.decompose import DecompositionError, HandOver, benders, split  # builds on this
 
         chosen = options.method == "benders"
         if not chosen and options.mip_gap < DECOMPOSE_GAP:
             return None
+        started = time.perf_counter()
         try:
             parts = split(self, fewest=1 if chosen else 2)
             if parts is None:
                 return None
-            result, iterations = benders(self, parts, options, log_file)
+            result, iterations = benders(self, parts, options, log_file, hand_over=not chosen)
         except DecompositionError as error:
             if not chosen:
                 log.info("auto: one branch and bound (%s)", error)
                 return None
             return SolveResult(status="error", message=str(error))
+        except HandOver as stalled:
+            return self._handed_over(stalled, time.perf_counter() - started, options, log_file)
         result.message = f"Benders decomposition, {iterations} iterations"
+        return result
+
+    def _handed_over(
+        self, stalled: HandOver, spent: float, options: SolverOptions, log_file: Path | None
+    ) -> SolveResult:
+        """One branch and bound in the time the decomposition left, from its best plan; the
+        decomposition's log is kept beside HiGHS's (`highs_benders.log`)."""
+        log.info("auto: Benders handed over to one branch and bound (%s)", stalled)
+        if log_file is not None and log_file.exists():
+            log_file.replace(log_file.with_name(f"{log_file.stem}_benders{log_file.suffix}"))
+        if stalled.values is not None:
+            self._start_with(stalled.values)
+        rest = replace(options, time_limit=max(options.time_limit - spent, 1.0))
+        result = self._branch_and_bound(rest, log_file)
+        result.solve_seconds += spent
+        result.message = f"{result.message} by one branch and bound, after Benders {stalled}"
         return result
 
     def _branch_and_bound(self, options: SolverOptions, log_file: Path | None) -> SolveResult:
