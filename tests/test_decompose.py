@@ -190,7 +190,9 @@ def test_the_root_phase_bound_is_the_lp_relaxation_at_most(tmp_path: Path, name:
         return [sub.solve(point) for sub in parts.subproblems]
 
     gap = 1e-3
-    bound, iterations = _root_phase(master, parts, evaluate, math.inf, gap, Progress(None, False))
+    bound, iterations, _ = _root_phase(
+        master, parts, evaluate, math.inf, gap, Progress(None, False)
+    )
     assert iterations > 1
     assert bound <= lp * (1 + 1e-9)
     assert bound >= lp * (1 - gap)

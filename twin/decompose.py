@@ -43,8 +43,9 @@ largest investment cost, so that cuts of 1e10 USD stay within the LP master's to
 subproblems and the gap is at least 1e-5 (the bound rests on the subproblems' duals, good
 to the LPs' tolerances); otherwise, or when the decomposition cannot solve the model, one
 branch and bound solves it whole. Where the decomposition stalls (its root phase needs
-over 100 LP masters, or three MILP masters in a row barely raise its bound, or the root
-phase or a MILP master takes a quarter of the time limit), `auto` hands the model over to
+over 100 LP masters or is still a whole gap from the relaxation after a quarter of the
+time limit, or three MILP masters in a row barely raise its bound, or one takes a quarter
+of the time limit), `auto` hands the model over to
 one branch and bound for the time left, with the decomposition's best plan as its MIP
 start: Benders closes the reference scenarios' gaps several times faster than one branch
 and bound, and the synthetic networks' many times slower (their LP relaxation lies 0.8 %
@@ -79,11 +80,11 @@ ROOT_STALL = 10  # root-phase iterations over which its bound must still rise
 # `auto` hands a model over to one branch and bound when the decomposition stalls: when
 # HAND_OVER_STALL MILP masters in a row each raise the bound by less than HAND_OVER_RISE of
 # the gap left, when the root phase needs more than HAND_OVER_ROOT LP masters (45-55 on the
-# reference scenarios, 170-400 on the synthetic networks), or when it or one MILP master
-# takes more than HAND_OVER_TIME of the time limit. On the reference scenarios at a 0.1 %
-# gap, no two masters in a row raised the bound by less than 2 % of the gap left; on the
-# synthetic networks (benchmarks) it stays flat while one branch and bound proves their gap
-# in seconds.
+# reference scenarios, 170-400 on the synthetic networks) or is still a whole MIP gap from
+# the relaxation after HAND_OVER_TIME of the time limit, or when one MILP master takes more
+# than that. On the reference scenarios at a 0.1 % gap, no two masters in a row raised the
+# bound by less than 2 % of the gap left; on the synthetic networks (benchmarks) it stays
+# flat while one branch and bound proves their gap in seconds.
 HAND_OVER_STALL = 3
 HAND_OVER_RISE = 0.01
 HAND_OVER_TIME = 0.25
@@ -299,13 +300,11 @@ def benders(
         _add_cuts(master, parts, solved, first, first, np.full(len(subs), -INF))
         progress(f"start plan {best.objective:.10g}")
     slow = options.time_limit * HAND_OVER_TIME  # seconds: see HAND_OVER_STALL
-    root_deadline, most = (
-        (min(deadline, started + slow), HAND_OVER_ROOT) if hand_over else (deadline, None)
+    most, patience = (HAND_OVER_ROOT, started + slow) if hand_over else (None, math.inf)
+    lower_bound, iterations, gave_up = _root_phase(
+        master, parts, evaluate, deadline, mip_gap, progress, most, patience
     )
-    lower_bound, iterations = _root_phase(
-        master, parts, evaluate, root_deadline, mip_gap, progress, most
-    )
-    if hand_over and (iterations == most or time.perf_counter() >= root_deadline):
+    if hand_over and gave_up:
         _hand_over(progress, "its root phase did not converge", parts, best)
     masters = stalled = 0  # MILP masters; those in a row that raised the bound too little
     while True:
@@ -417,24 +416,30 @@ def _root_phase(
     mip_gap: float,
     progress: Progress,
     most: int | None = None,
-) -> tuple[float, int]:
-    """Cuts from the master's LP relaxation before any MILP is solved: the bound and the
-    iterations. Each iteration solves the LP master (y, theta) and separates at a point
-    between y and a core point, the running mean of the LP plans (in-out, Ben-Ameur &
-    Neto 2007): cuts at y alone zigzag, and each MILP master would take as long as a
-    monolithic solve. Every separation point is a plan of the relaxation, so its cost
-    bounds the relaxation's optimum from above; the phase ends when the LP master's bound is
-    within a tenth of the MIP gap of that, when no cut cuts y off even when separated at y
-    itself (the relaxation is solved), when ROOT_STALL iterations have raised the bound by
-    less than a hundredth of the MIP gap, after `most` iterations, or at the deadline. The
-    cuts stay for the MILP phase."""
+    patience: float = math.inf,
+) -> tuple[float, int, bool]:
+    """Cuts from the master's LP relaxation before any MILP is solved: the bound, the
+    iterations, and whether the phase gave up (after `most` iterations, or past the clock
+    time `patience` while still a whole MIP gap from the relaxation). Each iteration solves
+    the LP master (y, theta) and separates at a point between y and a core point, the
+    running mean of the LP plans (in-out, Ben-Ameur & Neto 2007): cuts at y alone zigzag,
+    and each MILP master would take as long as a monolithic solve. Every separation point
+    is a plan of the relaxation, so its cost bounds the relaxation's optimum from above;
+    the phase ends when the LP master's bound is within a tenth of the MIP gap of that,
+    when no cut cuts y off even when separated at y itself (the relaxation is solved), when
+    ROOT_STALL iterations have raised the bound by less than a hundredth of the MIP gap, at
+    the deadline, or when it gives up. The cuts stay for the MILP phase."""
     count = len(parts.master)
     integer = np.flatnonzero(parts.integer).astype(np.int32)
     kinds = highspy.HighsVarType
     master.changeColsIntegrality(len(integer), integer, np.full(len(integer), kinds.kContinuous))
     bound, above, bounds, core, weight = -math.inf, math.inf, [], None, IN_OUT
     stalled = mip_gap / 100  # the least rise of the bound over ROOT_STALL iterations
-    while time.perf_counter() < deadline and len(bounds) != most:
+    gave_up = False
+    while time.perf_counter() < deadline:
+        if len(bounds) == most:
+            gave_up = True
+            break
         limit_time(master, deadline - time.perf_counter())
         master.run()
         if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
@@ -452,6 +457,9 @@ def _root_phase(
             break
         if len(bounds) > ROOT_STALL and bound - bounds[-ROOT_STALL - 1] < stalled * abs(above):
             break
+        if time.perf_counter() > patience and above - bound > mip_gap * abs(above):
+            gave_up = True
+            break
         if _add_cuts(master, parts, solved, point, plan, estimates):
             weight = IN_OUT
         elif weight == 1.0:
@@ -459,7 +467,7 @@ def _root_phase(
         else:
             weight = 1.0  # the core held the cuts back: separate at the LP plan itself
     master.changeColsIntegrality(len(integer), integer, np.full(len(integer), kinds.kInteger))
-    return bound, len(bounds)
+    return bound, len(bounds), gave_up
 
 
 def _master(parts: Decomposition) -> highspy.Highs:
