@@ -117,6 +117,10 @@ CASES = (
         Case(f"synthetic_{s}", FULL, "synthetic", str(s), time_limit=120, mip_gap=0.005)
         for s in (10, 30)
     ),
+    *(  # the default method, where Benders stalls and hands over to one branch and bound
+        Case(f"synthetic_{s}_auto", FULL, "synthetic", str(s), mip_gap=0.005, method="auto")
+        for s in (2, 5)
+    ),
     *(  # the reference plan (1 % gap) in 1,000 sampled futures, on each backend
         Case(
             f"stress_1000_{backend}",
