@@ -79,7 +79,7 @@ IN_OUT = 0.5  # the separation point's weight on the LP plan against the core po
 ROOT_STALL = 10  # root-phase iterations over which its bound must still rise
 # `auto` hands a model over to one branch and bound when the decomposition stalls: when
 # HAND_OVER_STALL MILP masters in a row each raise the bound by less than HAND_OVER_RISE of
-# the gap left, when the root phase needs more than HAND_OVER_ROOT LP masters (45-55 on the
+# the gap left, when the root phase needs more than HAND_OVER_ROOT LP masters (42-55 on the
 # reference scenarios, 170-400 on the synthetic networks) or is still a whole MIP gap from
 # the relaxation after HAND_OVER_TIME of the time limit, or when one MILP master takes more
 # than that. On the reference scenarios at a 0.1 % gap, no two masters in a row raised the
