@@ -2,11 +2,13 @@
 
 The bounds and linking rows of `twin.model.bounds` and `twin.model.linking` must cut only
 fractional points: on random small instances the optimum is the same with and without
-them, while on facility location the LP relaxation becomes the textbook strong one.
+them, while on facility location the LP relaxation becomes the textbook strong one. The
+symmetry rows of `twin.model.symmetry` cut plans, but never every optimal one.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +25,7 @@ from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import Scenario, SolverOptions
 from twin.solve import HighsModel, solve
 
-from .conftest import DATA, edited_toy
+from .conftest import DATA, CsvEdit, edited_toy
 
 EXACT = SolverOptions(time_limit=60, mip_gap=1e-9)
 PLAIN = replace(EXACT, strengthen=())
@@ -119,3 +121,65 @@ def test_strengthening_keeps_the_reference_plan():
     plain, strong = results
     assert strong.objective >= plain.bound * (1 - 1e-9)
     assert plain.objective >= strong.bound * (1 - 1e-9)
+
+
+def toy_with_twin_mills(demand: float, existing: int, cost: float):
+    """The toy with a second candidate mill in the city, identical to the first."""
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory) / "toy"
+        shutil.copytree(DATA / "toy", root)
+        edit = CsvEdit(root)
+        edit.set("demand.csv", 3, "quantity", str(demand))
+        edit.set("sites.csv", 2, "existing_modules", str(existing))
+        edit.set("sites.csv", 3, "opening_cost", str(cost))
+        rows = edit.rows("sites.csv")
+        edit.write("sites.csv", [*rows, ["mill_city_b", *rows[2][1:]]])
+        return load_dataset(root)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    demand=st.integers(min_value=1, max_value=600_000),  # none: the city mills are pruned
+    existing=st.integers(min_value=0, max_value=3),
+    cost=st.sampled_from([0.0, 2e6, 5e7]),
+)
+def test_symmetry_rows_order_identical_sites_and_keep_the_optimum(demand, existing, cost):
+    from twin.model.symmetry import identical_sites
+
+    ds = toy_with_twin_mills(demand, existing, cost)
+    without = replace(EXACT, strengthen=("flow_bounds", "linking"))
+    built = build_model(ds, Scenario(solver=EXACT))
+    assert identical_sites(built.data) == [["mill_city", "mill_city_b"]]
+    assert len(built.model.site_symmetry) == 1
+    solved, _ = solve(built.model, EXACT)
+    assert solved.status == "optimal"
+    assert solved.objective == pytest.approx(optimum(ds, Scenario(), without), rel=1e-7, abs=1e-6)
+    first, second = (
+        sum(built.model.build[s, p].value for p in built.data.build_periods[s])
+        for s in ("mill_city", "mill_city_b")
+    )
+    assert first >= second
+
+
+def test_a_given_plan_that_breaks_the_symmetry_order_still_operates():
+    """The rows choose among swapped plans; a plan fixed for a what-if (built elsewhere, or
+    before the rows existed) may list the second of two identical sites alone."""
+    import pandas as pd
+
+    from twin.whatif import fix_investments
+
+    ds = toy_with_twin_mills(150_000, 1, 2e6)
+    built = build_model(ds, Scenario(solver=EXACT))
+    plan = pd.DataFrame(
+        {
+            "asset_type": ["site"],
+            "asset_id": ["mill_city_b"],
+            "period": [2030],
+            "units_built": [1.0],
+            "capex": [1e7],
+        }
+    )
+    fix_investments(built, plan)
+    solved, _ = solve(built.model, EXACT)
+    assert solved.status == "optimal"
+    assert built.model.build["mill_city_b", 2030].value == 1

@@ -13,7 +13,8 @@ FAMILIES = ("capacity", "transport", "carbon", "finance", "sovereignty", "agglom
 OBJECTIVES = ("cost", "carbon", "weighted")
 
 
-STRENGTHENING = ("flow_bounds", "linking")  # families of twin.model that tighten, not change
+# families of twin.model that tighten the model and keep an optimum
+STRENGTHENING = ("flow_bounds", "linking", "symmetry")
 # one branch and bound, twin.decompose, or the decomposition where the operations split
 METHODS = ("auto", "monolithic", "benders")
 

@@ -143,6 +143,8 @@ def fix_investments(built: BuiltModel, investments: pd.DataFrame) -> None:
         if row.units_built > 0
     }
     decisions = {"site": m.build, "link": m.expand_link, "crossing": m.expand_crossing}
+    if hasattr(m, "site_symmetry"):  # it picks among swapped plans; a given plan need not
+        m.site_symmetry.deactivate()
     missing = sorted(
         f"{kind} {asset} in {period}"
         for kind, asset, period in units

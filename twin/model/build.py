@@ -21,6 +21,7 @@ from twin.model.finance import add_finance, add_overnight_capex
 from twin.model.linking import add_linking
 from twin.model.objective import add_objective
 from twin.model.sovereignty import add_sovereignty
+from twin.model.symmetry import add_symmetry
 from twin.model.transport import add_transport
 from twin.model.variables import add_variables
 from twin.scenario import Scenario
@@ -73,6 +74,8 @@ def build_model(ds: Dataset, scenario: Scenario) -> BuiltModel:
                         var.setub(most)
             if "linking" in strengthen and {"capacity", "transport"} <= set(scenario.families):
                 add_linking(m, data, bounds)
+        if "symmetry" in strengthen:
+            add_symmetry(m, data)
     # The collector's pass over those objects is part of building (about a tenth of it at 1M
     # nonzeros): made here, where it is timed, not at some later allocation. For hundreds of
     # thousands of objects a full pass moves them to the oldest generation at once, where a
