@@ -79,9 +79,13 @@ class CsvEdit:
         self.write(file, [header, *kept])
 
 
-def edited_toy(cells: dict[tuple[str, int, str], object]):
-    """The toy dataset with some cells changed ((file, line, column) -> value), loaded from
-    a temporary copy: for property tests, which cannot take a function-scoped fixture."""
+def edited_toy(
+    cells: dict[tuple[str, int, str], object], copies: dict[tuple[str, int], str] | None = None
+):
+    """The toy dataset with some cells changed ((file, line, column) -> value) and some
+    lines copied under a new id ((file, line) -> id in the first column; after the changes),
+    loaded from a temporary copy: for property tests, which cannot take a function-scoped
+    fixture."""
     from twin.data import load_dataset
 
     with tempfile.TemporaryDirectory() as directory:
@@ -90,6 +94,9 @@ def edited_toy(cells: dict[tuple[str, int, str], object]):
         edit = CsvEdit(root)
         for (file, line, column), value in cells.items():
             edit.set(file, line, column, str(value))
+        for (file, line), new_id in (copies or {}).items():
+            header, *_ = rows = edit.rows(file)
+            edit.append(file, dict(zip(header, [new_id, *rows[line - 1][1:]], strict=True)))
         return load_dataset(root)
 
 

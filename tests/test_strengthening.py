@@ -8,7 +8,6 @@ symmetry rows of `twin.model.symmetry` cut plans, but never every optimal one.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +24,7 @@ from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import Scenario, SolverOptions
 from twin.solve import HighsModel, solve
 
-from .conftest import DATA, CsvEdit, edited_toy
+from .conftest import DATA, edited_toy
 
 EXACT = SolverOptions(time_limit=60, mip_gap=1e-9)
 PLAIN = replace(EXACT, strengthen=())
@@ -125,16 +124,12 @@ def test_strengthening_keeps_the_reference_plan():
 
 def toy_with_twin_mills(demand: float, existing: int, cost: float):
     """The toy with a second candidate mill in the city, identical to the first."""
-    with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory) / "toy"
-        shutil.copytree(DATA / "toy", root)
-        edit = CsvEdit(root)
-        edit.set("demand.csv", 3, "quantity", str(demand))
-        edit.set("sites.csv", 2, "existing_modules", str(existing))
-        edit.set("sites.csv", 3, "opening_cost", str(cost))
-        rows = edit.rows("sites.csv")
-        edit.write("sites.csv", [*rows, ["mill_city_b", *rows[2][1:]]])
-        return load_dataset(root)
+    cells = {
+        ("demand.csv", 3, "quantity"): demand,
+        ("sites.csv", 2, "existing_modules"): existing,
+        ("sites.csv", 3, "opening_cost"): cost,
+    }
+    return edited_toy(cells, copies={("sites.csv", 3): "mill_city_b"})
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
