@@ -10,12 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pyomo.environ as pyo
 import pytest
 
 from benchmarks.synthetic import write_synthetic
 from twin.data import load_dataset
-from twin.decompose import Best, Progress, _master, _master_plans, _root_phase, _start_plan, split
+from twin.decompose import Progress, _master, _master_plans, _root_phase, _start_plan, split
 from twin.mcnd import MCND_SCENARIO, read_mcnd
 from twin.mcnd import to_dataset as mcnd_dataset
 from twin.model import build_model
@@ -73,14 +72,10 @@ def test_benders_meets_the_monolithic_plan_within_the_gap_on_the_reference():
     assert monolithic.objective >= benders.bound * (1 - 1e-9)
 
 
-@pytest.mark.parametrize("budget", [None, 1e12])
-def test_operations_split_into_one_subproblem_per_period(budget: float | None):
-    """With or without a horizon-wide emissions budget, which joins the periods' operations
-    (its allowances split it)."""
+def test_operations_split_into_one_subproblem_per_period():
     ds = load_dataset(DATA / "eaeu_china")
-    model = HighsModel(build_model(ds, Scenario(emissions_budget=budget)).model)
+    model = HighsModel(build_model(ds, Scenario()).model)
     parts = split(model)
-    assert (parts.allowance.shape[0] > 0) == (budget is not None)  # one per block it joined
     periods = set()
     for sub in parts.subproblems:
         names = [model.columns[j].name for j in sub.columns]
@@ -123,78 +118,21 @@ def test_n1_of_a_plan_is_the_same_whether_its_operations_are_solved_whole_or_by_
 
 
 def test_auto_decomposes_only_where_the_operations_split_and_the_gap_allows():
-    """Per-period operations split (Benders), under an emissions budget too (allowances);
-    a cost cap ties them to the investments (one branch and bound), as does a gap near the
-    LPs' tolerances."""
+    """Per-period operations split (Benders); a horizon-wide emissions budget couples the
+    periods (one branch and bound), as does a gap near the LPs' tolerances."""
     ds = load_dataset(DATA / "toy")
     auto = SolverOptions(time_limit=60, mip_gap=1e-3)
     messages = {}
     for name, scenario in {
         "split": Scenario(solver=auto),
         "budget": Scenario(solver=auto, emissions_budget=1e12),
-        "cost cap": Scenario(solver=auto, cost_cap=1e15),
         "exact": Scenario(solver=replace(auto, mip_gap=1e-7)),
     }.items():
         solved, _ = solve(build_model(ds, scenario).model, scenario.solver)
         assert solved.status == "optimal"
         messages[name] = solved.message
     assert messages["split"].startswith("Benders decomposition")
-    assert messages["budget"].startswith("Benders decomposition")
-    assert "Benders" not in messages["cost cap"] and "Benders" not in messages["exact"]
-
-
-def toy_budgets(shares: list[float]) -> list[float]:
-    """Emission budgets of the toy over the horizon, at `shares` of the way from its
-    least-carbon plan's emissions to its least-cost plan's."""
-    ds = load_dataset(DATA / "toy")
-    ends = []
-    for objective in ("carbon", "cost"):
-        built = build_model(ds, Scenario(objective=objective, solver=MONOLITHIC))
-        solved, _ = solve(built.model, MONOLITHIC)
-        assert solved.status == "optimal"
-        ends.append(pyo.value(built.model.total_emissions))
-    return [ends[0] + share * (ends[1] - ends[0]) for share in shares]
-
-
-@pytest.mark.parametrize("share", [0.1, 0.5, 0.9])
-def test_benders_under_an_emissions_budget_reaches_the_exact_optimum(share: float):
-    """The budget, split into allowances per period, still binds as one row: Benders meets
-    the monolithic optimum, which costs more than the unbudgeted one."""
-    ds = load_dataset(DATA / "toy")
-    (budget,) = toy_budgets([share])
-    free, _ = both(ds, Scenario())
-    monolithic, benders = both(ds, Scenario(emissions_budget=budget))
-    assert monolithic.objective > free.objective * (1 + 1e-6)  # the budget binds
-    assert benders.objective == pytest.approx(monolithic.objective, rel=1e-6)
-    assert benders.bound <= benders.objective
-
-
-def test_a_plans_allowances_reallocated_cost_what_the_whole_lp_says():
-    """A plan's allowances moved from one period to the other cost more; reallocated,
-    they cost what the whole model's LP with the plan's integer columns fixed costs."""
-    ds = load_dataset(DATA / "toy")
-    (budget,) = toy_budgets([0.5])
-    scenario = Scenario(emissions_budget=budget, solver=MONOLITHIC)
-    _, optimum = solve(build_model(ds, scenario).model, MONOLITHIC)
-    model = HighsModel(build_model(ds, scenario).model)
-    model.start_from(optimum.values())
-    parts = split(model)
-    plan = _start_plan(model, parts)
-    assert plan is not None
-    allowances = parts.master >= parts.allowance.shape[1]
-    assert plan[allowances].sum() <= budget * (1 + 1e-9)  # what the optimum emits per period
-    moved = plan.copy()
-    moved[allowances] += plan[allowances].sum() / 4 * np.array([1.0, -1.0])
-
-    def cost(point: np.ndarray) -> float:
-        return Best.of(parts, point, [sub.solve(point) for sub in parts.subproblems]).objective
-
-    better = parts.reallocated(moved)
-    assert cost(better) < cost(moved) * (1 - 1e-6)
-    optimum.fix_integers()
-    optimum.highs.run()
-    fixed = optimum.highs.getInfo().objective_function_value
-    assert cost(better) == pytest.approx(fixed, rel=1e-9)
+    assert "Benders" not in messages["budget"] and "Benders" not in messages["exact"]
 
 
 def test_a_decomposed_plan_costs_what_its_operations_lp_says_and_has_prices():

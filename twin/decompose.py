@@ -4,17 +4,9 @@ It works on the standard form of a compiled model (`twin.solve.HighsModel`), so 
 any twin model. The investment columns (modules, openings, expansions, agglomeration
 segments: every integer column and the segment fills) and the rows that hold only them form
 the master; the other rows and the operations' columns split into independent subproblems,
-the connected components of their sparsity pattern (for twin: one or more per period).
-A horizon-wide emissions budget joins the periods in one row; it is split by allowances
-(resource-directive decomposition): each block s it touches gets a master column
-:math:`t_s`, the row :math:`a_s^\top x_s \le t_s` among its own, and the master the budget
-as :math:`\sum_s t_s \le \bar E`, so the periods stay apart (before, one branch and bound
-solved every frontier point whole, and left most at the time limit). Each MILP master's plan
-is evaluated twice: at the master's allowances (its cuts) and at the allowances one LP of all
-operations gives its investments (`Decomposition.reallocated`: the plan's true cost, often
-well below what the master's split of the budget costs). With :math:`y` the master's
-columns (allowances included), :math:`B_s` their coefficients in subproblem s and
-:math:`\lambda_s` its row duals:
+the connected components of their sparsity pattern (for twin: one per period, unless a row
+couples periods, as a horizon-wide emissions budget does). With :math:`y` the master's
+columns, :math:`B_s` their coefficients in subproblem s and :math:`\lambda_s` its row duals:
 
 .. math::
 
@@ -52,16 +44,14 @@ subproblems and the gap is at least 1e-5 (the bound rests on the subproblems' du
 to the LPs' tolerances); otherwise, or when the decomposition cannot solve the model, one
 branch and bound solves it whole. Where the decomposition stalls (its root phase needs
 over 100 LP masters or is still a whole gap from the relaxation after a quarter of the
-time limit, or three MILP masters in a row barely raise its bound, or one reaches a
-quarter of the time limit, where it is stopped), `auto` hands the model over to
+time limit, or three MILP masters in a row barely raise its bound, or one takes a quarter
+of the time limit), `auto` hands the model over to
 one branch and bound for the time left, with the decomposition's best plan as its MIP
 start: Benders closes the reference scenarios' gaps several times faster than one branch
 and bound, and the synthetic networks' many times slower (their LP relaxation lies 0.8 %
 below the optimum on synthetic_2, against 0.35 % on the reference, and only branch and
-bound's own cuts on the whole model close it; under an emissions budget the MILP master is
-the hard part, and one branch and bound from the decomposition's plan finishes sooner).
-Either way the plan's prices are the duals of the whole model's LP with its integer
-columns fixed at the plan.
+bound's own cuts on the whole model close it). Either way the plan's
+prices are the duals of the whole model's LP with its integer columns fixed at the plan.
 """
 
 from __future__ import annotations
@@ -85,20 +75,16 @@ from twin.solve import INF, HighsModel, SolveResult, limit_time, new_highs
 INVESTMENTS = frozenset(
     {"build", "open", "expand_link", "expand_crossing", "agglomeration_fill", "agglomeration_full"}
 )
-# Rows that join the periods' operations, split by allowances (`_allowances`) so that each
-# period stays its own subproblem.
-SHARED = frozenset({"emissions_budget"})
 IN_OUT = 0.5  # the separation point's weight on the LP plan against the core point
 ROOT_STALL = 10  # root-phase iterations over which its bound must still rise
 # `auto` hands a model over to one branch and bound when the decomposition stalls: when
 # HAND_OVER_STALL MILP masters in a row each raise the bound by less than HAND_OVER_RISE of
 # the gap left, when the root phase needs more than HAND_OVER_ROOT LP masters (42-55 on the
 # reference scenarios, 170-400 on the synthetic networks) or is still a whole MIP gap from
-# the relaxation after HAND_OVER_TIME of the time limit, or when one MILP master reaches
-# that (it is stopped there: on a frontier point the first took 42 s of 120). On the
-# reference scenarios at a 0.1 % gap, no two masters in a row raised the bound by less than
-# 2 % of the gap left; on the synthetic networks (benchmarks) it stays flat while one branch
-# and bound proves their gap in seconds.
+# the relaxation after HAND_OVER_TIME of the time limit, or when one MILP master takes more
+# than that. On the reference scenarios at a 0.1 % gap, no two masters in a row raised the
+# bound by less than 2 % of the gap left; on the synthetic networks (benchmarks) it stays
+# flat while one branch and bound proves their gap in seconds.
 HAND_OVER_STALL = 3
 HAND_OVER_RISE = 0.01
 HAND_OVER_TIME = 0.25
@@ -180,27 +166,12 @@ class Decomposition:
     row_lower: np.ndarray
     row_upper: np.ndarray
     scale: float  # currency per unit of theta, the order of the largest investment cost
-    allowance: sp.csr_matrix  # the model's columns -> the allowances' values (`_allowances`)
-    joint: Subproblem | None = None  # every operation and allowance, for `reallocated`
-
-    def reallocated(self, plan: np.ndarray) -> np.ndarray | None:
-        """The plan with the allowances that operate its investments at least cost (one LP
-        of all operations), or None without allowances: a master splits a shared row
-        between the subproblems by its cuts, which the LP can do better for its plan."""
-        if self.joint is None:
-            return None
-        _, _, values = self.joint.solve(plan)
-        better = plan.copy()
-        count = self.allowance.shape[1]
-        better[self.master >= count] = values[self.joint.columns >= count]
-        return better
 
 
 def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
     """Master columns (investments and every integer column), master rows (rows of master
     columns only), and the subproblems: connected components of the other rows and the
-    operations' columns, a row of SHARED split by allowances (see `_allowances`); None if
-    there are fewer than `fewest` (before any is built)."""
+    operations' columns; None if there are fewer than `fewest` (before any is built)."""
     lp = model.highs.getLp()
     n, m = lp.num_col_, lp.num_row_
     matrix = sp.csc_matrix(
@@ -209,36 +180,60 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
     investment = np.array(
         [column.parent_component().local_name in INVESTMENTS for column in model.columns]
     )
-    form = _Form(
-        matrix,
-        np.asarray(lp.col_cost_),
-        np.asarray(lp.col_lower_),
-        np.asarray(lp.col_upper_),
-        np.asarray(lp.row_lower_),
-        np.asarray(lp.row_upper_),
-        investment | model.integer,
-    )
-    shared = np.array([row.parent_component().local_name in SHARED for row, _ in model.rows])
-    form, allowance, split_rows = _allowances(form, shared)
-    matrix, cost, lower, upper = form.matrix, form.cost, form.lower, form.upper
-    row_lower, row_upper = form.row_lower, form.row_upper
-    master = np.flatnonzero(form.master)
-    continuous = np.flatnonzero(~form.master)
-    sub_rows, master_rows, row_label, column_label = _blocks(form)
+    master = np.flatnonzero(investment | model.integer)
+    continuous = np.flatnonzero(~(investment | model.integer))
+    operating = matrix[:, continuous]
+    sub_rows = np.flatnonzero(operating.getnnz(axis=1) > 0)
+    master_rows = np.flatnonzero(operating.getnnz(axis=1) == 0)
+    block = operating[sub_rows]  # sub rows x continuous columns: its components split them
+    graph = sp.bmat([[None, block], [block.T, None]], format="csr")
+    _, label = connected_components(graph, directed=False)
+    row_label, column_label = label[: len(sub_rows)], label[len(sub_rows) :]
     if len(np.unique(row_label)) < fewest:  # blocks with rows: a lone column is no split
         return None
-    subproblems = [
-        _subproblem(form, sub_rows[row_label == component], continuous[column_label == component])
-        for component in np.unique(column_label)
-    ]
-    joint = None  # all operations and the allowances, the split rows among its rows
-    if len(split_rows):
-        everything = np.r_[continuous, np.arange(n, len(cost))]
-        joint = _subproblem(form, np.r_[sub_rows, split_rows], everything)
-    integer = np.r_[model.integer, np.zeros(len(cost) - n, dtype=bool)]
+    cost = np.asarray(lp.col_cost_)
+    lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
+    row_lower, row_upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    subproblems = []
+    for component in np.unique(column_label):
+        columns = continuous[column_label == component]
+        rows = sub_rows[row_label == component]
+        local = matrix[rows][:, columns].tocsc()
+        highs = new_highs()
+        highs.passModel(
+            len(columns),
+            len(rows),
+            local.nnz,
+            int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize),
+            0.0,
+            cost[columns],
+            lower[columns],
+            upper[columns],
+            row_lower[rows],
+            row_upper[rows],
+            local.indptr.astype(np.int32),
+            local.indices.astype(np.int32),
+            local.data,
+            np.zeros(len(columns), dtype=np.int32),
+        )
+        floor = np.where(cost[columns] >= 0, lower[columns], upper[columns]) @ cost[columns]
+        if not math.isfinite(floor):
+            raise DecompositionError("operating costs unbounded below: no decomposition")
+        subproblems.append(
+            Subproblem(
+                rows,
+                columns,
+                matrix[rows][:, master],
+                row_lower[rows],
+                row_upper[rows],
+                highs,
+                float(floor),
+            )
+        )
     return Decomposition(
         master,
-        integer[master],
+        model.integer[master],
         master_rows,
         subproblems,
         matrix,
@@ -249,145 +244,7 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
         row_lower,
         row_upper,
         10.0 ** round(math.log10(max(float(np.abs(cost[master]).max(initial=0.0)), 1.0))),
-        allowance,
-        joint,
     )
-
-
-def _subproblem(form: _Form, rows: np.ndarray, columns: np.ndarray) -> Subproblem:
-    """The LP of `rows` over `columns`, its right-hand sides shifted by the master columns
-    that are not among `columns`."""
-    local = form.matrix[rows][:, columns].tocsc()
-    cost, lower, upper = form.cost[columns], form.lower[columns], form.upper[columns]
-    highs = new_highs()
-    highs.passModel(
-        len(columns),
-        len(rows),
-        local.nnz,
-        int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMinimize),
-        0.0,
-        cost,
-        lower,
-        upper,
-        form.row_lower[rows],
-        form.row_upper[rows],
-        local.indptr.astype(np.int32),
-        local.indices.astype(np.int32),
-        local.data,
-        np.zeros(len(columns), dtype=np.int32),
-    )
-    floor = np.where(cost >= 0, lower, upper) @ cost
-    if not math.isfinite(floor):
-        raise DecompositionError("operating costs unbounded below: no decomposition")
-    outside = np.flatnonzero(form.master)
-    own = sp.diags((~np.isin(outside, columns)).astype(float))  # the joint LP's allowances
-    return Subproblem(
-        rows,
-        columns,
-        (form.matrix[rows][:, outside] @ own).tocsr(),
-        form.row_lower[rows],
-        form.row_upper[rows],
-        highs,
-        float(floor),
-    )
-
-
-@dataclass
-class _Form:
-    """A model's standard form, and which of its columns are the master's."""
-
-    matrix: sp.csr_matrix
-    cost: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    master: np.ndarray  # bool per column
-
-
-def _blocks(
-    form: _Form, left_out: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The rows with operations (but those `left_out`) and the master rows (the others),
-    and the labels of the operations' rows and columns: the connected components of their
-    sparsity pattern."""
-    operating = form.matrix[:, np.flatnonzero(~form.master)]
-    busy = operating.getnnz(axis=1) > 0
-    sub_rows = np.flatnonzero(busy if left_out is None else busy & ~left_out)
-    master_rows = np.flatnonzero(~busy)
-    block = operating[sub_rows]  # sub rows x continuous columns: its components split them
-    graph = sp.bmat([[None, block], [block.T, None]], format="csr")
-    _, label = connected_components(graph, directed=False)
-    return sub_rows, master_rows, label[: len(sub_rows)], label[len(sub_rows) :]
-
-
-def _allowances(form: _Form, shared: np.ndarray) -> tuple[_Form, sp.csr_matrix, np.ndarray]:
-    r"""Split each `shared` row, :math:`L \le b^\top y + \sum_s a_s^\top x_s \le U`, that
-    joins the operations of two or more blocks s: a master column :math:`t_s` per block
-    (its allowance, within the least and most :math:`a_s^\top x_s` can be), the master row
-    :math:`L \le b^\top y + \sum_s t_s \le U`, and in block s the row
-    :math:`a_s^\top x_s - t_s` at most 0 (where U is finite), at least 0 (where L is). Any
-    plan is kept, with :math:`t_s = a_s^\top x_s`, so the optimum is; a horizon-wide
-    emissions budget then leaves one subproblem per period, where it would join them all
-    into one. The new form, the map from the model's columns to the allowances at them
-    (for a start), and the rows split."""
-    n, count = len(form.cost), len(form.row_lower)
-    if not shared.any():
-        return form, sp.csr_matrix((0, n)), np.array([], dtype=int)
-    _, _, _, column_label = _blocks(form, shared)
-    label = np.full(n, -1)
-    label[~form.master] = column_label
-    coo = form.matrix.tocoo()
-    operation = label[coo.col] >= 0
-    rows = [
-        row
-        for row in np.flatnonzero(shared)
-        if len(np.unique(label[coo.col[operation & (coo.row == row)]])) > 1
-    ]
-    moved = np.isin(coo.row, rows) & operation  # the operations' entries of the split rows
-    keep_row, keep_col, keep_val = coo.row[~moved], coo.col[~moved], coo.data[~moved]
-    extra_rows, extra_cols, extra_vals = [], [], []  # the blocks' rows
-    master_rows, master_cols = [], []  # +t_s in the split rows
-    low, high, row_low, row_high = [], [], [], []
-    for row in rows:
-        entries = np.flatnonzero(moved & (coo.row == row))
-        for block in np.unique(label[coo.col[entries]]):
-            mine = entries[label[coo.col[entries]] == block]
-            column, new_row = n + len(low), count + len(low)
-            values, columns = coo.data[mine], coo.col[mine]
-            least = np.minimum(values * form.lower[columns], values * form.upper[columns])
-            most = np.maximum(values * form.lower[columns], values * form.upper[columns])
-            low.append(least.sum())
-            high.append(most.sum())
-            extra_rows += [np.full(len(mine) + 1, new_row)]
-            extra_cols += [np.r_[columns, column]]
-            extra_vals += [np.r_[values, -1.0]]
-            master_rows.append(row)
-            master_cols.append(column)
-            row_low.append(-INF if form.row_lower[row] <= -INF else 0.0)
-            row_high.append(INF if form.row_upper[row] >= INF else 0.0)
-    added = len(low)
-    matrix = sp.csr_matrix(
-        (
-            np.concatenate([keep_val, np.ones(added), *extra_vals]),
-            (
-                np.concatenate([keep_row, master_rows, *extra_rows]).astype(np.int64),
-                np.concatenate([keep_col, master_cols, *extra_cols]).astype(np.int64),
-            ),
-        ),
-        shape=(count + added, n + added),
-    )
-    augmented = _Form(
-        matrix,
-        np.r_[form.cost, np.zeros(added)],
-        np.r_[form.lower, low],
-        np.r_[form.upper, high],
-        np.r_[form.row_lower, row_low],
-        np.r_[form.row_upper, row_high],
-        np.r_[form.master, np.ones(added, dtype=bool)],
-    )
-    return augmented, sp.csr_matrix(matrix[count:, :n]), np.array(rows, dtype=int)
 
 
 class Progress:
@@ -444,7 +301,6 @@ def benders(
         progress(f"start plan {best.objective:.10g}")
     slow = options.time_limit * HAND_OVER_TIME  # seconds: see HAND_OVER_STALL
     most, patience = (HAND_OVER_ROOT, started + slow) if hand_over else (None, math.inf)
-    longest = slow if hand_over else math.inf  # a MILP master's time
     lower_bound, iterations, gave_up = _root_phase(
         master, parts, evaluate, deadline, mip_gap, progress, most, patience
     )
@@ -453,29 +309,20 @@ def benders(
     masters = stalled = 0  # MILP masters; those in a row that raised the bound too little
     while True:
         masters += 1
-        before = lower_bound
-        limit_time(master, max(min(deadline - time.perf_counter(), longest), 1e-3))
+        before, began = lower_bound, time.perf_counter()
+        limit_time(master, max(deadline - time.perf_counter(), 1e-3))
         master.setOptionValue("mip_rel_gap", mip_gap / 2)
         # no solution left from the last solve: HiGHS 1.16 takes a fractional one as a MIP
         # start, repairs it, and (when presolve empties the model) reports that plan as
         # optimal at an objective and bound that leave out presolve's offset
         master.clearSolver()
         master.run()
-        cut_short = master.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
-        cut_short = cut_short and time.perf_counter() < deadline  # stopped at `longest`
         if master.getInfo().primal_solution_status != 2:
-            if cut_short:
-                _hand_over(
-                    progress,
-                    "a MILP master found no plan in a quarter of the time limit",
-                    parts,
-                    best,
-                )
             break  # out of time before the master found a plan
         lower_bound = max(lower_bound, parts.offset + float(master.getInfo().mip_dual_bound))
-        plans = _master_plans(master, parts)
-        plans += [(better, e) for p, e in plans if (better := parts.reallocated(p)) is not None]
-        found = [(plan, estimates, evaluate(plan)) for plan, estimates in plans]
+        found = [
+            (plan, estimates, evaluate(plan)) for plan, estimates in _master_plans(master, parts)
+        ]
         candidates = [Best.of(parts, plan, solved) for plan, _, solved in found]
         best = min([best, *candidates], key=lambda kept: kept.objective)
         gap = (best.objective - lower_bound) / max(abs(best.objective), 1e-9)
@@ -489,8 +336,8 @@ def benders(
         stalled = stalled + 1 if low else 0
         if hand_over and stalled == HAND_OVER_STALL:
             _hand_over(progress, f"{stalled} MILP masters barely raised its bound", parts, best)
-        if cut_short:
-            _hand_over(progress, "a MILP master took a quarter of the time limit", parts, best)
+        if hand_over and time.perf_counter() - began > slow:
+            _hand_over(progress, "a MILP master took over a quarter of the time limit", parts, best)
         added = [
             _add_cuts(master, parts, solved, plan, plan, guess) for plan, guess, solved in found
         ]
@@ -516,7 +363,7 @@ def _columns(parts: Decomposition, best: Best) -> np.ndarray:
     values[parts.master] = best.plan
     for sub, x in zip(parts.subproblems, best.operations, strict=True):
         values[sub.columns] = x
-    return values[: parts.allowance.shape[1]]  # the allowances are not the model's
+    return values
 
 
 def _start_plan(model: HighsModel, parts: Decomposition) -> np.ndarray | None:
@@ -524,7 +371,7 @@ def _start_plan(model: HighsModel, parts: Decomposition) -> np.ndarray | None:
     keep their bounds and the master's rows (a plan of a related model may not)."""
     if model.start is None:
         return None
-    plan = np.r_[model.start, parts.allowance @ model.start][parts.master]
+    plan = model.start[parts.master]
     tolerance = 1e-6 * np.maximum(1.0, np.abs(plan))
     integral = np.abs(plan - np.round(plan)) <= tolerance
     plan = np.where(parts.integer, np.round(plan), plan)

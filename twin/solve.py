@@ -228,9 +228,9 @@ class HighsModel:
 
     def _decomposed(self, options: SolverOptions, log_file: Path | None) -> SolveResult | None:
         """The Benders solve, or None where `auto` leaves the model to one branch and
-        bound: operations that do not split (one subproblem, as under a cost cap, which
-        ties operations to capex), a model the decomposition cannot solve, or a gap below
-        DECOMPOSE_GAP."""
+        bound: operations that do not split (one subproblem, as under a horizon-wide
+        emissions budget or a cost cap), a model the decomposition cannot solve, or a gap
+        below DECOMPOSE_GAP."""
         from twin.decompose import DecompositionError, HandOver, benders, split  # builds on this
 
         chosen = options.method == "benders"
