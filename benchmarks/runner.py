@@ -32,6 +32,7 @@ from benchmarks.progress import progress
 from twin.analysis import parallel_options, uncertainty_of
 from twin.config import compose_config, to_run_inputs
 from twin.model import build_model
+from twin.parallel import release_workers
 from twin.pareto import frontier
 from twin.plan import optimise
 from twin.results import extract_results
@@ -197,6 +198,8 @@ def _child(case: Case, queue) -> None:
         queue.put(measure(case))
     except Exception as error:  # a failing case is a row with status error, not a crash
         queue.put({"case": case.name, "status": "error", "message": repr(error)})
+    finally:
+        release_workers()  # else the case's process exits 300 s after its row
 
 
 def _progress(row: dict) -> str:

@@ -3,11 +3,13 @@ whatever happens to the others or to the worker that ran it."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import time
 
 import pytest
 
-from twin.parallel import ParallelError, ParallelOptions, chunks, run_tasks
+from twin.parallel import ParallelError, ParallelOptions, chunks, release_workers, run_tasks
 
 
 def _fails_on_three(task: int) -> int:
@@ -48,3 +50,23 @@ def test_an_unknown_backend_is_refused_by_name():
 def test_chunks_cover_every_item_once_in_order():
     assert chunks(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
     assert chunks([1], 4) == [[1]]
+
+
+def _fan_out_and_release() -> None:
+    """A child process's work: tasks on joblib's workers (each long enough that both
+    start), then the workers released."""
+    run_tasks(time.sleep, [1.0, 1.0], ParallelOptions("joblib", workers=2))
+    release_workers()
+
+
+def test_a_child_process_that_releases_its_workers_exits_at_once():
+    """joblib's idle workers would hold a child process (a benchmark case) at its exit for
+    their 300 s idle timeout (without `release_workers` this child is still alive after
+    30 s); released, it exits as soon as its work is done."""
+    process = multiprocessing.get_context("spawn").Process(target=_fan_out_and_release)
+    process.start()
+    process.join(timeout=30)
+    held = process.is_alive()
+    process.kill()
+    process.join()
+    assert not held and process.exitcode == 0
