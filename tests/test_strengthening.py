@@ -21,7 +21,7 @@ from twin.data import load_dataset
 from twin.model import build_model
 from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, CflpInstance, published_optimum, read_cflp
 from twin.orlib import to_dataset as orlib_dataset
-from twin.scenario import Scenario, SolverOptions
+from twin.scenario import STRENGTHENING, Scenario, SolverOptions
 from twin.solve import HighsModel, solve
 
 from .conftest import DATA, edited_toy
@@ -142,7 +142,7 @@ def test_symmetry_rows_order_identical_sites_and_keep_the_optimum(demand, existi
     from twin.model.symmetry import identical_sites
 
     ds = toy_with_twin_mills(demand, existing, cost)
-    without = replace(EXACT, strengthen=("flow_bounds", "linking"))
+    without = replace(EXACT, strengthen=tuple(f for f in STRENGTHENING if f != "symmetry"))
     built = build_model(ds, Scenario(solver=EXACT))
     assert identical_sites(built.data) == [["mill_city", "mill_city_b"]]
     assert len(built.model.site_symmetry) == 1
