@@ -18,7 +18,7 @@ from twin.decompose import Progress, _master, _master_plans, _root_phase, _start
 from twin.mcnd import MCND_SCENARIO, read_mcnd
 from twin.mcnd import to_dataset as mcnd_dataset
 from twin.model import build_model
-from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, read_cflp
+from twin.orlib import ORLIB_DIR, ORLIB_RECOURSE, read_cflp
 from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import Scenario, SolverOptions
 from twin.solve import HighsModel, solve
@@ -47,7 +47,7 @@ def test_benders_reaches_the_exact_optimum(tmp_path: Path, name: str):
         ds, scenario = load_dataset(DATA / "toy"), Scenario()
     else:
         ds = orlib_dataset(read_cflp(ORLIB_DIR / f"{name}.txt"), tmp_path / name)
-        scenario = ORLIB_SCENARIO
+        scenario = ORLIB_RECOURSE
     monolithic, benders = both(ds, scenario)
     assert benders.objective == pytest.approx(monolithic.objective, rel=1e-6)
     assert benders.bound <= benders.objective  # never above the plan, LP tolerances or not
@@ -177,7 +177,7 @@ def test_the_root_phase_bound_is_the_lp_relaxation_at_most(tmp_path: Path, name:
         ds, scenario = load_dataset(DATA / "toy"), Scenario()
     else:
         ds = orlib_dataset(read_cflp(ORLIB_DIR / f"{name}.txt"), tmp_path / name)
-        scenario = ORLIB_SCENARIO
+        scenario = ORLIB_RECOURSE
     built = build_model(ds, scenario)
     relaxed = HighsModel(built.model, relax=True)
     relaxed.highs.run()

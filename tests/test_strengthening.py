@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 
 from twin.data import load_dataset
 from twin.model import build_model
-from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, CflpInstance, published_optimum, read_cflp
+from twin.orlib import (
+    ORLIB_DIR,
+    ORLIB_RECOURSE,
+    ORLIB_SCENARIO,
+    CflpInstance,
+    published_optimum,
+    read_cflp,
+)
 from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import STRENGTHENING, Scenario, SolverOptions
 from twin.solve import HighsModel, solve
@@ -69,12 +76,25 @@ def facility_location(draw) -> CflpInstance:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instance=facility_location())
-def test_strengthening_keeps_the_optimum_of_random_facility_location(instance: CflpInstance):
+@given(instance=facility_location(), served=st.booleans())
+def test_strengthening_keeps_the_optimum_of_random_facility_location(
+    instance: CflpInstance, served: bool
+):
+    """Every customer served (infeasible where capacity falls short) or unmet at a penalty."""
     with tempfile.TemporaryDirectory() as directory:
         ds = orlib_dataset(instance, Path(directory) / "random")
-    plain, strong = (optimum(ds, ORLIB_SCENARIO, o) for o in (PLAIN, EXACT))
-    assert strong == pytest.approx(plain, rel=1e-7, abs=1e-6)
+    scenario = ORLIB_SCENARIO if served else ORLIB_RECOURSE
+    plain, strong = (
+        solve(build_model(ds, replace(scenario, solver=o)).model, o)[0] for o in (PLAIN, EXACT)
+    )
+    assert strong.status == plain.status
+    assert plain.status == (
+        "optimal"
+        if instance.capacities.sum() >= instance.demands.sum() or not served
+        else "infeasible"
+    )
+    if plain.status == "optimal":
+        assert strong.objective == pytest.approx(plain.objective, rel=1e-7, abs=1e-6)
 
 
 quantities = st.integers(min_value=0, max_value=400_000)
@@ -178,3 +198,41 @@ def test_a_given_plan_that_breaks_the_symmetry_order_still_operates():
     solved, _ = solve(built.model, EXACT)
     assert solved.status == "optimal"
     assert built.model.build["mill_city_b", 2030].value == 1
+
+
+def cover_terms(ds, scenario: Scenario) -> dict:
+    """(commodity, period) -> (lower bound, {variable name: coefficient}) of the cover rows."""
+    from pyomo.repn import generate_standard_repn
+
+    model = build_model(ds, scenario).model
+    rows = {}
+    for key, row in getattr(model, "cover", {}).items():
+        repn = generate_standard_repn(row.body)
+        names = (v.name for v in repn.linear_vars)
+        rows[key] = (row.lower, dict(zip(names, repn.linear_coefs, strict=True)))
+    return rows
+
+
+def test_cover_row_of_the_toy_by_hand():
+    """Flour in 2030: 150,000 t of demand, one existing 100,000 t mill; the mills' new
+    modules alive then (the hub's of 2025 and 2030, the city's of 2030) and the unmet
+    demand must cover the other 50,000 t. In 2025 the existing mill covers the 80,000 t."""
+    ds = load_dataset(DATA / "toy")
+    module = 100_000.0
+    builds = ("build[mill_city,2030]", "build[mill_hub,2025]", "build[mill_hub,2030]")
+    assert cover_terms(ds, Scenario()) == {
+        ("flour", 2030): (
+            50_000.0,
+            dict.fromkeys(builds, module) | {"unmet[cn_city,flour,2030]": 1},
+        )
+    }
+    # demand that must be served leaves no unmet term
+    assert cover_terms(ds, Scenario(allow_unmet=False)) == {
+        ("flour", 2030): (50_000.0, dict.fromkeys(builds, module))
+    }
+    assert cover_terms(ds, Scenario(solver=replace(EXACT, strengthen=("linking",)))) == {}
+
+
+def test_no_cover_row_where_existing_modules_cover_the_demand():
+    ds = edited_toy({("demand.csv", 3, "quantity"): 100_000})
+    assert cover_terms(ds, Scenario()) == {}

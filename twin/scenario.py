@@ -14,7 +14,7 @@ OBJECTIVES = ("cost", "carbon", "weighted")
 
 
 # families of twin.model that tighten the model and keep an optimum
-STRENGTHENING = ("flow_bounds", "linking", "symmetry")
+STRENGTHENING = ("flow_bounds", "linking", "symmetry", "cover")
 # one branch and bound, twin.decompose, or the decomposition where the operations split
 METHODS = ("auto", "monolithic", "benders")
 

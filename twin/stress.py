@@ -15,9 +15,10 @@ in-place changes and a warm re-solve from the previous basis:
 
 The rows are checked against the data they are scaled from when the evaluator is made, and
 `tests/test_stress.py` checks each kind of change against a model built anew for the
-future. The flow bounds and linking rows of `solver.strengthen` are left out: they are
-derived from the scenario's demand and would not follow it. Futures are split into one
-chunk per worker (`twin.parallel`), so each worker builds the model once.
+future. The strengthening of `solver.strengthen` is left out: flow bounds, linking and
+cover rows are derived from the scenario's demand and capacities and would not follow it.
+Futures are split into one chunk per worker (`twin.parallel`), so each worker builds the
+model once.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from twin.model.balance import add_balance
 from twin.model.bounds import flow_bounds
 from twin.model.capacity import add_capacity
 from twin.model.carbon import add_carbon, add_emissions
+from twin.model.cover import add_cover
 from twin.model.data import ModelData, prepare
 from twin.model.finance import add_finance, add_overnight_capex
 from twin.model.linking import add_linking
@@ -76,6 +77,8 @@ def build_model(ds: Dataset, scenario: Scenario) -> BuiltModel:
                 add_linking(m, data, bounds)
         if "symmetry" in strengthen:
             add_symmetry(m, data)
+        if "cover" in strengthen and scenario.has("capacity"):
+            add_cover(m, data)
     # The collector's pass over those objects is part of building (about a tenth of it at 1M
     # nonzeros): made here, where it is timed, not at some later allocation. For hundreds of
     # thousands of objects a full pass moves them to the oldest generation at once, where a

@@ -21,6 +21,7 @@ SECTIONS = (
     ("Strengthening: bounds from the data", "twin.model.bounds"),
     ("Strengthening: linking rows", "twin.model.linking"),
     ("Strengthening: identical sites", "twin.model.symmetry"),
+    ("Strengthening: cover rows", "twin.model.cover"),
     ("Objective", "twin.model.objective"),
     ("Discounting", "twin.model.discounting"),
     ("Rows stored as arrays", "twin.model.array_constraint"),
@@ -46,8 +47,8 @@ scheme, `family[index]`, so a solver message or a dual traces back to its family
 This page is generated from the modules' docstrings by `python -m twin.model.docs`.
 
 Strengthening families (`solver.strengthen`, all on by default) add bounds and rows that
-keep an optimal plan (flow bounds and linking rows hold for every plan, symmetry rows for
-one of each set of swapped plans), so they tighten the model without changing the
+keep an optimal plan (flow bounds, linking and cover rows hold for every plan, symmetry
+rows for one of each set of swapped plans), so they tighten the model without changing the
 optimum; switching them off gives the plain formulation (tests check that both have the
 same optimum on random instances).
 
