@@ -17,10 +17,12 @@ and the rest as in the capacity rows. The LP relaxation already implies the row;
 adds is a single row in which the integer modules meet the whole demand. Branch and bound
 derives from it what it cannot from the rows one by one: knapsack covers and mixed-integer
 rounding (MIR) cuts, such as "open one more warehouse, or buy or leave unmet the
-remainder" when the modules' capacities do not divide the demand. Where the LP relaxation
-builds a fraction of a module and buys the rest, the rounding is the MILP's gap. On
-OR-Library facility location (where all demand must be served) it lifts the root bound to
-within a small fraction of the optimum.
+remainder" when the modules' capacities do not divide the demand. Where demand must be
+served (no unmet term) and purchases cannot stand in, presolve rounds the row itself: with
+equal capacities U, at least :math:`\lceil D/U \rceil` warehouses open. On OR-Library
+capa at capacity 8,000 that lifts the root bound from 2.1 % below the optimum (the strong
+formulation's LP) to 0.06 % below it, and the instance is proven optimal, where without
+the row the bound was still 1.96 % short after 600 s.
 
 A row is written for each (k, p) with demand whose new modules could be needed: where the
 existing modules cannot cover :math:`D_{kp}` alone. Constraint `cover[k, p]`.
