@@ -4,6 +4,9 @@ location instances (Beasley 1988), solved through the same build and solve path 
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
 
 import pytest
 
@@ -27,3 +30,17 @@ def test_published_optimum_is_reproduced(name: str, optimum: float):
     summary = solve_instance(ORLIB_DIR / f"{name}.txt", time_limit=120)
     assert summary["status"] == "optimal"
     assert summary["objective"] == pytest.approx(optimum, rel=1e-6)
+
+
+def test_warehouses_that_cannot_serve_all_demand_are_infeasible():
+    """Every customer must be served, as the CFLP states: at a capacity of 100 per
+    warehouse, cap41's 16 warehouses hold 1,600 against 58,268 of demand."""
+    command = ["twin", "orlib", str(ORLIB_DIR / "cap41.txt"), "--capacity", "100", "--json"]
+    result = subprocess.run(
+        [sys.executable, "-m", *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["status"] == "infeasible"

@@ -71,7 +71,9 @@ def _summary(ds, sets) -> Table:
 
 
 def orlib(args: argparse.Namespace, console: Console) -> int:
-    """Solve an OR-Library CFLP instance with the model core; compare with its optimum."""
+    """Solve an OR-Library CFLP instance with the model core; compare with its optimum.
+    Warehouses that cannot serve all demand (a low `--capacity`) are `infeasible`: an
+    answer, not a failure."""
     from twin.orlib import OrlibError, solve_instance
 
     keys = ("status", "objective", "published_optimum", "gap", "build_s", "solve_s")
@@ -83,7 +85,7 @@ def orlib(args: argparse.Namespace, console: Console) -> int:
         args.json,
         console,
     )
-    return solved if solved == USER_ERROR else 0 if solved == "optimal" else 1
+    return solved if solved == USER_ERROR else 0 if solved in ("optimal", "infeasible") else 1
 
 
 def mcnd(args: argparse.Namespace, console: Console) -> int:
