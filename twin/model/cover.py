@@ -21,8 +21,9 @@ remainder" when the modules' capacities do not divide the demand. Where demand m
 served (no unmet term) and purchases cannot stand in, presolve rounds the row itself: with
 equal capacities U, at least :math:`\lceil D/U \rceil` warehouses open. On OR-Library
 capa at capacity 8,000 that lifts the root bound from 2.1 % below the optimum (the strong
-formulation's LP) to 0.06 % below it, and the instance is proven optimal, where without
-the row the bound was still 1.96 % short after 600 s.
+formulation's LP) to 0.06 % below it, and the instance is proven optimal in about 130 s;
+without the row (every customer served all the same) the bound is still 2.0 % short after
+200 s.
 
 A row is written for each (k, p) with demand whose new modules could be needed: where the
 existing modules cannot cover :math:`D_{kp}` alone. Constraint `cover[k, p]`.
