@@ -108,10 +108,13 @@ quantities = st.integers(min_value=0, max_value=400_000)
     existing=st.integers(min_value=0, max_value=3),
     carbon_price=st.sampled_from([0.0, 500.0]),
     closed=st.sampled_from([frozenset(), frozenset({"hub_city_rail"})]),
+    served=st.booleans(),
 )
 def test_strengthening_keeps_the_optimum_of_random_toy_plans(
-    demand, grain, rail_crossing, existing, carbon_price, closed
+    demand, grain, rail_crossing, existing, carbon_price, closed, served
 ):
+    """With unmet demand at a penalty, or every demand served (cover rows; the plan may then
+    be infeasible, with and without)."""
     ds = edited_toy(
         {
             ("demand.csv", 3, "quantity"): demand,
@@ -120,9 +123,15 @@ def test_strengthening_keeps_the_optimum_of_random_toy_plans(
             ("sites.csv", 2, "existing_modules"): existing,
         }
     )
-    scenario = Scenario(carbon_price=carbon_price, closed_links=closed)
-    plain, strong = (optimum(ds, scenario, o) for o in (PLAIN, EXACT))
-    assert strong == pytest.approx(plain, rel=1e-7, abs=1e-6)
+    scenario = Scenario(carbon_price=carbon_price, closed_links=closed, allow_unmet=not served)
+    plain, strong = (
+        solve(build_model(ds, replace(scenario, solver=o)).model, o)[0] for o in (PLAIN, EXACT)
+    )
+    assert strong.status == plain.status
+    if plain.status == "optimal":
+        assert strong.objective == pytest.approx(plain.objective, rel=1e-7, abs=1e-6)
+    else:
+        assert served and plain.status == "infeasible"
 
 
 @pytest.mark.slow
@@ -214,25 +223,18 @@ def cover_terms(ds, scenario: Scenario) -> dict:
 
 
 def test_cover_row_of_the_toy_by_hand():
-    """Flour in 2030: 150,000 t of demand, one existing 100,000 t mill; the mills' new
-    modules alive then (the hub's of 2025 and 2030, the city's of 2030) and the unmet
-    demand must cover the other 50,000 t. In 2025 the existing mill covers the 80,000 t."""
+    """Flour in 2030, every demand served: 150,000 t, one existing 100,000 t mill; the mills'
+    new modules alive then (the hub's of 2025 and 2030, the city's of 2030) must cover the
+    other 50,000 t. In 2025 the existing mill covers the 80,000 t. Where unmet demand may
+    stand in, no plan needs a module: no row."""
     ds = load_dataset(DATA / "toy")
-    module = 100_000.0
     builds = ("build[mill_city,2030]", "build[mill_hub,2025]", "build[mill_hub,2030]")
-    assert cover_terms(ds, Scenario()) == {
-        ("flour", 2030): (
-            50_000.0,
-            dict.fromkeys(builds, module) | {"unmet[cn_city,flour,2030]": 1},
-        )
-    }
-    # demand that must be served leaves no unmet term
-    assert cover_terms(ds, Scenario(allow_unmet=False)) == {
-        ("flour", 2030): (50_000.0, dict.fromkeys(builds, module))
-    }
-    assert cover_terms(ds, Scenario(solver=replace(EXACT, strengthen=("linking",)))) == {}
+    served = Scenario(allow_unmet=False)
+    assert cover_terms(ds, served) == {("flour", 2030): (50_000.0, dict.fromkeys(builds, 1e5))}
+    assert cover_terms(ds, Scenario()) == {}
+    assert cover_terms(ds, replace(served, solver=replace(EXACT, strengthen=("linking",)))) == {}
 
 
 def test_no_cover_row_where_existing_modules_cover_the_demand():
     ds = edited_toy({("demand.csv", 3, "quantity"): 100_000})
-    assert cover_terms(ds, Scenario()) == {}
+    assert cover_terms(ds, Scenario(allow_unmet=False)) == {}
