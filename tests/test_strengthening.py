@@ -37,8 +37,13 @@ EXACT = SolverOptions(time_limit=60, mip_gap=1e-9)
 PLAIN = replace(EXACT, strengthen=())
 
 
+def outcome(ds, scenario: Scenario, options: SolverOptions):
+    """The solve of `ds` under `scenario` with the solver `options`."""
+    return solve(build_model(ds, replace(scenario, solver=options)).model, options)[0]
+
+
 def optimum(ds, scenario: Scenario, options: SolverOptions) -> float:
-    solved, _ = solve(build_model(ds, replace(scenario, solver=options)).model, options)
+    solved = outcome(ds, scenario, options)
     assert solved.status == "optimal", solved.message
     return solved.objective
 
@@ -84,9 +89,7 @@ def test_strengthening_keeps_the_optimum_of_random_facility_location(
     with tempfile.TemporaryDirectory() as directory:
         ds = orlib_dataset(instance, Path(directory) / "random")
     scenario = ORLIB_SCENARIO if served else ORLIB_RECOURSE
-    plain, strong = (
-        solve(build_model(ds, replace(scenario, solver=o)).model, o)[0] for o in (PLAIN, EXACT)
-    )
+    plain, strong = (outcome(ds, scenario, o) for o in (PLAIN, EXACT))
     assert strong.status == plain.status
     assert plain.status == (
         "optimal"
@@ -124,9 +127,7 @@ def test_strengthening_keeps_the_optimum_of_random_toy_plans(
         }
     )
     scenario = Scenario(carbon_price=carbon_price, closed_links=closed, allow_unmet=not served)
-    plain, strong = (
-        solve(build_model(ds, replace(scenario, solver=o)).model, o)[0] for o in (PLAIN, EXACT)
-    )
+    plain, strong = (outcome(ds, scenario, o) for o in (PLAIN, EXACT))
     assert strong.status == plain.status
     if plain.status == "optimal":
         assert strong.objective == pytest.approx(plain.objective, rel=1e-7, abs=1e-6)

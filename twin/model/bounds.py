@@ -94,7 +94,7 @@ def flow_bounds(data: ModelData) -> FlowBounds:
         used_total[k, p] += quantity
     for s, p in data.site_periods:
         site = data.sites[s]
-        size = data.available(s) * float(data.tech[site.technology]["module_size"])
+        size = data.module_size(s)
         most = size * site_most_modules(data, s, p)
         existing = size * data.existing_alive.get((s, p), 0)
         if not data.scenario.has("capacity"):  # activity bounded by nothing

@@ -34,10 +34,7 @@ from twin.model.variables import installed_terms
 def add_capacity(m: pyo.ConcreteModel, data: ModelData) -> None:
     """Capacity rows (one per site-period) and module limits (one per site-period with new
     modules alive), as arrays (`ArrayConstraint`)."""
-    size = {
-        s: data.available(s) * float(data.tech[site.technology]["module_size"])
-        for s, site in data.sites.items()
-    }
+    size = {s: data.module_size(s) for s in data.sites}
     capacity, room = [], []  # activity - size x new modules <= size x existing modules
     growing, modules, free = [], [], []  # new modules <= most modules - existing modules
     for (s, p), activity in zip(m.site_periods, m.activity.values(), strict=True):

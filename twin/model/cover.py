@@ -54,10 +54,8 @@ def add_cover(m: pyo.ConcreteModel, data: ModelData) -> None:
     terms: dict[tuple[str, int], list] = defaultdict(list)
     existing: dict[tuple[str, int], float] = defaultdict(float)
     stand_in: dict[tuple[str, int], float] = defaultdict(float)  # most bought or unmet
-    size = {
-        s: data.available(s) * float(data.tech[site.technology]["module_size"])
-        for s, site in data.sites.items()
-    }
+    growing: set[tuple[str, int]] = set()  # (k, p) whose producers may have new modules
+    size = {s: data.module_size(s) for s in data.sites}
     for (s, p), activity in zip(m.site_periods, m.activity.values(), strict=True):
         alive, built = installed_terms(m, s, p)
         for k, coefficient in data.recipe[data.sites[s].technology]:
@@ -66,6 +64,8 @@ def add_cover(m: pyo.ConcreteModel, data: ModelData) -> None:
             if coefficient > 0:  # a producer: its most output, by modules
                 existing[k, p] += coefficient * size[s] * alive
                 terms[k, p] += [(coefficient * size[s], build) for build in built]
+                if built:
+                    growing.add((k, p))
             else:  # a consumer: what it uses must be covered too
                 terms[k, p].append((coefficient, activity))
     for (_, k, p), var in [*m.buy.items(), *m.unmet.items()]:
@@ -75,14 +75,10 @@ def add_cover(m: pyo.ConcreteModel, data: ModelData) -> None:
     rows = {
         key: (terms[key], amount - existing[key])
         for key, amount in demand.items()
-        if amount > existing[key] + stand_in[key] and any(_is_build(v, m) for _, v in terms[key])
+        if key in growing and amount > existing[key] + stand_in[key]
     }
     if not rows:
         return
     m.cover = pyo.Constraint(
         sorted(rows), rule=lambda _, k, p: linear(rows[k, p][0]) >= rows[k, p][1]
     )
-
-
-def _is_build(var, m: pyo.ConcreteModel) -> bool:
-    return var.parent_component() is m.build

@@ -112,6 +112,12 @@ class ModelData:
         """Share of an asset's capacity that may be used (a what-if cut; 1 by default)."""
         return self.scenario.availability.get(asset_id, 1.0)
 
+    def module_size(self, site_id: str) -> float:
+        """Most activity per module of a site: its technology's module size times the share
+        of it available (capacity rows, flow bounds, linking and cover rows alike)."""
+        technology = self.sites[site_id].technology
+        return self.available(site_id) * float(self.tech[technology]["module_size"])
+
     def lifetime(self, site_id: str) -> int:
         return int(self.tech[self.sites[site_id].technology]["lifetime_years"])
 

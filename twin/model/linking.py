@@ -96,7 +96,7 @@ def _new_producers(m: pyo.ConcreteModel, data: ModelData) -> dict:
         if not alive:
             continue
         site = data.sites[s]
-        size = data.available(s) * float(data.tech[site.technology]["module_size"])
+        size = data.module_size(s)
         builds = [m.build[s, q] for q in alive]
         for k, coefficient in data.recipe[site.technology]:
             if coefficient > 0:
