@@ -107,6 +107,14 @@ CASES = (
         )
     ),
     Case("eaeu_china_pareto", FULL, "pareto", "analysis=pareto", mip_gap=0.002, alone=False),
+    Case(  # the same frontier by emission budgets: dents found, but a branch and bound each
+        "eaeu_china_pareto_epsilon",
+        FULL,
+        "pareto",
+        "analysis=pareto scenario.pareto_method=epsilon",
+        mip_gap=0.002,
+        alone=False,
+    ),
     Case("synthetic_2_lp", SMOKE, "synthetic", "2", relax=True),
     Case("synthetic_2", SMOKE, "synthetic", "2", time_limit=30, mip_gap=0.01),
     *(
@@ -153,9 +161,11 @@ def select(tier: str, name: str | None = None) -> list[Case]:
     return cases
 
 
-def scenario_points(case: Case) -> int:
-    """The points of the frontier `twin run <source>` draws (scenario.pareto_points)."""
-    return int(compose_config(case.source.split()).scenario.pareto_points)
+def frontier_settings(case: Case) -> tuple[int, str]:
+    """The points of the frontier `twin run <source>` draws, and its method between the ends
+    (scenario.pareto_points, scenario.pareto_method)."""
+    settings = compose_config(case.source.split()).scenario
+    return int(settings.pareto_points), str(settings.pareto_method)
 
 
 def scratch() -> tempfile.TemporaryDirectory:

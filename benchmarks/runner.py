@@ -27,7 +27,7 @@ from queue import Empty
 import pandas as pd
 import pyomo.environ as pyo
 
-from benchmarks.cases import Case, scenario_points, scratch
+from benchmarks.cases import Case, frontier_settings, scratch
 from benchmarks.progress import progress
 from twin.analysis import parallel_options, uncertainty_of
 from twin.config import compose_config, to_run_inputs
@@ -108,7 +108,8 @@ def measure_frontier(case: Case) -> dict:
         ds, scenario, _ = case.inputs(Path(directory))
         start = time.perf_counter()
         parallel = parallel_options(compose_config(case.source.split()))
-        points = frontier(ds, scenario, scenario_points(case), case.name, parallel)
+        count, method = frontier_settings(case)
+        points = frontier(ds, scenario, count, case.name, parallel, method)
         seconds = time.perf_counter() - start
     statuses = [point.run.solved.status for point in points]
     gaps = [point.run.solved.gap for point in points]  # None: a point without a plan

@@ -190,7 +190,10 @@ def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: P
 def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
     if scenario.carbon_cap_pct is not None:
         raise ConfigError("analysis=pareto spans every emission level: unset carbon_cap_pct")
-    points = frontier(ds, scenario, cfg.scenario.pareto_points, run_id, parallel_options(cfg))
+    settings = cfg.scenario
+    points = frontier(
+        ds, scenario, settings.pareto_points, run_id, parallel_options(cfg), settings.pareto_method
+    )
     table = pareto_table(points, run_id)
     others = {
         f"{PARETO_DIR}/point_{p.point}": p.run for p in points[1:] if p.run.results is not None

@@ -76,7 +76,8 @@ class ScenarioConfig:
     max_import_share: float | None = None  # of critical commodities used in the bloc
     bloc: str = "EAEU"
     demand_growth: float = 1.0  # multiplier on every demand quantity
-    pareto_points: int = 7  # points of the cost-carbon frontier (analysis=pareto)
+    pareto_points: int = 7  # points of the cost-carbon frontier (analysis=pareto), at most
+    pareto_method: str = "weighted"  # between its ends: weighted (carbon prices) / epsilon
     risk: RiskConfig = field(default_factory=RiskConfig)  # analysis=stochastic
 
 

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from twin.analysis import ANALYSES
 from twin.parallel import BACKENDS
+from twin.pareto import METHODS as PARETO_METHODS
 from twin.scenario import FAMILIES, METHODS, OBJECTIVES, STRENGTHENING
 from twin.uncertainty import MAX_FUTURES
 
@@ -112,6 +113,7 @@ RULES: dict[str, Rule] = {
     "scenario.pareto_points": Rule(
         lambda value: isinstance(value, int) and value >= 2, "must be a whole number >= 2"
     ),
+    "scenario.pareto_method": one_of(PARETO_METHODS),
     "corridor.crossing_capacity.*": NON_NEGATIVE,
     "corridor.tariff.*": NON_NEGATIVE,
     "corridor.border_delay_cost.*": NON_NEGATIVE,

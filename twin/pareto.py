@@ -1,4 +1,4 @@
-"""The cost-carbon Pareto frontier by the epsilon-constraint method.
+"""The cost-carbon Pareto frontier: its two ends, then the points between them.
 
 Endpoints with a tie-break, so that neither is, within the gap, a dominated plan (one of the
 same cost with more emissions, or of the same emissions at a higher cost):
@@ -10,16 +10,44 @@ same cost with more emissions, or of the same emissions at a higher cost):
   it starts from, and lies within :math:`1.5\\tau` of the least cost);
 - carbon end: least emissions :math:`E^*` (the `carbon` objective, which still values unmet
   demand) at cost :math:`C_E`; then least :math:`E + \\delta\\, cost` with
-  :math:`\\delta = \\tau E^* / (2 C_E)` (`Scenario.cost_weight`), likewise;
+  :math:`\\delta = \\tau E^* / (2 C_E)` (`Scenario.cost_weight`), likewise (with
+  :math:`E_C` for :math:`E^*` where the least emissions are zero: a zero weight would
+  leave the cost out, and any plan without emissions would do);
 
 with :math:`\\tau` the solver's relative gap (at least 1e-6). Each tie-break is a solve as hard
 as a plan, where a lexicographic second stage (the other objective under a cap on the first)
-was often the slowest solve of a frontier. Between the ends, evenly spaced emission budgets
-over the horizon (tCO2e), each solved for least cost from the tightest budget to the
-loosest, each starting from its neighbour's plan (which keeps within the next, looser
-budget); the budgets are split into one such chain per worker (`twin.parallel`), each
-chain starting from the carbon end's plan.
-Cost never falls as the budget tightens, up to the MIP gap: the gap must be well below the
+was often the slowest solve of a frontier.
+
+Between the ends, by one of two methods (`scenario.pareto_method`):
+
+- `weighted` (the default): carbon prices found by the non-inferior set estimation
+  (Cohon, *Multiobjective Programming and Planning*, 1978). Two neighbouring points A and B
+  give the price :math:`\\lambda = (C_B - C_A) / (E_A - E_B)` of the segment between them;
+  the least :math:`cost + \\lambda E` is a plan on or below that segment. Below it, it is a
+  new point and splits the segment in two; on it (no plan is cheaper at that price, within
+  the gap), the segment is an edge of the frontier's convex hull and is not searched again.
+  A plan below the segment with fewer emissions than the carbon end is not a point (the
+  carbon end values unmet demand at the reference carbon price; dearer prices leave demand
+  unmet instead), but it shows the carbon end is off the hull, and the segment from A to
+  it is searched instead. The longest open segments (up to the carbon end) are searched
+  first, a round at a time, the round's solves on `parallel`'s workers; which segments a
+  round takes does not depend on the workers. Each point is the least-cost plan at its
+  carbon price (`carbon_price`) within the gap :math:`\\tau` on
+  :math:`W = cost + \\lambda E`, so its cost is within :math:`\\tau W` of the least cost
+  at its emissions (on the reference data W is 1.0-1.2 times the cost at the prices whose
+  plans are points; asking the gap :math:`\\tau C / W` instead made a search at 447 USD/t
+  ten times slower, 87 s against 8.5 s). That problem splits by period, so the
+  decomposition solves it, where a budget needs one branch and bound. The points are the
+  frontier's supported points: a plan in a dent of the frontier is not found, and where
+  the hull has fewer vertices than asked for, the frontier has fewer points.
+- `epsilon`: evenly spaced emission budgets over the horizon (tCO2e), each solved for least
+  cost from the tightest budget to the loosest, each starting from its neighbour's plan
+  (which keeps within the next, looser budget); the budgets are split into one such chain
+  per worker (`twin.parallel`), each chain starting from the carbon end's plan. A budget
+  joins every period, so each point is one branch and bound, often left at the time
+  limit on the reference data (benchmarks/README.md, round 12).
+
+Cost never falls as emissions fall, up to the MIP gap: the gap must be well below the
 frontier's cost span (on the reference data the whole frontier spans under 2 % of
 total cost, so a 1 % gap blurs it; the default 0.2 % resolves it).
 """
@@ -42,6 +70,7 @@ from twin.scenario import Scenario
 from twin.solve import SolveResult
 
 HEADLINE = ("value_added", "jobs", "unmet_demand")
+METHODS = ("weighted", "epsilon")
 SERIAL = ParallelOptions(backend="serial")
 log = logging.getLogger(__name__)  # a line per solve: a frontier takes minutes (app.log too)
 
@@ -49,9 +78,19 @@ log = logging.getLogger(__name__)  # a line per solve: a frontier takes minutes 
 @dataclass
 class ParetoPoint:
     point: int
-    kind: str  # cost_optimal / epsilon / carbon_optimal
-    carbon_cap: float | None  # tCO2e over the horizon
+    kind: str  # cost_optimal / weighted / epsilon / carbon_optimal
+    carbon_cap: float | None  # tCO2e over the horizon (epsilon points)
     run: PlanRun
+    carbon_price: float | None = None  # currency per tCO2e (weighted points)
+    start: dict[str, float] | None = None  # its plan by variable name: a neighbour's start
+
+    @property
+    def cost(self) -> float:
+        return self.run.results.cost
+
+    @property
+    def emissions(self) -> float:
+        return self.run.results.emissions_t
 
 
 def frontier(
@@ -60,30 +99,30 @@ def frontier(
     points: int,
     run_id: str,
     parallel: ParallelOptions = SERIAL,
+    method: str = "weighted",
 ) -> list[ParetoPoint]:
-    """`points` plans from least cost to least carbon (only the two first stages when one
-    of them has no solution); the interior points on `parallel`'s workers."""
+    """Up to `points` plans from least cost to least carbon, the points between the ends by
+    `method` on `parallel`'s workers (only the two first stages when one of them has no
+    solution)."""
     if points < 2:
         raise ValueError(f"a frontier needs at least 2 points, got {points}")
+    if method not in METHODS:
+        raise ValueError(f"a frontier's method is one of {list(METHODS)}, not {method!r}")
     tolerance = max(scenario.solver.mip_gap, 1e-6)
     cost_first = replace(scenario, objective="cost", emissions_budget=None, cost_cap=None)
 
-    def solve(
-        point: int, kind: str, cap: float | None, start: ParetoPoint | None, **changes
-    ) -> ParetoPoint:
-        """One point; `start` is a plan that satisfies its constraints (a MIP start)."""
-        name = f"{scenario.name}:pareto_{point}"
-        variant = replace(cost_first, name=name, emissions_budget=cap, **changes)
-        values = start.run.highs.values() if start is not None else None
+    def solve(point: int, kind: str, start: ParetoPoint | None, **changes) -> ParetoPoint:
+        """One end; `start` is a plan that satisfies its constraints (a MIP start)."""
+        label = f"pareto_{kind}"
+        variant = replace(cost_first, name=f"{scenario.name}:{label}", **changes)
         began = time.perf_counter()
-        run = optimise(ds, variant, f"{run_id}:pareto_{point}", start=values)
+        values = start.start if start is not None else None
+        run = optimise(ds, variant, f"{run_id}:{label}", start=values)
         least = f"least {variant.objective}"
         if variant.objective == "weighted":
             least = "least cost with carbon as a tie-break"
         elif variant.cost_weight:
             least = "least carbon with cost as a tie-break"
-        elif cap is not None:
-            least += f" within {cap:,.0f} tCO2e"
         seconds = time.perf_counter() - began
         log.info(
             "pareto point %d of %d, %s: %s in %.1f s",
@@ -93,35 +132,139 @@ def frontier(
             run.solved.status,
             seconds,
         )
-        return ParetoPoint(point, kind, cap, run)
+        plan = run.highs.values() if run.results is not None else None
+        return ParetoPoint(point, kind, None, run, start=plan)
 
-    cheapest = solve(0, "cost_optimal", None, None)
-    cleanest = solve(points - 1, "carbon_optimal", None, None, objective="carbon")
+    cheapest = solve(0, "cost_optimal", None)
+    cleanest = solve(points - 1, "carbon_optimal", None, objective="carbon")
     if cheapest.run.results is None or cleanest.run.results is None:
         return [cheapest, cleanest]  # the table and the run record say which failed
     # each tie-break starts from the plan it refines
-    cost, emissions = cheapest.run.results.cost, cheapest.run.results.emissions_t
-    weight = tolerance * cost / (2 * max(emissions, 1e-9))
-    high = solve(0, "cost_optimal", None, cheapest, objective="weighted", carbon_weight=weight)
-    cost, emissions = cleanest.run.results.cost, cleanest.run.results.emissions_t
-    weight = tolerance * emissions / (2 * max(cost, 1e-9))
-    low = solve(
-        points - 1, "carbon_optimal", None, cleanest, objective="carbon", cost_weight=weight
-    )
-    ends = [
+    weight = tolerance * cheapest.cost / (2 * max(cheapest.emissions, 1e-9))
+    high = solve(0, "cost_optimal", cheapest, objective="weighted", carbon_weight=weight)
+    least = cleanest.emissions if cleanest.emissions > 0 else cheapest.emissions
+    weight = tolerance * least / (2 * max(cleanest.cost, 1e-9))
+    low = solve(points - 1, "carbon_optimal", cleanest, objective="carbon", cost_weight=weight)
+    top, bottom = (
         refined if refined.run.results is not None else first
         for refined, first in ((high, cheapest), (low, cleanest))
-    ]
-    top, bottom = (p.run.results.emissions_t for p in ends)
-    caps = np.linspace(top, bottom, points)[1:-1]
+    )
+    between = _weighted_points if method == "weighted" else _epsilon_points
+    middle = between(ds, cost_first, run_id, (top, bottom), points - 2, parallel)
+    for number, point in enumerate(middle, start=1):
+        point.point = number
+    bottom.point = len(middle) + 1
+    return [top, *middle, bottom]
+
+
+def _weighted_points(
+    ds: Dataset,
+    cost_first: Scenario,
+    run_id: str,
+    ends: tuple[ParetoPoint, ParetoPoint],
+    count: int,
+    parallel: ParallelOptions,
+) -> list[ParetoPoint]:
+    """Up to `count` supported points between the ends, from the most emissions to the
+    least, by the non-inferior set estimation (module docstring)."""
+    top, bottom = ends
+    span_e = top.emissions - bottom.emissions
+    span_c = bottom.cost - top.cost
+    if span_e <= 1e-9 * max(abs(top.emissions), 1.0) or span_c <= 0:
+        return []  # no trade-off: one end is as cheap or as clean as the other
+
+    def length(segment: tuple[ParetoPoint, ParetoPoint]) -> float:
+        """Its length on the frontier's scales, only the part up to the carbon end."""
+        a, b = segment
+        inside = min(1.0, (a.emissions - bottom.emissions) / (a.emissions - b.emissions))
+        return inside * ((a.emissions - b.emissions) / span_e + (b.cost - a.cost) / span_c)
+
+    found: list[ParetoPoint] = []
+    place: dict[int, float] = {}  # a point's emissions, or its segment's middle
+    segments = [ends]
+    while segments and len(found) < count:
+        segments.sort(key=length, reverse=True)
+        batch, segments = segments[: count - len(found)], segments[count - len(found) :]
+        prices = [(b.cost - a.cost) / (a.emissions - b.emissions) for a, b in batch]
+        tasks = []
+        for (a, _), price in zip(batch, prices, strict=True):
+            label = f"pareto_price_{price:.6g}"  # the point's number is known at the end
+            variant = replace(
+                cost_first,
+                name=f"{cost_first.name}:{label}",
+                objective="weighted",
+                carbon_weight=price,
+            )
+            tasks.append((ds, variant, f"{run_id}:{label}", a.start))
+        outcomes = run_tasks(_solve, tasks, parallel)
+        for (a, b), price, outcome in zip(batch, prices, outcomes, strict=True):
+            run, plan = outcome.value if outcome.ok else (_failed(cost_first, outcome.error), None)
+            point = ParetoPoint(0, "weighted", None, run, carbon_price=price, start=plan)
+            verdict = _verdict(point, a, b, bottom)
+            log.info(
+                "pareto, least cost at %s per tCO2e: %s in %.1f s, %s",
+                f"{price:,.2f}",
+                run.solved.status,
+                sum(run.timings.values()),
+                verdict,
+            )
+            if verdict == NEW:
+                place[id(point)] = point.emissions
+                segments += [(a, point), (point, b)]
+            elif verdict == BEYOND:
+                segments.append((a, point))  # the hull towards it, up to the carbon end
+            elif verdict == NO_PLAN:  # in the table, which says why; the segment unsearched
+                place[id(point)] = (a.emissions + b.emissions) / 2
+            if verdict in (NEW, NO_PLAN):
+                found.append(point)
+    return sorted(found, key=lambda point: -place[id(point)])
+
+
+NEW, BEYOND, EDGE, NO_PLAN = (
+    "a new point",
+    "below the segment, beyond the carbon end",
+    "an edge of the hull",
+    "no plan",
+)
+
+
+def _verdict(point: ParetoPoint, a: ParetoPoint, b: ParetoPoint, bottom: ParetoPoint) -> str:
+    """What the least cost at the price of segment a-b says of it.
+
+    A plan below the segment and between its ends is a new point. One below it but with
+    fewer emissions than the carbon end (the least-carbon plan values unmet demand at the
+    reference carbon price, so dearer prices leave demand unmet) is not on this frontier,
+    but it shows that the carbon end is not on the hull: the segment from a to it is
+    searched next. None below: the segment is an edge of the hull, within the gap."""
+    if point.run.results is None:
+        return NO_PLAN
+    price = point.carbon_price
+    on_segment = a.cost + price * a.emissions
+    below = point.cost + price * point.emissions < on_segment - 1e-9 * abs(on_segment)
+    if not below or point.emissions >= a.emissions:
+        return EDGE
+    if point.emissions < bottom.emissions:
+        return BEYOND
+    return NEW if point.emissions > b.emissions else EDGE
+
+
+def _epsilon_points(
+    ds: Dataset,
+    cost_first: Scenario,
+    run_id: str,
+    ends: tuple[ParetoPoint, ParetoPoint],
+    count: int,
+    parallel: ParallelOptions,
+) -> list[ParetoPoint]:
+    """`count` least-cost points under evenly spaced emission budgets between the ends."""
+    caps = np.linspace(ends[0].emissions, ends[1].emissions, count + 2)[1:-1]
     # from the tightest budget to the loosest, each plan keeps within the next budget, so it
     # starts the next solve; the budgets are split into one such chain per worker, each
     # chain starting from the carbon end's plan (it keeps within every budget)
     order = list(reversed(range(len(caps))))  # tightest first
     chains = chunks(order, parallel.worker_count())
-    start = ends[1].run.highs.values()
     tasks = [
-        (ds, cost_first, scenario.name, run_id, [(i + 1, float(caps[i])) for i in chain], start)
+        (ds, cost_first, run_id, [(i + 1, float(caps[i])) for i in chain], ends[1].start)
         for chain in chains
     ]
     solved: dict[int, PlanRun] = {}
@@ -129,38 +272,56 @@ def frontier(
         if outcome.ok:
             solved |= outcome.value
             continue
-        failed = SolveResult(status="error", message=outcome.error.splitlines()[-1])
         for i in chain:  # the worker failed: points without a plan, and why
-            solved[i + 1] = PlanRun(cost_first, None, failed, None)  # type: ignore[arg-type]
+            solved[i + 1] = _failed(cost_first, outcome.error)
     middle = []
     for i, cap in enumerate(caps):
         run = solved[i + 1]
         log.info(
             "pareto point %d of %d, least cost within %s tCO2e: %s in %.1f s",
             i + 2,
-            points,
+            count + 2,
             f"{cap:,.0f}",
             run.solved.status,
             sum(run.timings.values()),
         )
         middle.append(ParetoPoint(i + 1, "epsilon", float(cap), run))
-    return [ends[0], *middle, ends[1]]
+    return middle
+
+
+def _solve(task: tuple) -> tuple[PlanRun, dict[str, float] | None]:
+    """One point in a worker: its run without model and solver, and its plan (a start)."""
+    ds, variant, run_id, start = task
+    run = optimise(ds, variant, run_id, start=start)
+    plan = run.highs.values() if run.results is not None else None
+    return _portable(run), plan
 
 
 def _epsilon_chain(task: tuple) -> dict[int, PlanRun]:
-    """Interior points solved in turn, tightest budget first, each from the last plan;
-    returned without their models and solvers (they do not cross processes), with their
-    tables, KPIs and timings."""
-    ds, cost_first, name, run_id, budgets, start = task
+    """Interior points solved in turn, tightest budget first, each from the last plan."""
+    ds, cost_first, run_id, budgets, start = task
     out = {}
     for point, cap in budgets:
-        variant = replace(cost_first, name=f"{name}:pareto_{point}", emissions_budget=cap)
-        run = optimise(ds, variant, f"{run_id}:pareto_{point}", start=start)
+        label = f"pareto_{point}"
+        variant = replace(cost_first, name=f"{cost_first.name}:{label}", emissions_budget=cap)
+        run = optimise(ds, variant, f"{run_id}:{label}", start=start)
         if run.results is not None:
             start = run.highs.values()
-        solved = replace(run.solved, duals={})  # keyed by the model's rows: used, dropped
-        out[point] = PlanRun(run.scenario, None, solved, None, run.results, run.kpis, run.timings)  # type: ignore[arg-type]
+        out[point] = _portable(run)
     return out
+
+
+def _portable(run: PlanRun) -> PlanRun:
+    """A run without its model and solver (they do not cross processes), with its tables,
+    KPIs and timings."""
+    solved = replace(run.solved, duals={})  # keyed by the model's rows: used, dropped
+    return PlanRun(run.scenario, None, solved, None, run.results, run.kpis, run.timings)  # type: ignore[arg-type]
+
+
+def _failed(scenario: Scenario, error: str) -> PlanRun:
+    """A point whose worker failed: no plan, and the error's last line as the reason."""
+    failed = SolveResult(status="error", message=error.splitlines()[-1])
+    return PlanRun(scenario, None, failed, None)  # type: ignore[arg-type]
 
 
 def pareto_table(points: list[ParetoPoint], run_id: str) -> pd.DataFrame:
@@ -173,6 +334,7 @@ def pareto_table(points: list[ParetoPoint], run_id: str) -> pd.DataFrame:
             "point": item.point,
             "kind": item.kind,
             "carbon_cap": item.carbon_cap,
+            "carbon_price": item.carbon_price,
             "status": run.solved.status,
             "gap": run.solved.gap,
         }

@@ -328,7 +328,10 @@ def pareto(frame: pd.DataFrame, currency: str) -> go.Figure:
         text=[f"{p}" for p in frame["point"]],
         textposition="top right",
         marker={"size": 9, "color": "#2e7d32"},
-        customdata=frame["kind"],
+        customdata=[  # a weighted point is the least-cost plan at its carbon price
+            kind if pd.isna(price) else f"{kind}, at {price:,.0f} {currency}/tCO2e"
+            for kind, price in zip(frame["kind"], frame["carbon_price"], strict=True)
+        ],
         hovertemplate=(
             "point %{text} (%{customdata})<br>%{x:.2f} Mt CO2e, %{y:.3f} bn "
             + currency

@@ -119,6 +119,7 @@ ANALYSIS_TABLES: dict[str, dict[str, str]] = {
         "point": "int64",
         "kind": ID,
         "carbon_cap": VALUE,
+        "carbon_price": VALUE,
         "status": ID,
         "emissions_t": VALUE,
         "cost": VALUE,

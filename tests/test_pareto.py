@@ -1,0 +1,207 @@
+"""The cost-carbon frontier (`twin.pareto`), on a market solvable by hand.
+
+One market of 100 t (region B), served from A by one module (100 t) of one of four
+technologies, one period of one year, money not discounted. Each technology's plan, by
+capex and emissions:
+
+    dirty (1,000, 10 t)   medium (1,200, 5 t)   dented (1,700, 3 t)   clean (2,000, 0 t)
+
+All four are Pareto-optimal (none is both dearer and dirtier than another). The convex hull of
+the frontier has three vertices, dirty, medium and clean: on the segment medium-clean, 3 t
+costs 1,520, below `dented`. The carbon prices of the hull's segments are 40 per t
+(dirty-medium), 100 (dirty-clean, the first search) and 160 (medium-clean).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from twin.data import Dataset
+from twin.parallel import ParallelOptions
+from twin.pareto import ParetoPoint, _verdict, frontier, pareto_table
+from twin.plan import optimise
+from twin.scenario import Scenario, SolverOptions
+
+from .builders import link, region, write
+
+EXACT = Scenario(discount_rate=0.0, green_rate=0.0, solver=SolverOptions(mip_gap=1e-9))
+PLANS = {
+    "dirty": (1_000, 0.10),
+    "medium": (1_200, 0.05),
+    "dented": (1_700, 0.03),
+    "clean": (2_000, 0.0),
+}
+HULL = [(1_000, 10), (1_200, 5), (2_000, 0)]  # (cost, tCO2e) from least cost to least carbon
+
+
+def write_market(
+    root: Path, plans: dict[str, tuple[float, float]], unmet_penalty: float
+) -> Dataset:
+    """100 t demanded in B, served from A by one module of one of `plans` (capex, tCO2e/t)."""
+    return write(
+        root,
+        regions=[region("A"), region("B")],
+        commodities=[{"commodity_id": "power", "value_per_unit": 50}],
+        technologies=[
+            {
+                "technology_id": name,
+                "module_size": 100,
+                "capex_per_module": capex,
+                "emissions_t_per_activity": emissions,
+            }
+            for name, (capex, emissions) in plans.items()
+        ],
+        recipes=[
+            {"technology_id": name, "commodity_id": "power", "coefficient": 1} for name in plans
+        ],
+        sites=[
+            {"site_id": name, "region_id": "A", "technology_id": name, "max_modules": 1}
+            for name in plans
+        ],
+        demand=[
+            {
+                "region_id": "B",
+                "commodity_id": "power",
+                "quantity": 100,
+                "unmet_penalty": unmet_penalty,
+            }
+        ],
+        links=[link("ab", "A", "B")],  # at no cost and no emissions
+        link_commodities=[{"link_id": "ab", "commodity_id": "power"}],
+        supply=[{"region_id": "A", "commodity_id": "power", "max_quantity": 0}],
+    )
+
+
+@pytest.fixture
+def market(tmp_path: Path) -> Dataset:
+    return write_market(tmp_path / "market", PLANS, unmet_penalty=1_000)
+
+
+def test_weighted_frontier_is_the_convex_hull_by_hand(market, caplog):
+    with caplog.at_level("INFO", logger="twin.pareto"):
+        table = pareto_table(frontier(market, EXACT, 7, "p"), "p")
+    # fewer points than asked: the hull has three vertices, and every segment was searched
+    assert list(table["point"]) == [0, 1, 2]
+    assert list(table["kind"]) == ["cost_optimal", "weighted", "carbon_optimal"]
+    assert (table["status"] == "optimal").all()
+    found = list(zip(table["cost"], table["emissions_t"], strict=True))
+    assert found == [pytest.approx(point) for point in HULL]
+    assert table["carbon_price"].tolist()[1] == pytest.approx(100)  # the ends' slope
+    assert table["carbon_price"].iloc[[0, 2]].isna().all()
+    assert table["carbon_cap"].isna().all()
+    searches = [r.getMessage() for r in caplog.records if "per tCO2e" in r.getMessage()]
+    assert [line.split(":")[0] for line in searches] == [
+        "pareto, least cost at 100.00 per tCO2e",
+        "pareto, least cost at 160.00 per tCO2e",  # the longer segment first
+        "pareto, least cost at 40.00 per tCO2e",
+    ]
+    assert [
+        line.endswith(verdict)
+        for line, verdict in zip(
+            searches, ("a new point", "an edge of the hull", "an edge of the hull"), strict=True
+        )
+    ] == [True] * 3
+
+
+def test_each_weighted_point_is_the_least_cost_within_its_own_emissions(market):
+    """Not dominated: no plan emits as little for less (an independent check, by a budget)."""
+    table = pareto_table(frontier(market, EXACT, 7, "p"), "p")
+    for row in table.itertuples():
+        capped = optimise(market, replace(EXACT, emissions_budget=row.emissions_t), "c")
+        assert capped.results.cost == pytest.approx(row.cost, rel=1e-9)
+
+
+def test_epsilon_frontier_finds_the_dent_that_prices_cannot(market):
+    table = pareto_table(frontier(market, EXACT, 4, "p", method="epsilon"), "p")
+    assert list(table["kind"]) == ["cost_optimal", "epsilon", "epsilon", "carbon_optimal"]
+    assert table["carbon_cap"].iloc[1:3].tolist() == pytest.approx([20 / 3, 10 / 3])
+    found = list(zip(table["cost"], table["emissions_t"], strict=True))
+    assert found == [pytest.approx(p) for p in [(1_000, 10), (1_200, 5), (1_700, 3), (2_000, 0)]]
+
+
+@pytest.mark.parametrize("method", ["weighted", "epsilon"])
+def test_frontier_ends_are_the_single_objective_optima(market, method):
+    table = pareto_table(frontier(market, EXACT, 5, "p", method=method), "p")
+    cheapest = optimise(market, EXACT, "c").results
+    cleanest = optimise(market, replace(EXACT, objective="carbon"), "e").results
+    assert table["cost"].iloc[0] == pytest.approx(cheapest.cost, rel=1e-6)
+    assert table["emissions_t"].iloc[0] <= cheapest.emissions_t + 1e-6
+    assert table["emissions_t"].iloc[-1] == pytest.approx(cleanest.emissions_t, rel=1e-6)
+    assert table["cost"].iloc[-1] <= cleanest.cost * (1 + 1e-6)
+    assert (table["cost"].diff().dropna() >= 0).all()  # never cheaper as it gets cleaner
+    assert (table["emissions_t"].diff().dropna() <= 0).all()
+
+
+@pytest.mark.parametrize("method", ["weighted", "epsilon"])
+def test_frontier_is_the_same_on_parallel_workers(market, method):
+    columns = ["point", "kind", "status", "carbon_cap", "carbon_price", "cost", "emissions_t"]
+    tables = [
+        pareto_table(
+            frontier(market, EXACT, 5, "p", ParallelOptions(backend, workers=2), method), "p"
+        )
+        for backend in ("serial", "joblib")
+    ]
+    pd.testing.assert_frame_equal(tables[1][columns], tables[0][columns], rtol=1e-9)
+
+
+def test_frontier_without_a_trade_off_is_its_two_ends(toy):
+    """On the toy, the least-cost plan is also the least-carbon one: nothing to search."""
+    from twin.data import load_dataset
+
+    table = pareto_table(frontier(load_dataset(toy), EXACT, 5, "p"), "p")
+    assert list(table["kind"]) == ["cost_optimal", "carbon_optimal"]
+    assert table["cost"].iloc[0] == pytest.approx(table["cost"].iloc[1], rel=1e-9)
+
+
+def test_the_hull_is_searched_up_to_the_carbon_end_where_dear_prices_leave_demand_unmet(
+    tmp_path: Path, caplog
+):
+    """Unmet demand at 25 per t: leaving all 100 t unmet costs 2,500 and emits nothing, but
+    the least-carbon plan values it at the reference carbon price (100 per t: 25 t), so the
+    carbon end is `clean` (2,000, 2 t). The price of segment medium-clean (266.67) finds the
+    plan without supply, beyond the carbon end; the segment from medium to it (260) is an
+    edge, and the frontier is dirty, medium, clean."""
+    plans = {"dirty": (1_000, 0.10), "medium": (1_200, 0.05), "clean": (2_000, 0.02)}
+    market = write_market(tmp_path / "market", plans, unmet_penalty=25)
+    with caplog.at_level("INFO", logger="twin.pareto"):
+        table = pareto_table(frontier(market, EXACT, 7, "p"), "p")
+    found = list(zip(table["cost"], table["emissions_t"], strict=True))
+    assert found == [pytest.approx(p) for p in [(1_000, 10), (1_200, 5), (2_000, 2)]]
+    searches = [r.getMessage() for r in caplog.records if "per tCO2e" in r.getMessage()]
+    found_by = [
+        re.search(r"at ([\d.,]+) per tCO2e: .* s, (.*)", line).groups() for line in searches
+    ]
+    assert found_by == [
+        ("125.00", "a new point"),
+        ("266.67", "below the segment, beyond the carbon end"),
+        ("40.00", "an edge of the hull"),
+        ("260.00", "an edge of the hull"),
+    ]
+
+
+def plan_at(cost: float, emissions: float, price: float | None = None) -> ParetoPoint:
+    """A point with only the figures the verdict reads."""
+    results = SimpleNamespace(cost=cost, emissions_t=emissions)
+    return ParetoPoint(0, "weighted", None, SimpleNamespace(results=results), price)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("cost", "emissions", "verdict"),
+    [
+        (1_400, 5, "a new point"),  # below the segment at 100 per t (1,500 at 5 t)
+        (1_500, 5, "an edge of the hull"),  # on it: a tie is no new vertex
+        (1_000, 10, "an edge of the hull"),  # its first end again
+        (500, 12, "an edge of the hull"),  # below, but before its first end
+        (1_750, 1, "below the segment, beyond the carbon end"),  # the carbon end emits 2 t
+    ],
+)
+def test_what_a_search_says_of_its_segment(cost, emissions, verdict):
+    """The segment from (1,000, 10 t) to (2,000, 0 t), searched at its price, 100 per t."""
+    a, b, carbon_end = plan_at(1_000, 10), plan_at(2_000, 0), plan_at(2_500, 2)
+    assert _verdict(plan_at(cost, emissions, price=100), a, b, carbon_end) == verdict
