@@ -75,6 +75,17 @@ SERIAL = ParallelOptions(backend="serial")
 log = logging.getLogger(__name__)  # a line per solve: a frontier takes minutes (app.log too)
 
 
+@dataclass(frozen=True)
+class Search:
+    """What every solve between the ends shares: the data, the least-cost scenario they
+    vary, the run and the workers."""
+
+    ds: Dataset
+    cost_first: Scenario
+    run_id: str
+    parallel: ParallelOptions
+
+
 @dataclass
 class ParetoPoint:
     point: int
@@ -150,7 +161,7 @@ def frontier(
         for refined, first in ((high, cheapest), (low, cleanest))
     )
     between = _weighted_points if method == "weighted" else _epsilon_points
-    middle = between(ds, cost_first, run_id, (top, bottom), points - 2, parallel)
+    middle = between(Search(ds, cost_first, run_id, parallel), (top, bottom), points - 2)
     for number, point in enumerate(middle, start=1):
         point.point = number
     bottom.point = len(middle) + 1
@@ -158,12 +169,7 @@ def frontier(
 
 
 def _weighted_points(
-    ds: Dataset,
-    cost_first: Scenario,
-    run_id: str,
-    ends: tuple[ParetoPoint, ParetoPoint],
-    count: int,
-    parallel: ParallelOptions,
+    job: Search, ends: tuple[ParetoPoint, ParetoPoint], count: int
 ) -> list[ParetoPoint]:
     """Up to `count` supported points between the ends, from the most emissions to the
     least, by the non-inferior set estimation (module docstring)."""
@@ -190,15 +196,17 @@ def _weighted_points(
         for (a, _), price in zip(batch, prices, strict=True):
             label = f"pareto_price_{price:.6g}"  # the point's number is known at the end
             variant = replace(
-                cost_first,
-                name=f"{cost_first.name}:{label}",
+                job.cost_first,
+                name=f"{job.cost_first.name}:{label}",
                 objective="weighted",
                 carbon_weight=price,
             )
-            tasks.append((ds, variant, f"{run_id}:{label}", a.start))
-        outcomes = run_tasks(_solve, tasks, parallel)
+            tasks.append((job.ds, variant, f"{job.run_id}:{label}", a.start))
+        outcomes = run_tasks(_solve, tasks, job.parallel)
         for (a, b), price, outcome in zip(batch, prices, outcomes, strict=True):
-            run, plan = outcome.value if outcome.ok else (_failed(cost_first, outcome.error), None)
+            run, plan = (
+                outcome.value if outcome.ok else (_failed(job.cost_first, outcome.error), None)
+            )
             point = ParetoPoint(0, "weighted", None, run, carbon_price=price, start=plan)
             verdict = _verdict(point, a, b, bottom)
             log.info(
@@ -249,12 +257,7 @@ def _verdict(point: ParetoPoint, a: ParetoPoint, b: ParetoPoint, bottom: ParetoP
 
 
 def _epsilon_points(
-    ds: Dataset,
-    cost_first: Scenario,
-    run_id: str,
-    ends: tuple[ParetoPoint, ParetoPoint],
-    count: int,
-    parallel: ParallelOptions,
+    job: Search, ends: tuple[ParetoPoint, ParetoPoint], count: int
 ) -> list[ParetoPoint]:
     """`count` least-cost points under evenly spaced emission budgets between the ends."""
     caps = np.linspace(ends[0].emissions, ends[1].emissions, count + 2)[1:-1]
@@ -262,18 +265,24 @@ def _epsilon_points(
     # starts the next solve; the budgets are split into one such chain per worker, each
     # chain starting from the carbon end's plan (it keeps within every budget)
     order = list(reversed(range(len(caps))))  # tightest first
-    chains = chunks(order, parallel.worker_count())
+    chains = chunks(order, job.parallel.worker_count())
     tasks = [
-        (ds, cost_first, run_id, [(i + 1, float(caps[i])) for i in chain], ends[1].start)
+        (
+            job.ds,
+            job.cost_first,
+            job.run_id,
+            [(i + 1, float(caps[i])) for i in chain],
+            ends[1].start,
+        )
         for chain in chains
     ]
     solved: dict[int, PlanRun] = {}
-    for chain, outcome in zip(chains, run_tasks(_epsilon_chain, tasks, parallel), strict=True):
+    for chain, outcome in zip(chains, run_tasks(_epsilon_chain, tasks, job.parallel), strict=True):
         if outcome.ok:
             solved |= outcome.value
             continue
         for i in chain:  # the worker failed: points without a plan, and why
-            solved[i + 1] = _failed(cost_first, outcome.error)
+            solved[i + 1] = _failed(job.cost_first, outcome.error)
     middle = []
     for i, cap in enumerate(caps):
         run = solved[i + 1]
