@@ -24,7 +24,7 @@ import pytest
 
 from twin.data import Dataset
 from twin.parallel import ParallelOptions
-from twin.pareto import ParetoPoint, _verdict, frontier, pareto_table
+from twin.pareto import ParetoPoint, _lower_hull, _verdict, frontier, pareto_table
 from twin.plan import optimise
 from twin.scenario import Scenario, SolverOptions
 
@@ -38,6 +38,7 @@ PLANS = {
     "clean": (2_000, 0.0),
 }
 HULL = [(1_000, 10), (1_200, 5), (2_000, 0)]  # (cost, tCO2e) from least cost to least carbon
+HULL_AND_DENT = [(1_000, 10), (1_200, 5), (1_700, 3), (2_000, 0)]  # every Pareto-optimal plan
 
 
 def write_market(
@@ -122,7 +123,7 @@ def test_epsilon_frontier_finds_the_dent_that_prices_cannot(market):
     assert list(table["kind"]) == ["cost_optimal", "epsilon", "epsilon", "carbon_optimal"]
     assert table["carbon_cap"].iloc[1:3].tolist() == pytest.approx([20 / 3, 10 / 3])
     found = list(zip(table["cost"], table["emissions_t"], strict=True))
-    assert found == [pytest.approx(p) for p in [(1_000, 10), (1_200, 5), (1_700, 3), (2_000, 0)]]
+    assert found == [pytest.approx(p) for p in HULL_AND_DENT]
 
 
 @pytest.mark.parametrize("method", ["weighted", "epsilon"])
@@ -164,9 +165,10 @@ def test_the_hull_is_searched_up_to_the_carbon_end_where_dear_prices_leave_deman
 ):
     """Unmet demand at 25 per t: leaving all 100 t unmet costs 2,500 and emits nothing, but
     the least-carbon plan values it at the reference carbon price (100 per t: 25 t), so the
-    carbon end is `clean` (2,000, 2 t). The price of segment medium-clean (266.67) finds the
-    plan without supply, beyond the carbon end; the segment from medium to it (260) is an
-    edge, and the frontier is dirty, medium, clean."""
+    carbon end is `clean` (2,000, 2 t). The ends' price (125) is above that reference, so
+    the first round also searches at 100: medium again. The price of segment medium-clean
+    (266.67) finds the plan without supply, beyond the carbon end; the segment from medium
+    to it (260) is an edge, and the frontier is dirty, medium, clean."""
     plans = {"dirty": (1_000, 0.10), "medium": (1_200, 0.05), "clean": (2_000, 0.02)}
     market = write_market(tmp_path / "market", plans, unmet_penalty=25)
     with caplog.at_level("INFO", logger="twin.pareto"):
@@ -175,10 +177,12 @@ def test_the_hull_is_searched_up_to_the_carbon_end_where_dear_prices_leave_deman
     assert found == [pytest.approx(p) for p in [(1_000, 10), (1_200, 5), (2_000, 2)]]
     searches = [r.getMessage() for r in caplog.records if "per tCO2e" in r.getMessage()]
     found_by = [
-        re.search(r"at ([\d.,]+) per tCO2e: .* s, (.*)", line).groups() for line in searches
+        re.search(r"at ([\d.,]+) per tCO2e.*: \w+ in [\d.]+ s, (.*)", line).groups()
+        for line in searches
     ]
     assert found_by == [
         ("125.00", "a new point"),
+        ("100.00", "a plan already known"),  # the reference carbon price, a seed
         ("266.67", "below the segment, beyond the carbon end"),
         ("40.00", "an edge of the hull"),
         ("260.00", "an edge of the hull"),
@@ -205,3 +209,13 @@ def test_what_a_search_says_of_its_segment(cost, emissions, verdict):
     """The segment from (1,000, 10 t) to (2,000, 0 t), searched at its price, 100 per t."""
     a, b, carbon_end = plan_at(1_000, 10), plan_at(2_000, 0), plan_at(2_500, 2)
     assert _verdict(plan_at(cost, emissions, price=100), a, b, carbon_end) == verdict
+
+
+def test_the_lower_hull_drops_dents_dearer_twins_and_an_end_above_it():
+    dirty, medium, dented, clean = (plan_at(*plan) for plan in HULL_AND_DENT)
+    twin = plan_at(1_300, 5)  # medium's emissions, dearer
+    hull = _lower_hull([clean, dented, twin, medium, dirty])
+    assert hull == [dirty, medium, clean]
+    # a plan beyond the carbon end, below the line from medium to it: the end leaves the hull
+    end, past = plan_at(2_400, 2), plan_at(2_500, 0)
+    assert _lower_hull([dirty, medium, end, past]) == [dirty, medium, past]

@@ -21,18 +21,21 @@ was often the slowest solve of a frontier.
 Between the ends, by one of two methods (`scenario.pareto_method`):
 
 - `weighted` (the default): carbon prices found by the non-inferior set estimation
-  (Cohon, *Multiobjective Programming and Planning*, 1978). Two neighbouring points A and B
-  give the price :math:`\\lambda = (C_B - C_A) / (E_A - E_B)` of the segment between them;
-  the least :math:`cost + \\lambda E` is a plan on or below that segment. Below it, it is a
-  new point and splits the segment in two; on it (no plan is cheaper at that price, within
-  the gap), the segment is an edge of the frontier's convex hull and is not searched again.
-  A plan below the segment with fewer emissions than the carbon end is not a point (the
-  carbon end values unmet demand at the reference carbon price; dearer prices leave demand
-  unmet instead), but it shows the carbon end is off the hull, and the segment from A to
-  it is searched instead. The longest open segments (up to the carbon end) are searched
-  first, a round at a time, the round's solves on `parallel`'s workers; which segments a
-  round takes does not depend on the workers. Each point is the least-cost plan at its
-  carbon price (`carbon_price`) within the gap :math:`\\tau` on
+  (Cohon, *Multiobjective Programming and Planning*, 1978). The plans known so far have a
+  lower convex hull in (emissions, cost); each of its segments A-B gives a price
+  :math:`\\lambda = (C_B - C_A) / (E_A - E_B)`, and the least :math:`cost + \\lambda E`
+  is a plan on or below that segment. Below it, it is a new point and a new vertex of the
+  hull; on it (no plan is cheaper at that price, within the gap), the segment is an edge of
+  the frontier's hull and is not searched again. A plan below a segment with fewer
+  emissions than the carbon end is not a point (the carbon end values unmet demand at the
+  reference carbon price, so dearer prices leave demand unmet instead), but it shapes the
+  hull: the carbon end is off it, and the segments towards that plan are searched instead.
+  Where the ends' price is above the reference carbon price, the first round also searches
+  at that reference, so that it has two searches (on the reference data the ends' price,
+  447 USD/t, lands beyond the carbon end). The longest open segments (their part up to the
+  carbon end) are searched first, a round at a time, the round's solves on `parallel`'s
+  workers; which segments a round takes does not depend on the workers. Each point is the
+  least-cost plan at its carbon price (`carbon_price`) within the gap :math:`\\tau` on
   :math:`W = cost + \\lambda E`, so its cost is within :math:`\\tau W` of the least cost
   at its emissions (on the reference data W is 1.0-1.2 times the cost at the prices whose
   plans are points; asking the gap :math:`\\tau C / W` instead made a search at 447 USD/t
@@ -54,6 +57,7 @@ total cost, so a 1 % gap blurs it; the default 0.2 % resolves it).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -185,15 +189,31 @@ def _weighted_points(
         inside = min(1.0, (a.emissions - bottom.emissions) / (a.emissions - b.emissions))
         return inside * ((a.emissions - b.emissions) / span_e + (b.cost - a.cost) / span_c)
 
-    found: list[ParetoPoint] = []
+    found: list[ParetoPoint] = []  # the frontier's points between the ends
+    beyond: list[ParetoPoint] = []  # plans past the carbon end: they shape the hull only
+    edges: set[tuple[int, int]] = set()  # segments searched without a plan below them
     place: dict[int, float] = {}  # a point's emissions, or its segment's middle
-    segments = [ends]
-    while segments and len(found) < count:
+    reference = job.cost_first.carbon_reference_price
+    seeds = [reference] if count >= 2 and 0 < reference < _slope(top, bottom) else []
+
+    def known() -> list[ParetoPoint]:
+        return [top, bottom, *(point for point in found if point.run.results is not None)]
+
+    while len(found) < count:
+        segments = [  # the hull's segments with a part before the carbon end, not searched
+            (u, v)
+            for u, v in itertools.pairwise(_lower_hull([*known(), *beyond]))
+            if u.emissions > bottom.emissions and (id(u), id(v)) not in edges
+        ]
+        if not segments:
+            break
         segments.sort(key=length, reverse=True)
-        batch, segments = segments[: count - len(found)], segments[count - len(found) :]
-        prices = [(b.cost - a.cost) / (a.emissions - b.emissions) for a, b in batch]
+        searches = [(segment, _slope(*segment)) for segment in segments[: count - len(found)]]
+        # a seed (segment None) last: it is checked against the round's new points
+        searches += [(None, price) for price in seeds]
+        seeds = []
         tasks = []
-        for (a, _), price in zip(batch, prices, strict=True):
+        for segment, price in searches:
             label = f"pareto_price_{price:.6g}"  # the point's number is known at the end
             variant = replace(
                 job.cost_first,
@@ -201,37 +221,63 @@ def _weighted_points(
                 objective="weighted",
                 carbon_weight=price,
             )
-            tasks.append((job.ds, variant, f"{job.run_id}:{label}", a.start))
+            start = (segment or ends)[0].start
+            tasks.append((job.ds, variant, f"{job.run_id}:{label}", start))
         outcomes = run_tasks(_solve, tasks, job.parallel)
-        for (a, b), price, outcome in zip(batch, prices, outcomes, strict=True):
+        for (segment, price), outcome in zip(searches, outcomes, strict=True):
             run, plan = (
                 outcome.value if outcome.ok else (_failed(job.cost_first, outcome.error), None)
             )
             point = ParetoPoint(0, "weighted", None, run, carbon_price=price, start=plan)
-            verdict = _verdict(point, a, b, bottom)
+            if segment is None:
+                verdict = _seed_verdict(point, known(), bottom)
+            else:
+                verdict = _verdict(point, *segment, bottom)
             log.info(
-                "pareto, least cost at %s per tCO2e: %s in %.1f s, %s",
+                "pareto, least cost at %s per tCO2e%s: %s in %.1f s, %s",
                 f"{price:,.2f}",
+                " (the reference carbon price)" if segment is None else "",
                 run.solved.status,
                 sum(run.timings.values()),
                 verdict,
             )
             if verdict == NEW:
-                place[id(point)] = point.emissions
-                segments += [(a, point), (point, b)]
-            elif verdict == BEYOND:
-                segments.append((a, point))  # the hull towards it, up to the carbon end
-            elif verdict == NO_PLAN:  # in the table, which says why; the segment unsearched
-                place[id(point)] = (a.emissions + b.emissions) / 2
-            if verdict in (NEW, NO_PLAN):
                 found.append(point)
+                place[id(point)] = point.emissions
+            elif verdict == BEYOND:
+                beyond.append(point)
+            elif verdict == NO_PLAN:  # in the table, which says why
+                found.append(point)
+                a, b = segment or ends
+                place[id(point)] = (a.emissions + b.emissions) / 2
+            elif segment is not None:
+                edges.add((id(segment[0]), id(segment[1])))
     return sorted(found, key=lambda point: -place[id(point)])
 
 
-NEW, BEYOND, EDGE, NO_PLAN = (
+def _slope(a: ParetoPoint, b: ParetoPoint) -> float:
+    """The carbon price of segment a-b: cost per tonne avoided from a to b."""
+    return (b.cost - a.cost) / (a.emissions - b.emissions)
+
+
+def _lower_hull(points: list[ParetoPoint]) -> list[ParetoPoint]:
+    """The points on the lower convex hull of (emissions, cost), from the most emissions to
+    the least (of two plans with the same emissions, the cheaper)."""
+    chain: list[ParetoPoint] = []
+    for point in sorted(points, key=lambda p: (-p.emissions, p.cost)):
+        if chain and point.emissions == chain[-1].emissions:
+            continue
+        while len(chain) >= 2 and _slope(chain[-1], point) <= _slope(chain[-2], chain[-1]):
+            chain.pop()
+        chain.append(point)
+    return chain
+
+
+NEW, BEYOND, EDGE, KNOWN, NO_PLAN = (
     "a new point",
     "below the segment, beyond the carbon end",
     "an edge of the hull",
+    "a plan already known",
     "no plan",
 )
 
@@ -239,11 +285,11 @@ NEW, BEYOND, EDGE, NO_PLAN = (
 def _verdict(point: ParetoPoint, a: ParetoPoint, b: ParetoPoint, bottom: ParetoPoint) -> str:
     """What the least cost at the price of segment a-b says of it.
 
-    A plan below the segment and between its ends is a new point. One below it but with
-    fewer emissions than the carbon end (the least-carbon plan values unmet demand at the
-    reference carbon price, so dearer prices leave demand unmet) is not on this frontier,
-    but it shows that the carbon end is not on the hull: the segment from a to it is
-    searched next. None below: the segment is an edge of the hull, within the gap."""
+    A plan below the segment is a new point. One below it but with fewer emissions than
+    the carbon end (the least-carbon plan values unmet demand at the reference carbon
+    price, so dearer prices leave demand unmet) is not on this frontier, but it shows that
+    the carbon end is not on the hull, and it shapes the hull searched next. None below:
+    the segment is an edge of the hull, within the gap."""
     if point.run.results is None:
         return NO_PLAN
     price = point.carbon_price
@@ -251,9 +297,19 @@ def _verdict(point: ParetoPoint, a: ParetoPoint, b: ParetoPoint, bottom: ParetoP
     below = point.cost + price * point.emissions < on_segment - 1e-9 * abs(on_segment)
     if not below or point.emissions >= a.emissions:
         return EDGE
-    if point.emissions < bottom.emissions:
-        return BEYOND
-    return NEW if point.emissions > b.emissions else EDGE
+    return BEYOND if point.emissions < bottom.emissions else NEW
+
+
+def _seed_verdict(point: ParetoPoint, known: list[ParetoPoint], bottom: ParetoPoint) -> str:
+    """What a search at a price of no segment adds: a plan not yet known, on the frontier
+    or beyond its carbon end."""
+    if point.run.results is None:
+        return NO_PLAN
+    if any(
+        abs(point.emissions - other.emissions) <= 1e-9 * abs(other.emissions) for other in known
+    ):
+        return KNOWN
+    return BEYOND if point.emissions < bottom.emissions else NEW
 
 
 def _epsilon_points(
