@@ -385,7 +385,7 @@ HEADLINE = (
 )
 ANALYSIS_COLUMNS = {
     "resilience": ("rank", "element", "extra_cost", "extra_unmet_demand", "extra_emissions_t"),
-    "pareto": ("point", "kind", "status", "emissions_t", "cost", "value_added", "jobs"),
+    "pareto": ("point", "kind", "status", "gap", "carbon_price", "emissions_t", "cost"),
     "stochastic": ("future", "probability", "status", "cost", "unmet_value", "emissions_t"),
     "allocation": ("country", "standalone_cost", "shapley", "nucleolus", "saving_pct"),
 }
