@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from twin import pareto
 from twin.data import Dataset
 from twin.parallel import ParallelOptions
 from twin.pareto import ParetoPoint, _lower_hull, _verdict, frontier, pareto_table
@@ -105,7 +106,9 @@ def test_weighted_frontier_is_the_convex_hull_by_hand(market, caplog):
     assert [
         line.endswith(verdict)
         for line, verdict in zip(
-            searches, ("a new point", "an edge of the hull", "an edge of the hull"), strict=True
+            searches,
+            ("a new point", "nothing below the hull", "nothing below the hull"),
+            strict=True,
         )
     ] == [True] * 3
 
@@ -182,10 +185,10 @@ def test_the_hull_is_searched_up_to_the_carbon_end_where_dear_prices_leave_deman
     ]
     assert found_by == [
         ("125.00", "a new point"),
-        ("100.00", "a plan already known"),  # the reference carbon price, a seed
-        ("266.67", "below the segment, beyond the carbon end"),
-        ("40.00", "an edge of the hull"),
-        ("260.00", "an edge of the hull"),
+        ("100.00", "nothing below the hull"),  # the reference carbon price, a seed
+        ("266.67", "below the hull, beyond the carbon end"),
+        ("40.00", "nothing below the hull"),
+        ("260.00", "nothing below the hull"),
     ]
 
 
@@ -199,16 +202,19 @@ def plan_at(cost: float, emissions: float, price: float | None = None) -> Pareto
     ("cost", "emissions", "verdict"),
     [
         (1_400, 5, "a new point"),  # below the segment at 100 per t (1,500 at 5 t)
-        (1_500, 5, "an edge of the hull"),  # on it: a tie is no new vertex
-        (1_000, 10, "an edge of the hull"),  # its first end again
-        (500, 12, "an edge of the hull"),  # below, but before its first end
-        (1_750, 1, "below the segment, beyond the carbon end"),  # the carbon end emits 2 t
+        (1_500, 5, "nothing below the hull"),  # on it: a tie is no new vertex
+        (1_000, 10, "nothing below the hull"),  # the cost end again
+        (500, 12, "nothing below the hull"),  # cheaper, but more emissions than the cost end
+        (1_750, 1, "below the hull, beyond the carbon end"),  # the carbon end emits 2 t
+        (1_790, 2, "below the hull, beyond the carbon end"),  # as much as the carbon end
     ],
 )
-def test_what_a_search_says_of_its_segment(cost, emissions, verdict):
-    """The segment from (1,000, 10 t) to (2,000, 0 t), searched at its price, 100 per t."""
-    a, b, carbon_end = plan_at(1_000, 10), plan_at(2_000, 0), plan_at(2_500, 2)
-    assert _verdict(plan_at(cost, emissions, price=100), a, b, carbon_end) == verdict
+def test_what_a_search_says(cost, emissions, verdict):
+    """Plans known: (1,000, 10 t), (2,000, 0 t) and the carbon end (2,500, 2 t); the
+    search at 100 per t, the slope from the first to the second."""
+    top, clean, carbon_end = plan_at(1_000, 10), plan_at(2_000, 0), plan_at(2_500, 2)
+    known = [top, clean, carbon_end]
+    assert _verdict(plan_at(cost, emissions, price=100), known, top, carbon_end) == verdict
 
 
 def test_the_lower_hull_drops_dents_dearer_twins_and_an_end_above_it():
@@ -219,3 +225,93 @@ def test_the_lower_hull_drops_dents_dearer_twins_and_an_end_above_it():
     # a plan beyond the carbon end, below the line from medium to it: the end leaves the hull
     end, past = plan_at(2_400, 2), plan_at(2_500, 0)
     assert _lower_hull([dirty, medium, end, past]) == [dirty, medium, past]
+
+
+FIVE = {  # capex, tCO2e per t: a hull of five vertices, at 30, 70, 120 and 230 per t
+    "coal": (1_000, 0.10),
+    "gas": (1_090, 0.07),
+    "mix": (1_300, 0.04),
+    "hybrid": (1_540, 0.02),
+    "solar": (2_000, 0.0),
+}
+
+
+@pytest.mark.parametrize("reference", [100, 60])  # at 60 the first round also searches there
+def test_every_vertex_of_a_five_plan_hull_is_found_in_order(tmp_path: Path, reference):
+    market = write_market(tmp_path / "five", FIVE, unmet_penalty=1_000)
+    scenario = replace(EXACT, carbon_reference_price=reference)
+    table = pareto_table(frontier(market, scenario, 7, "p"), "p")
+    assert list(table["point"]) == [0, 1, 2, 3, 4]
+    assert list(table["kind"]) == ["cost_optimal", *["weighted"] * 3, "carbon_optimal"]
+    found = list(zip(table["cost"], table["emissions_t"], strict=True))
+    assert found == [
+        pytest.approx(p) for p in [(1_000, 10), (1_090, 7), (1_300, 4), (1_540, 2), (2_000, 0)]
+    ]
+    assert table["carbon_price"].iloc[1:4].is_monotonic_increasing
+
+
+def test_with_fewer_points_the_longest_segments_are_searched(tmp_path: Path):
+    """The ends' price (100) finds mix; of mix's two segments the longer, mix-solar (4 t and
+    700 against 6 t and 300, on the frontier's scales), is searched at 175: hybrid."""
+    market = write_market(tmp_path / "five", FIVE, unmet_penalty=1_000)
+    table = pareto_table(frontier(market, EXACT, 4, "p"), "p")
+    found = list(zip(table["cost"], table["emissions_t"], strict=True))
+    assert found == [pytest.approx(p) for p in [(1_000, 10), (1_300, 4), (1_540, 2), (2_000, 0)]]
+
+
+def fake_searches(monkeypatch, pick) -> list[float]:
+    """Each search answered by `pick(price)`, a plan (cost, tCO2e), in place of a solve;
+    the prices searched, in order."""
+    prices: list[float] = []
+
+    def solve(task):
+        price = task[1].carbon_weight
+        prices.append(price)
+        cost, emissions = pick(price)
+        results = SimpleNamespace(cost=cost, emissions_t=emissions)
+        return SimpleNamespace(
+            results=results, solved=SimpleNamespace(status="optimal"), timings={}
+        ), None
+
+    monkeypatch.setattr(pareto, "_solve", solve)
+    return prices
+
+
+def least(plans):
+    return lambda price: min(plans, key=lambda plan: plan[0] + price * plan[1])
+
+
+def between_ends(count: int) -> list[tuple[float, float]]:
+    job = pareto.Search(None, Scenario(), "r", pareto.SERIAL)  # type: ignore[arg-type]
+    middle = pareto._weighted_points(job, (plan_at(1_000, 10), plan_at(2_000, 0)), count)
+    return [(p.cost, p.emissions) if p.run.results else (p.carbon_price, None) for p in middle]
+
+
+def test_a_failed_search_is_one_row_and_its_segment_is_not_searched_again(monkeypatch):
+    def pick(price):
+        raise RuntimeError("out of memory")
+
+    prices = fake_searches(monkeypatch, pick)
+    assert between_ends(5) == [(100, None)]
+    assert prices == [100]
+
+
+def test_a_point_a_better_plan_leaves_above_the_hull_leaves_the_table(monkeypatch):
+    """The search at 100 stops within its gap at (1,210, 5.2 t); medium (1,200, 5 t), found
+    next, leaves it above the hull: the frontier holds medium once, and not the other."""
+    exact = least([(1_000, 10), (1_200, 5), (2_000, 0)])
+    prices = fake_searches(
+        monkeypatch, lambda price: (1_210, 5.2) if price == 100 else exact(price)
+    )
+    assert between_ends(5) == [(1_200, 5)]
+    assert prices[0] == 100 and len(prices) == 5  # 43.75 and 151.9 find medium; then 40, 160
+
+
+def test_no_segment_is_searched_at_a_price_of_zero_or_less(monkeypatch):
+    """A plan cheaper and cleaner than the cost end's tie-break plan (1,010, 10 t), within
+    its gap: the hull falls from the cost end to it, and that segment is not searched."""
+    prices = fake_searches(monkeypatch, least([(1_000, 9.9), (1_200, 5), (2_000, 0)]))
+    job = pareto.Search(None, Scenario(), "r", pareto.SERIAL)  # type: ignore[arg-type]
+    middle = pareto._weighted_points(job, (plan_at(1_010, 10), plan_at(2_000, 0)), 5)
+    assert [(p.cost, p.emissions) for p in middle] == [(1_000, 9.9), (1_200, 5)]
+    assert min(prices) > 0

@@ -24,9 +24,12 @@ Between the ends, by one of two methods (`scenario.pareto_method`):
   (Cohon, *Multiobjective Programming and Planning*, 1978). The plans known so far have a
   lower convex hull in (emissions, cost); each of its segments A-B gives a price
   :math:`\\lambda = (C_B - C_A) / (E_A - E_B)`, and the least :math:`cost + \\lambda E`
-  is a plan on or below that segment. Below it, it is a new point and a new vertex of the
-  hull; on it (no plan is cheaper at that price, within the gap), the segment is an edge of
-  the frontier's hull and is not searched again. A plan below a segment with fewer
+  is a plan on or below that segment. Below it (cheaper at that price than every plan
+  known), it is a new point and a new vertex of the hull; on it, the segment is an edge of
+  the frontier's hull and is not searched again, nor is a segment whose search failed (its
+  row says why). A point that a later plan leaves above the hull (the searches are proven
+  to the gap, not exactly) leaves the table, and its place is searched again. Segments at
+  a price of 0 or less are not searched. A plan below a segment with fewer
   emissions than the carbon end is not a point (the carbon end values unmet demand at the
   reference carbon price, so dearer prices leave demand unmet instead), but it shapes the
   hull: the carbon end is off it, and the segments towards that plan are searched instead.
@@ -34,7 +37,8 @@ Between the ends, by one of two methods (`scenario.pareto_method`):
   at that reference, so that it has two searches (on the reference data the ends' price,
   447 USD/t, lands beyond the carbon end). The longest open segments (their part up to the
   carbon end) are searched first, a round at a time, the round's solves on `parallel`'s
-  workers; which segments a round takes does not depend on the workers. Each point is the
+  workers; which segments a round takes does not depend on the workers (nor do the points,
+  where every search ends proven: one stopped by the clock may differ). Each point is the
   least-cost plan at its carbon price (`carbon_price`) within the gap :math:`\\tau` on
   :math:`W = cost + \\lambda E`, so its cost is within :math:`\\tau W` of the least cost
   at its emissions (on the reference data W is 1.0-1.2 times the cost at the prices whose
@@ -189,28 +193,31 @@ def _weighted_points(
         inside = min(1.0, (a.emissions - bottom.emissions) / (a.emissions - b.emissions))
         return inside * ((a.emissions - b.emissions) / span_e + (b.cost - a.cost) / span_c)
 
-    found: list[ParetoPoint] = []  # the frontier's points between the ends
+    found: list[ParetoPoint] = []  # points between the ends, failed searches included
     beyond: list[ParetoPoint] = []  # plans past the carbon end: they shape the hull only
-    edges: set[tuple[int, int]] = set()  # segments searched without a plan below them
+    closed: set[tuple[int, int]] = set()  # segments searched: an edge, or a failed search
     place: dict[int, float] = {}  # a point's emissions, or its segment's middle
     reference = job.cost_first.carbon_reference_price
     seeds = [reference] if count >= 2 and 0 < reference < _slope(top, bottom) else []
 
-    def known() -> list[ParetoPoint]:
-        return [top, bottom, *(point for point in found if point.run.results is not None)]
+    def plans() -> list[ParetoPoint]:
+        return [top, bottom, *(p for p in found if p.run.results is not None), *beyond]
 
-    while len(found) < count:
-        segments = [  # the hull's segments with a part before the carbon end, not searched
+    while True:
+        hull = _lower_hull(plans())
+        # a point that a plan found later leaves above the hull (within the gap) is no
+        # supported point: out of the table, and its place searched again
+        found = [p for p in found if p.run.results is None or any(p is h for h in hull)]
+        segments = [  # with a part before the carbon end, a price above 0, not searched
             (u, v)
-            for u, v in itertools.pairwise(_lower_hull([*known(), *beyond]))
-            if u.emissions > bottom.emissions and (id(u), id(v)) not in edges
+            for u, v in itertools.pairwise(hull)
+            if u.emissions > bottom.emissions and _slope(u, v) > 0 and (id(u), id(v)) not in closed
         ]
-        if not segments:
+        if len(found) >= count or not segments:
             break
         segments.sort(key=length, reverse=True)
         searches = [(segment, _slope(*segment)) for segment in segments[: count - len(found)]]
-        # a seed (segment None) last: it is checked against the round's new points
-        searches += [(None, price) for price in seeds]
+        searches += [(None, price) for price in seeds]  # a seed: a search of no segment
         seeds = []
         tasks = []
         for segment, price in searches:
@@ -229,10 +236,8 @@ def _weighted_points(
                 outcome.value if outcome.ok else (_failed(job.cost_first, outcome.error), None)
             )
             point = ParetoPoint(0, "weighted", None, run, carbon_price=price, start=plan)
-            if segment is None:
-                verdict = _seed_verdict(point, known(), bottom)
-            else:
-                verdict = _verdict(point, *segment, bottom)
+            # against every plan known, this round's earlier ones included
+            verdict = _verdict(point, plans(), top, bottom)
             log.info(
                 "pareto, least cost at %s per tCO2e%s: %s in %.1f s, %s",
                 f"{price:,.2f}",
@@ -246,12 +251,12 @@ def _weighted_points(
                 place[id(point)] = point.emissions
             elif verdict == BEYOND:
                 beyond.append(point)
-            elif verdict == NO_PLAN:  # in the table, which says why
+            elif verdict == NO_PLAN:  # one row in the table, which says why
                 found.append(point)
                 a, b = segment or ends
                 place[id(point)] = (a.emissions + b.emissions) / 2
-            elif segment is not None:
-                edges.add((id(segment[0]), id(segment[1])))
+            if segment is not None and verdict in (NOTHING, NO_PLAN):
+                closed.add((id(segment[0]), id(segment[1])))
     return sorted(found, key=lambda point: -place[id(point)])
 
 
@@ -273,43 +278,33 @@ def _lower_hull(points: list[ParetoPoint]) -> list[ParetoPoint]:
     return chain
 
 
-NEW, BEYOND, EDGE, KNOWN, NO_PLAN = (
+NEW, BEYOND, NOTHING, NO_PLAN = (
     "a new point",
-    "below the segment, beyond the carbon end",
-    "an edge of the hull",
-    "a plan already known",
+    "below the hull, beyond the carbon end",
+    "nothing below the hull",
     "no plan",
 )
 
 
-def _verdict(point: ParetoPoint, a: ParetoPoint, b: ParetoPoint, bottom: ParetoPoint) -> str:
-    """What the least cost at the price of segment a-b says of it.
-
-    A plan below the segment is a new point. One below it but with fewer emissions than
-    the carbon end (the least-carbon plan values unmet demand at the reference carbon
-    price, so dearer prices leave demand unmet) is not on this frontier, but it shows that
-    the carbon end is not on the hull, and it shapes the hull searched next. None below:
-    the segment is an edge of the hull, within the gap."""
+def _verdict(
+    point: ParetoPoint, known: list[ParetoPoint], top: ParetoPoint, bottom: ParetoPoint
+) -> str:
+    """What the least cost at a price says: a plan cheaper at that price than every plan
+    known lies below the hull, a new point; one that emits no more than the carbon end (the
+    least-carbon plan values unmet demand at the reference carbon price, so dearer prices
+    leave demand unmet) is not on this frontier, but it shapes the hull searched next.
+    Nothing below the hull: the segment searched at its slope is an edge. Below means by
+    more than 1e-9 of the objective, not by the gap: a plan within the gap of the hull is
+    still proven at its price and kept; the gap column says how far points can be told
+    apart."""
     if point.run.results is None:
         return NO_PLAN
     price = point.carbon_price
-    on_segment = a.cost + price * a.emissions
-    below = point.cost + price * point.emissions < on_segment - 1e-9 * abs(on_segment)
-    if not below or point.emissions >= a.emissions:
-        return EDGE
-    return BEYOND if point.emissions < bottom.emissions else NEW
-
-
-def _seed_verdict(point: ParetoPoint, known: list[ParetoPoint], bottom: ParetoPoint) -> str:
-    """What a search at a price of no segment adds: a plan not yet known, on the frontier
-    or beyond its carbon end."""
-    if point.run.results is None:
-        return NO_PLAN
-    if any(
-        abs(point.emissions - other.emissions) <= 1e-9 * abs(other.emissions) for other in known
-    ):
-        return KNOWN
-    return BEYOND if point.emissions < bottom.emissions else NEW
+    least = min(plan.cost + price * plan.emissions for plan in known)
+    below = point.cost + price * point.emissions < least - 1e-9 * abs(least)
+    if not below or point.emissions >= top.emissions:
+        return NOTHING
+    return BEYOND if point.emissions <= bottom.emissions else NEW
 
 
 def _epsilon_points(
