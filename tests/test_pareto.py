@@ -315,3 +315,15 @@ def test_no_segment_is_searched_at_a_price_of_zero_or_less(monkeypatch):
     middle = pareto._weighted_points(job, (plan_at(1_010, 10), plan_at(2_000, 0)), 5)
     assert [(p.cost, p.emissions) for p in middle] == [(1_000, 9.9), (1_200, 5)]
     assert min(prices) > 0
+
+
+def test_a_segment_counts_only_its_part_before_the_carbon_end(monkeypatch):
+    """Ends (1,000, 10 t) and a carbon end (3,000, 6 t) off the hull; plans P (1,050, 7 t)
+    and Z (1,800, 0 t), beyond the carbon end. The ends' price (500) finds Z, the hull's
+    (80) finds P. Of P's segments, P-Z is the longer, but only 1 of its 7 t lies before the
+    carbon end, so the cost end-P segment (16.67) is searched first."""
+    prices = fake_searches(monkeypatch, least([(1_000, 10), (1_050, 7), (1_800, 0)]))
+    job = pareto.Search(None, Scenario(carbon_reference_price=0), "r", pareto.SERIAL)  # type: ignore[arg-type]
+    middle = pareto._weighted_points(job, (plan_at(1_000, 10), plan_at(3_000, 6)), 2)
+    assert [(p.cost, p.emissions) for p in middle] == [(1_050, 7)]
+    assert prices == pytest.approx([500, 80, 50 / 3, 750 / 7])
