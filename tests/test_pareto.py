@@ -281,9 +281,14 @@ def least(plans):
     return lambda price: min(plans, key=lambda plan: plan[0] + price * plan[1])
 
 
-def between_ends(count: int) -> list[tuple[float, float]]:
-    job = pareto.Search(None, Scenario(), "r", pareto.SERIAL)  # type: ignore[arg-type]
-    middle = pareto._weighted_points(job, (plan_at(1_000, 10), plan_at(2_000, 0)), count)
+def between_ends(
+    count: int, top=(1_000, 10), bottom=(2_000, 0), reference: float = 100.0
+) -> list[tuple[float, float | None]]:
+    """The weighted points between ends `top` and `bottom` (cost, tCO2e), as (cost, tCO2e),
+    or (price, None) for a failed search; `reference` the reference carbon price."""
+    scenario = Scenario(carbon_reference_price=reference)
+    job = pareto.Search(None, scenario, "r", pareto.SERIAL)  # type: ignore[arg-type]
+    middle = pareto._weighted_points(job, (plan_at(*top), plan_at(*bottom)), count)
     return [(p.cost, p.emissions) if p.run.results else (p.carbon_price, None) for p in middle]
 
 
@@ -311,9 +316,7 @@ def test_no_segment_is_searched_at_a_price_of_zero_or_less(monkeypatch):
     """A plan cheaper and cleaner than the cost end's tie-break plan (1,010, 10 t), within
     its gap: the hull falls from the cost end to it, and that segment is not searched."""
     prices = fake_searches(monkeypatch, least([(1_000, 9.9), (1_200, 5), (2_000, 0)]))
-    job = pareto.Search(None, Scenario(), "r", pareto.SERIAL)  # type: ignore[arg-type]
-    middle = pareto._weighted_points(job, (plan_at(1_010, 10), plan_at(2_000, 0)), 5)
-    assert [(p.cost, p.emissions) for p in middle] == [(1_000, 9.9), (1_200, 5)]
+    assert between_ends(5, top=(1_010, 10)) == [(1_000, 9.9), (1_200, 5)]
     assert min(prices) > 0
 
 
@@ -323,7 +326,5 @@ def test_a_segment_counts_only_its_part_before_the_carbon_end(monkeypatch):
     (80) finds P. Of P's segments, P-Z is the longer, but only 1 of its 7 t lies before the
     carbon end, so the cost end-P segment (16.67) is searched first."""
     prices = fake_searches(monkeypatch, least([(1_000, 10), (1_050, 7), (1_800, 0)]))
-    job = pareto.Search(None, Scenario(carbon_reference_price=0), "r", pareto.SERIAL)  # type: ignore[arg-type]
-    middle = pareto._weighted_points(job, (plan_at(1_000, 10), plan_at(3_000, 6)), 2)
-    assert [(p.cost, p.emissions) for p in middle] == [(1_050, 7)]
+    assert between_ends(2, bottom=(3_000, 6), reference=0) == [(1_050, 7)]  # no seed
     assert prices == pytest.approx([500, 80, 50 / 3, 750 / 7])
