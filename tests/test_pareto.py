@@ -111,6 +111,10 @@ def test_weighted_frontier_is_the_convex_hull_by_hand(market, caplog):
             strict=True,
         )
     ] == [True] * 3
+    # 7 points asked, 3 found: the ends are named in the log, not numbered "of 7"
+    ends = [r.getMessage() for r in caplog.records if " end, " in r.getMessage()]
+    assert [line.split(",")[1] for line in ends] == [" cost end", " carbon end"] * 2
+    assert not [r for r in caplog.records if " of 7" in r.getMessage()]
 
 
 def test_each_weighted_point_is_the_least_cost_within_its_own_emissions(market):

@@ -143,14 +143,9 @@ def frontier(
         elif variant.cost_weight:
             least = "least carbon with cost as a tie-break"
         seconds = time.perf_counter() - began
-        log.info(
-            "pareto point %d of %d, %s: %s in %.1f s",
-            point + 1,
-            points,
-            least,
-            run.solved.status,
-            seconds,
-        )
+        # the ends are named, not numbered: a frontier by prices may end with fewer points
+        end = "cost" if point == 0 else "carbon"
+        log.info("pareto, %s end, %s: %s in %.1f s", end, least, run.solved.status, seconds)
         plan = run.highs.values() if run.results is not None else None
         return ParetoPoint(point, kind, None, run, start=plan)
 
