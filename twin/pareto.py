@@ -144,10 +144,9 @@ def frontier(
             least = "least carbon with cost as a tie-break"
         seconds = time.perf_counter() - began
         # the ends are named, not numbered: a frontier by prices may end with fewer points
-        end = "cost" if point == 0 else "carbon"
+        end = kind.removesuffix("_optimal")
         log.info("pareto, %s end, %s: %s in %.1f s", end, least, run.solved.status, seconds)
-        plan = run.highs.values() if run.results is not None else None
-        return ParetoPoint(point, kind, None, run, start=plan)
+        return ParetoPoint(point, kind, None, run, start=_plan(run))
 
     cheapest = solve(0, "cost_optimal", None)
     cleanest = solve(points - 1, "carbon_optimal", None, objective="carbon")
@@ -348,8 +347,12 @@ def _solve(task: tuple) -> tuple[PlanRun, dict[str, float] | None]:
     """One point in a worker: its run without model and solver, and its plan (a start)."""
     ds, variant, run_id, start = task
     run = optimise(ds, variant, run_id, start=start)
-    plan = run.highs.values() if run.results is not None else None
-    return _portable(run), plan
+    return _portable(run), _plan(run)
+
+
+def _plan(run: PlanRun) -> dict[str, float] | None:
+    """A run's plan by variable name (a neighbour's MIP start), or None without a plan."""
+    return run.highs.values() if run.results is not None else None
 
 
 def _epsilon_chain(task: tuple) -> dict[int, PlanRun]:
