@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twin.alternatives import alternatives, reference_shares
+from twin.alternatives import alternatives, reference_shares, unproven
 from twin.data import load_dataset
 from twin.parallel import ParallelOptions
 from twin.plan import optimise
@@ -66,6 +66,41 @@ def test_a_max_share_gives_at_least_the_optimums_share_and_a_min_share_at_most(
         assert (least.dropna() <= reference[f"{scope}:{name}"] + 1e-9).all(), name
 
 
+def test_a_country_or_chains_reach_is_its_capex_less_the_optimums_share_of_all_capex(
+    near_toy,
+):
+    """reach is the direction's objective at the plan (sign undone for a max), and a proven
+    plan's bound is its reach: recomputed here from the row's own capex columns."""
+    optimum, frame, _ = near_toy
+    reference = reference_shares(optimum)
+    countries = [c for c in frame.columns if c.startswith("capex_")]
+    rows = frame[frame["direction"].str.startswith(("country:", "chain:"))]
+    for row in rows.to_dict("records"):
+        kind, _, name = row["direction"].partition(":")
+        column = f"capex_{name}" if kind == "country" else f"chain_capex_{name}"
+        owned = row.get(column, 0.0)  # a chain with no assets to build has no column
+        total = sum(row[c] for c in countries)
+        expected = owned - reference.get(row["direction"], 0.0) * total
+        assert row["reach"] == pytest.approx(expected, rel=1e-9, abs=1e-3), row["direction"]
+        assert row["reach_bound"] == pytest.approx(row["reach"], rel=1e-6, abs=1e-3)
+    assert frame["gap"].notna().all()
+
+
+def test_alternatives_stopped_by_the_clock_are_named_with_their_widest_gap():
+    frame = pd.DataFrame(
+        {
+            "direction": ["country:KAZ", "country:KAZ", "emissions"],
+            "sense": ["max", "min", "min"],
+            "status": ["time_limit", "optimal", "time_limit"],
+            "gap": [0.066, 0.001, 0.016],
+        }
+    )
+    (warning,) = unproven(frame)
+    assert warning.startswith("2 of 3 alternatives stopped at the time limit")
+    assert "widest gap 6.6% (country:KAZ max)" in warning
+    assert unproven(frame.assign(status="optimal")) == []
+
+
 def test_emissions_span_the_optimums(near_toy):
     optimum, frame, _ = near_toy
     emitted = frame.set_index(["direction", "sense"])["emissions_t"]
@@ -97,7 +132,7 @@ def test_alternatives_run_writes_its_tables(tmp_path: Path):
     contract += ["cost_increase_pct", "emissions_t"]  # results.md, then capex per country
     assert list(table.columns[: len(contract)]) == contract
     assert table.columns[len(contract)].startswith("capex_")
-    assert table.columns[-1] == "message"
+    assert list(table.columns[-4:]) == ["reach", "reach_bound", "gap", "message"]
     assert set(built["alternative"]) <= set(table["alternative"])
     meta = json.loads((tmp_path / "run.json").read_text())["alternatives"]
     assert meta["slack"] == SLACK and meta["count"] == len(table)

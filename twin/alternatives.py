@@ -19,6 +19,13 @@ first country (`country_a`), both to logistics. Each alternative starts from the
 plan (a MIP start that satisfies the slack) and is solved to the solver's gap in its own
 objective; alternatives run in parallel (`twin.parallel`).
 
+Each row carries how far its plan goes (`reach`: the direction's objective at the plan, in
+currency or tCO2e) and the most any plan within the slack can go (`reach_bound`: the
+solve's bound, the least for a "min" direction), with the solve's `gap`. An alternative
+left at the time limit is a plan, not the furthest one: its direction lies between the two,
+and the run warns which (on the reference data, most directions are not proven within the
+default 120 s: benchmarks/README.md, round 14).
+
 What this is not: the alternatives span the near-optimal region in the directions asked,
 not every plan in it; a range read off them ("KAZ can hold 12 to 31 % of the investment")
 is an inner estimate of the true range, exact at its ends only when every solve is optimal.
@@ -120,15 +127,37 @@ def _alternative(task: tuple) -> dict:
         m.direction = pyo.Objective(expr=objective(built, direction, shares, seed), sense=sense)
 
     run = optimise(ds, scenario, f"alternative_{number}", adjust=aim, start=start)
+    solved = run.solved
     row = {"alternative": number, "direction": direction.name, "sense": direction.sense}
-    row |= {"status": run.solved.status, "message": run.solved.message}
+    row |= {"status": solved.status, "message": solved.message}
     if run.results is None:
         return {"row": row, "investments": None}
+    sign = -1.0 if direction.sense == "max" else 1.0  # HiGHS minimises: a max is negated
+    row |= {"reach": sign * solved.objective + 0.0, "gap": solved.gap}  # no -0.0
+    row["reach_bound"] = None if solved.bound is None else sign * solved.bound + 0.0
     countries, chains = capex_values(run.built)
     row |= {"cost": run.results.cost, "emissions_t": run.results.emissions_t}
     row |= {f"capex_{country}": value for country, value in countries.items()}
     row |= {f"chain_capex_{chain}": value for chain, value in chains.items()}
     return {"row": row, "investments": run.results.tables["investments"]}
+
+
+def unproven(frame: pd.DataFrame) -> list[str]:
+    """A warning where alternatives stopped at the time limit: their reach is a plan's, and
+    the furthest plan lies up to their bound."""
+    late = frame[frame["status"] == "time_limit"]
+    if late.empty:
+        return []
+    widest = late.loc[late["gap"].idxmax()] if late["gap"].notna().any() else None
+    worst = (
+        ""
+        if widest is None
+        else (f"; widest gap {widest['gap']:.1%} ({widest['direction']} {widest['sense']})")
+    )
+    return [
+        f"{len(late)} of {len(frame)} alternatives stopped at the time limit{worst}: each goes "
+        "at least as far as its reach and at most as far as its reach_bound"
+    ]
 
 
 def reference_shares(optimum: PlanRun) -> dict[str, float]:
@@ -181,5 +210,8 @@ def alternatives(
     frame = pd.DataFrame(rows)
     cost = frame["cost"] if "cost" in frame else pd.Series(np.nan, index=frame.index)
     frame["cost_increase_pct"] = 100 * (cost - least) / abs(least)
+    for column in ("reach", "reach_bound", "gap"):  # absent where no alternative has a plan
+        if column not in frame:
+            frame[column] = np.nan
     investments = pd.concat(built, ignore_index=True) if built else pd.DataFrame()
     return frame, investments

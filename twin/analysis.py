@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from twin.alternatives import alternatives, reference_shares
+from twin.alternatives import alternatives, reference_shares, unproven
 from twin.coalitions import allocation_table, plan_row, play, players
 from twin.config import ConfigError, TwinConfig
 from twin.data import Dataset
@@ -343,4 +343,5 @@ def near_optimal(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, 
     tables = {"alternatives": table, "alternative_investments": built}
     shares = {key: float(value) for key, value in reference_shares(optimum).items()}
     record = {"alternatives": {"slack": a.slack, "count": len(table), "optimum_shares": shares}}
-    return Outcome(optimum, optimum.kpis, tables=tables, record=record)
+    warnings = unproven(frame)
+    return Outcome(optimum, optimum.kpis, tables=tables, record=record, warnings=warnings)

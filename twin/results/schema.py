@@ -188,7 +188,7 @@ EXTRA: dict[str, dict[str, str]] = {
     "stress": {"message": ID, "resolve_s": VALUE},
     "stochastic": {"value_added": VALUE},
     "coalitions": {"bound": VALUE, "message": ID},
-    "alternatives": {"message": ID},
+    "alternatives": {"reach": VALUE, "reach_bound": VALUE, "gap": VALUE, "message": ID},
 }
 
 
