@@ -285,3 +285,22 @@ def test_auto_hands_a_stalled_decomposition_over_to_one_branch_and_bound(
         start = re.search(r"MIP start solution is feasible: objective value is (\S+)", text)
         assert start and float(start.group(1)) == pytest.approx(best, rel=1e-6)
         assert auto.objective <= best * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(("proved", "status"), [(99.95, "optimal"), (90.0, "time_limit")])
+def test_a_hand_over_keeps_the_decompositions_bound_where_the_branch_and_bound_has_less(
+    monkeypatch: pytest.MonkeyPatch, toy: Path, proved: float, status: str
+):
+    """A branch and bound stopped early (here: a plan at 100, bound 50) reports the better
+    bound the decomposition had proved, and the plan is proven where that closes the gap."""
+    from twin.decompose import HandOver
+    from twin.solve import SolveResult
+
+    model = HighsModel(build_model(load_dataset(toy), Scenario()).model)
+    stopped = SolveResult("time_limit", "stopped", 100.0, 50.0, 0.5, has_solution=True)
+    monkeypatch.setattr(HighsModel, "_branch_and_bound", lambda *_: replace(stopped))
+    options = SolverOptions(time_limit=60, mip_gap=1e-3)
+    result = model._handed_over(HandOver("stalled", None, proved), 1.0, options, None)
+    assert result.bound == proved
+    assert result.gap == pytest.approx((100.0 - proved) / 100.0)
+    assert result.status == status

@@ -45,13 +45,14 @@ to the LPs' tolerances); otherwise, or when the decomposition cannot solve the m
 branch and bound solves it whole. Where the decomposition stalls (its root phase needs
 over 100 LP masters or is still a whole gap from the relaxation after a quarter of the
 time limit, or three MILP masters in a row barely raise its bound, or one takes a quarter
-of the time limit), `auto` hands the model over to
-one branch and bound for the time left, with the decomposition's best plan as its MIP
-start: Benders closes the reference scenarios' gaps several times faster than one branch
-and bound, and the synthetic networks' many times slower (their LP relaxation lies 0.8 %
-below the optimum on synthetic_2, against 0.35 % on the reference, and only branch and
-bound's own cuts on the whole model close it). Either way the plan's
-prices are the duals of the whole model's LP with its integer columns fixed at the plan.
+of the time limit), `auto` hands the model over to one branch and bound for the time left,
+with the decomposition's best plan as its MIP start and its bound kept where the branch
+and bound stops with a weaker one: Benders closes the reference scenarios' gaps several
+times faster than one branch and bound, and the synthetic networks' many times slower
+(their LP relaxation lies 0.8 % below the optimum on synthetic_2, against 0.35 % on the
+reference, and only branch and bound's own cuts on the whole model close it). Either way
+the plan's prices are the duals of the whole model's LP with its integer columns fixed at
+the plan.
 """
 
 from __future__ import annotations
@@ -97,11 +98,13 @@ class DecompositionError(ValueError):
 
 class HandOver(Exception):
     """The decomposition stalls where one branch and bound may not: `auto` hands the model
-    over, with the best plan found (every column) as its start, if there is one."""
+    over, with the best plan found (every column) as its start, if there is one, and the
+    bound the decomposition proved (a branch and bound stopped early may hold a weaker one)."""
 
-    def __init__(self, reason: str, values: np.ndarray | None):
+    def __init__(self, reason: str, values: np.ndarray | None, bound: float = -math.inf):
         super().__init__(reason)
         self.values = values
+        self.bound = bound
 
 
 @dataclass
@@ -305,7 +308,7 @@ def benders(
         master, parts, evaluate, deadline, mip_gap, progress, most, patience
     )
     if hand_over and gave_up:
-        _hand_over(progress, "its root phase did not converge", parts, best)
+        _hand_over(progress, "its root phase did not converge", parts, best, lower_bound)
     masters = stalled = 0  # MILP masters; those in a row that raised the bound too little
     while True:
         masters += 1
@@ -335,9 +338,11 @@ def benders(
         low = lower_bound - before < HAND_OVER_RISE * (best.objective - before)
         stalled = stalled + 1 if low else 0
         if hand_over and stalled == HAND_OVER_STALL:
-            _hand_over(progress, f"{stalled} MILP masters barely raised its bound", parts, best)
+            reason = f"{stalled} MILP masters barely raised its bound"
+            _hand_over(progress, reason, parts, best, lower_bound)
         if hand_over and time.perf_counter() - began > slow:
-            _hand_over(progress, "a MILP master took over a quarter of the time limit", parts, best)
+            reason = "a MILP master took over a quarter of the time limit"
+            _hand_over(progress, reason, parts, best, lower_bound)
         added = [
             _add_cuts(master, parts, solved, plan, plan, guess) for plan, guess, solved in found
         ]
@@ -351,10 +356,12 @@ def benders(
     return result, iterations + masters
 
 
-def _hand_over(progress: Progress, reason: str, parts: Decomposition, best: Best) -> None:
+def _hand_over(
+    progress: Progress, reason: str, parts: Decomposition, best: Best, bound: float
+) -> None:
     """Raise HandOver with the best plan's columns (if any), logged."""
     progress(f"hand over to one branch and bound: {reason}")
-    raise HandOver(reason, None if best.plan is None else _columns(parts, best))
+    raise HandOver(reason, None if best.plan is None else _columns(parts, best), bound)
 
 
 def _columns(parts: Decomposition, best: Best) -> np.ndarray:

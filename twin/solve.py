@@ -255,8 +255,9 @@ class HighsModel:
     def _handed_over(
         self, stalled: HandOver, spent: float, options: SolverOptions, log_file: Path | None
     ) -> SolveResult:
-        """One branch and bound in the time the decomposition left, from its best plan; the
-        decomposition's log is kept beside HiGHS's (`highs_benders.log`)."""
+        """One branch and bound in the time the decomposition left, from its best plan, its
+        bound the better of the two (one stopped early may not have the decomposition's);
+        the decomposition's log is kept beside HiGHS's (`highs_benders.log`)."""
         log.info("auto: Benders handed over to one branch and bound (%s)", stalled)
         if log_file is not None and log_file.exists():
             log_file.replace(log_file.with_name(f"{log_file.stem}_benders{log_file.suffix}"))
@@ -264,6 +265,11 @@ class HighsModel:
             self._start_with(stalled.values)
         rest = replace(options, time_limit=max(options.time_limit - spent, 1.0))
         result = self._branch_and_bound(rest, log_file)
+        if result.has_solution and result.bound is not None and stalled.bound > result.bound:
+            result.bound = min(stalled.bound, result.objective)
+            result.gap = (result.objective - result.bound) / max(abs(result.objective), 1e-9)
+            if result.gap <= options.mip_gap:
+                result.status = "optimal"  # proven by the decomposition's bound
         result.solve_seconds += spent
         result.message = f"{result.message} by one branch and bound, after Benders {stalled}"
         return result
@@ -319,7 +325,9 @@ class HighsModel:
             result.gap = 0.0
         elif result.has_solution:
             result.objective = float(info.objective_function_value)
-            result.bound = float(info.mip_dual_bound) if mip else result.objective
+            # a bound above the plan is one by HiGHS's tolerances: the plan's cost is a bound
+            bound = float(info.mip_dual_bound) if mip else result.objective
+            result.bound = min(bound, result.objective)
             result.gap = float(info.mip_gap) if mip else 0.0
             if result.gap is not None and not math.isfinite(result.gap):
                 result.gap = None
