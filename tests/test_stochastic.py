@@ -16,16 +16,21 @@ import pandas as pd
 import pytest
 
 from twin.data import load_dataset
+from twin.decompose import Best, _start_plan, split
 from twin.parallel import ParallelOptions
 from twin.plan import PlanError, optimise
 from twin.results.audit import audit
 from twin.scenario import Scenario, SolverOptions
+from twin.solve import HighsModel
 from twin.stochastic import (
     Risk,
+    _every_future,
     combined_results,
     expected_value_of_mean_plan,
+    extensive_form,
     future_model,
     mean_future_inputs,
+    mean_future_plan,
     solve_stochastic,
     wait_and_see,
     worth,
@@ -91,6 +96,32 @@ def test_wait_and_see_below_the_stochastic_plan_below_the_mean_plan(toy):
     figures = worth(plan, ws, eev, Risk())
     assert figures["ws"] < figures["rp"] < figures["eev"]  # strict on this toy
     assert figures["evpi"] > 0 and figures["vss"] > 0
+
+
+def test_the_mean_futures_plan_starts_the_solve_at_its_expected_cost_eev(toy):
+    """Its investments become every future's (the master's rows hold), and the decomposition
+    prices that first plan at its expected cost over the futures: eev, which `stress`
+    computes on its own by operating the plan in each future."""
+    mean = mean_future_plan(toy, EXACT, TOY_FUTURES, "s")
+    eev = expected_value_of_mean_plan(toy, EXACT, TOY_FUTURES, SERIAL, "s", mean)
+    ef, _ = extensive_form(toy, EXACT, TOY_FUTURES, Risk())
+    model = HighsModel(ef)
+    model.start_from(_every_future(mean.highs.values(), len(TOY_FUTURES)))
+    parts = split(model)
+    plan = _start_plan(model, parts)
+    assert plan is not None and plan.any()  # the mean plan invests
+    first = Best.of(parts, plan, [sub.solve(plan) for sub in parts.subproblems])
+    assert first.objective == pytest.approx(eev["eev"], rel=1e-9)
+
+
+def test_a_stochastic_solve_out_of_time_at_once_still_has_the_mean_futures_plan(toy):
+    """No time at all for the decomposition: its plan is the start, never worse than eev."""
+    rushed = replace(EXACT, solver=SolverOptions(mip_gap=1e-3, time_limit=0.0))
+    mean = mean_future_plan(toy, EXACT, TOY_FUTURES, "s")
+    eev = expected_value_of_mean_plan(toy, EXACT, TOY_FUTURES, SERIAL, "s", mean)
+    plan = solve_stochastic(toy, rushed, TOY_FUTURES, Risk(), "s", mean.highs.values())
+    assert plan.solved.ok, plan.solved.message
+    assert plan.expected_cost <= eev["eev"] * (1 + 1e-9)
 
 
 def test_the_order_holds_within_the_gaps_on_the_reference_data():

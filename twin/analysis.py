@@ -39,6 +39,7 @@ from twin.stochastic import (
     combined_results,
     expected_value_of_mean_plan,
     futures_table,
+    mean_future_plan,
     solve_stochastic,
     wait_and_see,
     worth,
@@ -256,7 +257,9 @@ def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     uncertainty = uncertainty_of(cfg, ds)
     futures = uncertainty.futures
     risk = Risk(alpha=cfg.scenario.risk.alpha, weight=cfg.scenario.risk.weight)
-    plan = solve_stochastic(ds, scenario, futures, risk, run_id)
+    mean = mean_future_plan(ds, scenario, futures, run_id)  # the first plan, and eev's
+    start = mean.highs.values() if mean.results is not None else None
+    plan = solve_stochastic(ds, scenario, futures, risk, run_id, start, run_dir / "highs.log")
     first = plan.runs[0]
     main = PlanRun(scenario, first.built, plan.solved, plan.highs)
     main.timings = {"solve": plan.solved.solve_seconds, "handoff": plan.solved.handoff_seconds}
@@ -274,7 +277,7 @@ def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     if cfg.analysis.worth:
         options = parallel_options(cfg)
         ws = wait_and_see(ds, scenario, futures, options)
-        eev = expected_value_of_mean_plan(ds, scenario, futures, options, run_id)
+        eev = expected_value_of_mean_plan(ds, scenario, futures, options, run_id, mean)
         record |= worth(plan, ws, eev, risk)
     else:
         record["rp"] = plan.expected_cost
