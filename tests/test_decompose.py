@@ -214,10 +214,9 @@ def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
     master.run()
     plans = _master_plans(master, parts)
     assert len(plans) > 1  # else there is nothing to harvest and no test
-    count = len(parts.master)
-    optimum = np.asarray(master.getSolution().col_value)
-    assert np.allclose(plans[0][0], optimum[:count], atol=1e-6)
-    assert np.array_equal(plans[0][1], optimum[count:])
+    plan, estimates = parts.unpack(np.asarray(master.getSolution().col_value))
+    assert np.allclose(plans[0][0], plan, atol=1e-6)
+    assert np.array_equal(plans[0][1], estimates)
     assert len({plan.tobytes() for plan, _ in plans}) == len(plans)
     rows = parts.matrix[parts.master_rows][:, parts.master]
     low, high = parts.row_lower[parts.master_rows], parts.row_upper[parts.master_rows]
