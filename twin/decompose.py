@@ -74,7 +74,7 @@ from joblib import Parallel, delayed
 from scipy.sparse.csgraph import connected_components
 
 from twin.scenario import SolverOptions
-from twin.solve import INF, HighsModel, SolveResult, limit_time, new_highs
+from twin.solve import INF, HighsModel, SolveResult, limit_time, new_highs, relative_gap
 
 # The investment decisions: the master's columns, with every integer column; the others are
 # operations. Agglomeration's segment fills are continuous but count modules, not operations.
@@ -182,10 +182,17 @@ class Decomposition:
         n = len(self.tie)
         return sp.csr_matrix((np.ones(n), (np.arange(n), self.tie)), shape=(n, self.width))
 
-    @property
+    @cached_property
     def width(self) -> int:
         """The master MILP's investment columns (before its thetas)."""
         return int(self.tie.max(initial=-1)) + 1
+
+    @cached_property
+    def tied_integer(self) -> np.ndarray:
+        """Which of the master MILP's investment columns are integer (any copy is)."""
+        integer = np.zeros(self.width, dtype=bool)
+        integer[self.tie[self.integer]] = True
+        return integer
 
     def unpack(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A master MILP solution as (every master column, the thetas)."""
@@ -286,9 +293,10 @@ def _ties(
     pairs = (np.diff(rows.indptr) == 2) & (lower == 0) & (upper == 0)
     starts = rows.indptr[:-1][pairs]
     a, b = rows.indices[starts], rows.indices[starts + 1]
+    equal = rows.data[starts] == -rows.data[starts + 1]  # y_a - y_b = 0, however scaled
     ties = np.zeros(len(pairs), dtype=bool)
-    ties[pairs] = rows.data[starts] == -rows.data[starts + 1]
-    first, second = a[ties[pairs]], b[ties[pairs]]
+    ties[pairs] = equal
+    first, second = a[equal], b[equal]
     n = rows.shape[1]
     graph = sp.csr_matrix((np.ones(len(first)), (first, second)), shape=(n, n))
     _, tie = connected_components(graph, directed=False)
@@ -334,7 +342,7 @@ def benders(
     runner = Parallel(n_jobs=max(1, options.threads), prefer="threads")
     progress(
         f"Benders decomposition with HiGHS {master.version()}: {count} master columns "
-        f"({int(_integer(parts).sum())} integer), {len(subs)} subproblems, gap {mip_gap:g}"
+        f"({int(parts.tied_integer.sum())} integer), {len(subs)} subproblems, gap {mip_gap:g}"
     )
 
     def evaluate(point: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
@@ -373,7 +381,7 @@ def benders(
         ]
         candidates = [Best.of(parts, plan, solved) for plan, _, solved in found]
         best = min([best, *candidates], key=lambda kept: kept.objective)
-        gap = (best.objective - lower_bound) / max(abs(best.objective), 1e-9)
+        gap = relative_gap(best.objective, lower_bound)
         progress(
             f"master {masters:4d}  bound {lower_bound:.10g}  plan {candidates[0].objective:.10g}  "
             f"best {best.objective:.10g}  gap {gap:.4%}  plans {len(found)}"
@@ -480,7 +488,7 @@ def _root_phase(
     when no cut cuts y off even when separated at y itself (the relaxation is solved), when
     ROOT_STALL iterations have raised the bound by less than a hundredth of the MIP gap, at
     the deadline, or when it gives up. The cuts stay for the MILP phase."""
-    integer = np.flatnonzero(_integer(parts)).astype(np.int32)
+    integer = np.flatnonzero(parts.tied_integer).astype(np.int32)
     kinds = highspy.HighsVarType
     master.changeColsIntegrality(len(integer), integer, np.full(len(integer), kinds.kContinuous))
     bound, above, bounds, core, weight = -math.inf, math.inf, [], None, IN_OUT
@@ -549,16 +557,9 @@ def _master(parts: Decomposition) -> highspy.Highs:
         np.r_[local.indptr, np.full(thetas, local.nnz)].astype(np.int32),
         local.indices.astype(np.int32),
         local.data,
-        np.r_[_integer(parts), np.zeros(thetas)].astype(np.int32),
+        np.r_[parts.tied_integer, np.zeros(thetas)].astype(np.int32),
     )
     return highs
-
-
-def _integer(parts: Decomposition) -> np.ndarray:
-    """Which of the master MILP's investment columns are integer."""
-    integer = np.zeros(parts.width, dtype=bool)
-    integer[parts.tie[parts.integer]] = True
-    return integer
 
 
 def _add_cuts(
@@ -595,7 +596,7 @@ def _result(
     model.load(values)
     objective = best.objective
     bound = min(bound, objective)  # above it only by the LPs' tolerances
-    gap = (objective - bound) / max(abs(objective), 1e-9)
+    gap = relative_gap(objective, bound)
     result = SolveResult(
         status="optimal" if gap <= mip_gap + 1e-12 else "time_limit",
         message="Benders decomposition",

@@ -85,6 +85,11 @@ def limit_time(highs: highspy.Highs, seconds: float) -> None:
     )
 
 
+def relative_gap(objective: float, bound: float) -> float:
+    """How far a plan may be from the optimum, relative to the plan (as HiGHS reports it)."""
+    return (objective - bound) / max(abs(objective), 1e-9)
+
+
 @dataclass
 class SolveResult:
     """What a solve produced; values are loaded into the Pyomo model when there are any."""
@@ -267,7 +272,7 @@ class HighsModel:
         result = self._branch_and_bound(rest, log_file)
         if result.has_solution and result.bound is not None and stalled.bound > result.bound:
             result.bound = min(stalled.bound, result.objective)
-            result.gap = (result.objective - result.bound) / max(abs(result.objective), 1e-9)
+            result.gap = relative_gap(result.objective, result.bound)
             if result.gap <= options.mip_gap:
                 result.status = "optimal"  # proven by the decomposition's bound
         result.solve_seconds += spent
