@@ -118,7 +118,8 @@ class Subproblem:
 
     rows: np.ndarray
     columns: np.ndarray
-    coupling: sp.csr_matrix  # B_s: the master columns' coefficients in these rows
+    links: np.ndarray  # the master columns that appear in its rows (positions in the plan)
+    coupling: sp.csr_matrix  # B_s: their coefficients in these rows
     lower: np.ndarray
     upper: np.ndarray
     highs: highspy.Highs = field(repr=False)
@@ -126,7 +127,7 @@ class Subproblem:
 
     def solve(self, plan: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """z_s at the master's plan, the row duals and the column values."""
-        shift = self.coupling @ plan
+        shift = self.coupling @ plan[self.links]
         count = len(self.rows)
         self.highs.changeRowsBounds(
             count, np.arange(count, dtype=np.int32), self.lower - shift, self.upper - shift
@@ -229,11 +230,19 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
         matrix[master_rows][:, master], row_lower[master_rows], row_upper[master_rows]
     )
     master_rows = master_rows[~ties]
+    # each component's rows and columns made contiguous, so that a block is a slice: with
+    # 500 futures there are 3,500 blocks, and indexing the whole model for each was quadratic
+    row_order = np.argsort(row_label, kind="stable")
+    column_order = np.argsort(column_label, kind="stable")
+    sorted_rows, sorted_columns = row_label[row_order], column_label[column_order]
+    blocks = block[row_order][:, column_order]
+    couplings = matrix[sub_rows[row_order]][:, master]
     subproblems = []
     for component in np.unique(column_label):
-        columns = continuous[column_label == component]
-        rows = sub_rows[row_label == component]
-        local = matrix[rows][:, columns].tocsc()
+        r0, r1 = np.searchsorted(sorted_rows, [component, component + 1])
+        c0, c1 = np.searchsorted(sorted_columns, [component, component + 1])
+        rows, columns = sub_rows[row_order[r0:r1]], continuous[column_order[c0:c1]]
+        local = blocks[r0:r1, c0:c1].tocsc()
         highs = new_highs()
         highs.passModel(
             len(columns),
@@ -255,11 +264,17 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
         floor = np.where(cost[columns] >= 0, lower[columns], upper[columns]) @ cost[columns]
         if not math.isfinite(floor):
             raise DecompositionError("operating costs unbounded below: no decomposition")
+        coupling = couplings[r0:r1]
+        links = np.unique(coupling.indices)
         subproblems.append(
             Subproblem(
                 rows,
                 columns,
-                matrix[rows][:, master],
+                links,
+                sp.csr_matrix(
+                    (coupling.data, np.searchsorted(links, coupling.indices), coupling.indptr),
+                    shape=(len(rows), len(links)),
+                ),
                 row_lower[rows],
                 row_upper[rows],
                 highs,
@@ -572,19 +587,33 @@ def _add_cuts(
 ) -> int:
     """For each subproblem solved at `point`, the cut
     theta_s + (B_s' lambda)' y >= z_s + (B_s' lambda)' point (over `parts.scale`), where it
-    cuts off the master's solution (`at`, with its estimates theta); the number added."""
-    added = 0
+    cuts off the master's solution (`at`, with its estimates theta); the number added, in
+    one call (HiGHS's addRow costs about as much as adding many rows at once)."""
+    lower, starts, indices, values = [], [0], [], []
     for index, (sub, (value, duals, _)) in enumerate(zip(parts.subproblems, solved, strict=True)):
-        slope = sub.coupling.T @ duals / parts.scale
+        slope = sub.coupling.T @ duals / parts.scale  # on the columns sub.links
         value = value / parts.scale
-        if value + slope @ (at - point) <= estimates[index] + 1e-9 * max(1.0, abs(value)):
+        here, there = point[sub.links], at[sub.links]
+        if value + slope @ (there - here) <= estimates[index] + 1e-9 * max(1.0, abs(value)):
             continue
-        tied = parts.tied.T @ slope  # on the master MILP's columns
-        used = np.flatnonzero(np.abs(tied) > 1e-12)
-        columns = np.r_[used, parts.width + index].astype(np.int32)
-        master.addRow(value + slope @ point, INF, len(columns), columns, np.r_[tied[used], 1.0])
-        added += 1
-    return added
+        columns, tied = np.unique(parts.tie[sub.links], return_inverse=True)
+        tied = np.bincount(tied, weights=slope, minlength=len(columns))  # the master MILP's
+        used = np.abs(tied) > 1e-12
+        lower.append(value + slope @ here)
+        indices += [columns[used], [parts.width + index]]
+        values += [tied[used], [1.0]]
+        starts.append(starts[-1] + int(used.sum()) + 1)
+    if lower:
+        master.addRows(
+            len(lower),
+            np.array(lower),
+            np.full(len(lower), INF),
+            starts[-1],
+            np.array(starts[:-1], dtype=np.int32),
+            np.concatenate(indices).astype(np.int32),
+            np.concatenate(values),
+        )
+    return len(lower)
 
 
 def _result(
