@@ -99,7 +99,13 @@ def test_audit_catches_a_broken_identity(toy_plan):
     assert audit(tables, to_be.results.cost) == []
     tables["flows"].loc[0, "flow"] += 1.0
     tables["production"].loc[0, "activity"] = tables["production"].loc[0, "capacity"] * 2
+    conversion = tables["conversion"]
+    made, used = conversion["quantity"] > 0, conversion["quantity"] < 0
+    conversion.loc[conversion.index[made][0], "quantity"] *= 2
+    conversion.loc[conversion.index[used][0], "quantity"] *= 2
     found = audit(tables, to_be.results.cost * (1 + 1e-4))
+    assert any("produced != sum of conversion" in p for p in found)
+    assert any("consumed != sum of conversion" in p for p in found)
     assert any("inflow != sum of flows" in p for p in found)
     assert any("activity exceeds capacity" in p for p in found)
     assert any("objective components sum" in p for p in found)

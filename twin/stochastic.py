@@ -52,6 +52,7 @@ Figures of the plan's worth (run.json `stochastic`; Birge and Louveaux):
 from __future__ import annotations
 
 import time
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -170,22 +171,27 @@ class StochasticPlan:
 
 
 def _future_result(
-    solved: SolveResult, built: BuiltModel, probability: float, risk: Risk
+    solved: SolveResult, built: BuiltModel, probability: float, risk: Risk, own: dict
 ) -> SolveResult:
-    """The solve seen from one future: its own cost, and its rows' duals per unit of its
-    own cost (divided by its probability), which is exact for the expected-cost objective
-    only: under mean-CVaR a future's weight depends on the tail, and no prices are given."""
+    """The solve seen from one future: its own cost, and its rows' duals (`own`, from
+    `_duals_by_block`) per unit of its own cost (divided by its probability), which is exact
+    for the expected-cost objective only: under mean-CVaR a future's weight depends on the
+    tail, and no prices are given."""
     cost = pyo.value(built.model.total_cost)
     if risk.weight > 0:
         note = "no prices under a mean-CVaR objective (a future's weight depends on the tail)"
         return replace(solved, objective=cost, duals={}, duals_note=note)
-    own = id(built.model)
-    duals = {
-        row: dual / probability
-        for row, dual in solved.duals.items()
-        if id(row.parent_block()) == own
-    }
+    duals = {row: dual / probability for row, dual in own.items()}
     return replace(solved, objective=cost, duals=duals)
+
+
+def _duals_by_block(duals: dict) -> dict[int, dict]:
+    """The rows' duals grouped by the id of their block, in one pass: one filter of all
+    rows per future took 5 minutes with 500 futures."""
+    grouped = defaultdict(dict)
+    for row, dual in duals.items():
+        grouped[id(row.parent_block())][row] = dual
+    return grouped
 
 
 def solve_stochastic(
@@ -204,9 +210,12 @@ def solve_stochastic(
     ef, blocks = extensive_form(ds, scenario, futures, risk)
     first = None if start is None else _every_future(start, len(futures))
     solved, highs = solve(ef, scenario.solver, log_file, first)
-    runs = []
+    runs, duals = [], _duals_by_block(solved.duals)
     for future, built in zip(futures, blocks, strict=True):
-        own = _future_result(solved, built, future.probability, risk) if solved.ok else solved
+        own = solved
+        if solved.ok:
+            rows = duals.get(id(built.model), {})
+            own = _future_result(solved, built, future.probability, risk, rows)
         run = PlanRun(built.data.scenario, built, own, highs)
         if solved.ok:
             run.results = extract_results(built, own, run_id)
