@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import highspy
+import numpy as np
 import pyomo.environ as pyo
 import pytest
 
 from twin.data import load_dataset
 from twin.model import build_model
 from twin.scenario import Scenario, SolverOptions
-from twin.solve import solve, status_name
+from twin.solve import limit_time, solve, status_name
 
 from .conftest import CsvEdit
 
@@ -165,3 +167,39 @@ def test_columns_carry_each_variables_domain_and_bounds():
         assert bounds["n[2]"] == (0, 6) and bounds["x[2]"] == (-1.5, inf)
         assert bounds["x[3]"] == (-inf, 4.0) and bounds["b[1]"] == (0, 1)
         assert sum(model.integer) == (0 if relax else 4)
+
+
+def _hard_mip() -> highspy.Highs:
+    """OR-Library capa at capacity 8,000 in its textbook form: seconds to close."""
+    from benchmarks import peers
+    from twin.orlib import ORLIB_DIR, read_cflp
+
+    made = []
+    original = peers.new_highs
+    peers.new_highs = lambda: made.append(original()) or made[-1]
+    try:
+        peers.textbook_cflp(read_cflp(ORLIB_DIR / "capa.txt", 8000), 0.0, 0.0)
+    finally:
+        peers.new_highs = original
+    return made[0]
+
+
+@pytest.mark.parametrize("mip", [True, False])
+def test_a_solve_in_place_gets_its_own_time_limit_whatever_ran_before(mip: bool):
+    """HiGHS 1.16 counts an LP's time limit over every solve of its instance, a MIP's from
+    the start of its own solve: each needs its own rule, or a MIP re-solved in place runs
+    past its limit by the time of the solves before it (a Benders master MILP ran 60 s
+    late) and an LP after enough re-solves gets no time at all."""
+    highs = _hard_mip()
+    if not mip:  # its LP relaxation: a second or two on its own
+        n = highs.getNumCol()
+        highs.changeColsIntegrality(n, np.arange(n, dtype=np.int32), np.zeros(n, np.int32))
+    for limit in (2.0, 0.5):
+        highs.clearSolver()
+        limit_time(highs, limit, mip=mip)
+        began = time.perf_counter()
+        highs.run()
+        seconds = time.perf_counter() - began
+        assert highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
+        assert seconds >= 0.9 * limit  # the limit was not used up by the solve before
+        assert seconds < limit + 1.0  # nor lengthened by it (2 s more if it were)

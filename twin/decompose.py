@@ -403,7 +403,7 @@ def benders(
     while True:
         masters += 1
         before, began = lower_bound, time.perf_counter()
-        limit_time(master, max(deadline - time.perf_counter(), 1e-3))
+        limit_time(master, max(deadline - time.perf_counter(), 1e-3), mip=True)
         master.setOptionValue("mip_rel_gap", mip_gap / 2)
         # no solution left from the last solve: HiGHS 1.16 takes a fractional one as a MIP
         # start, repairs it, and (when presolve empties the model) reports that plan as

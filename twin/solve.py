@@ -75,14 +75,16 @@ def new_highs() -> highspy.Highs:
     return highs
 
 
-def limit_time(highs: highspy.Highs, seconds: float) -> None:
-    """Allow the next solve `seconds`. HiGHS's time_limit counts the run time of the Highs
-    object over all its solves, so a model re-solved in place (N-1, a stress test, a Benders
-    master) would otherwise run out of time after enough solves."""
+def limit_time(highs: highspy.Highs, seconds: float, mip: bool = False) -> None:
+    """Allow the next solve `seconds`. HiGHS 1.16 counts an LP's time_limit over all the
+    solves of its Highs object, so an LP re-solved in place (N-1, a stress test, a Benders
+    master) would otherwise run out of time after enough solves; a MIP's counts from the
+    start of its own solve, so adding the run time so far let a Benders master MILP run
+    past the deadline by every LP master's time (by 60 s with 500 futures)."""
     limit = float(seconds)
-    highs.setOptionValue(
-        "time_limit", highs.getRunTime() + limit if math.isfinite(limit) else limit
-    )
+    if math.isfinite(limit) and not mip:
+        limit += highs.getRunTime()
+    highs.setOptionValue("time_limit", limit)
 
 
 def relative_gap(objective: float, bound: float) -> float:
@@ -282,7 +284,7 @@ class HighsModel:
     def _branch_and_bound(self, options: SolverOptions, log_file: Path | None) -> SolveResult:
         """Run HiGHS on the whole model; load values into the model; duals."""
         highs = self.highs
-        limit_time(highs, options.time_limit)
+        limit_time(highs, options.time_limit, mip=bool(self.integer.any()))
         highs.setOptionValue("mip_rel_gap", float(options.mip_gap))
         highs.setOptionValue("random_seed", int(options.seed))
         if options.threads:
