@@ -339,3 +339,15 @@ def test_a_subproblem_solution_that_misses_its_rows_is_solved_again_from_scratch
     assert np.all(activity >= sub.lower - shift - 1e-7 * np.maximum(1, abs(activity)))
     assert np.all(activity <= sub.upper - shift + 1e-7 * np.maximum(1, abs(activity)))
     assert value == pytest.approx(float(model.highs.getLp().col_cost_[sub.columns] @ x), rel=1e-9)
+
+
+def test_a_master_solution_a_hair_outside_its_bounds_is_a_plan_within_them(toy: Path):
+    """An LP master keeps its column bounds only to its tolerance; a plan passed on to the
+    subproblems must keep them exactly (a build of -4.7e-11 left one infeasible)."""
+    model = HighsModel(build_model(load_dataset(toy), Scenario(solver=BENDERS)).model)
+    parts = split(model)
+    values = np.zeros(parts.width + len(parts.subproblems))
+    values[: parts.width] = -1e-9  # every investment a hair below its lower bound of 0
+    plan, thetas = parts.unpack(values)
+    assert np.all(parts.lower[parts.master] == 0)  # the toy's investments start at 0
+    assert np.all(plan >= 0) and len(thetas) == len(parts.subproblems)

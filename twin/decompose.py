@@ -217,8 +217,14 @@ class Decomposition:
         return integer
 
     def unpack(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A master MILP solution as (every master column, the thetas)."""
-        return self.tied @ values[: self.width], values[self.width :]
+        """A master MILP solution as (every master column, within its bounds; the thetas).
+        An LP master's solution keeps its bounds only to HiGHS's tolerance: with 500 futures
+        a build of -4.7e-11, times a module's capacity, left an operations subproblem
+        infeasible (and the run without a plan)."""
+        plan = np.clip(
+            self.tied @ values[: self.width], self.lower[self.master], self.upper[self.master]
+        )
+        return plan, values[self.width :]
 
 
 def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
