@@ -341,6 +341,23 @@ def test_a_subproblem_solution_that_misses_its_rows_is_solved_again_from_scratch
     assert value == pytest.approx(float(model.highs.getLp().col_cost_[sub.columns] @ x), rel=1e-9)
 
 
+@pytest.mark.parametrize(
+    ("gaps", "closing"),
+    [
+        # the 500-future root phase at a quarter of 120 s: 2.4e9 at 15 s, 2.2e8 at 31 s
+        ([(10.0, 1.3e10), (15.0, 2.4e9), (19.0, 8.1e8), (22.0, 4.7e8), (31.0, 2.2e8)], True),
+        ([(10.0, 5e9), (20.0, 4.9e9), (31.0, 4.8e9)], False),  # barely moving
+        ([(10.0, 5e9), (31.0, 5e9)], False),  # not at all
+        ([(10.0, 5e9), (31.0, 1e8)], True),  # within the target already
+    ],
+)
+def test_a_root_phase_is_given_time_only_while_its_gap_shrinks_fast_enough(gaps, closing):
+    """Target 0.2 % of 6.75e10 (1.35e8) with 89 s left: at its recent geometric rate."""
+    from twin.decompose import _closing
+
+    assert _closing(gaps, 0.0, 1.35e8, deadline=120.0) is closing
+
+
 def test_a_master_solution_a_hair_outside_its_bounds_is_a_plan_within_them(toy: Path):
     """An LP master keeps its column bounds only to its tolerance; a plan passed on to the
     subproblems must keep them exactly (a build of -4.7e-11 left one infeasible)."""
