@@ -368,3 +368,17 @@ def test_a_master_solution_a_hair_outside_its_bounds_is_a_plan_within_them(toy: 
     plan, thetas = parts.unpack(values)
     assert np.all(parts.lower[parts.master] == 0)  # the toy's investments start at 0
     assert np.all(plan >= 0) and len(thetas) == len(parts.subproblems)
+
+
+def test_a_plan_without_a_bound_has_no_gap_not_an_infinite_one(toy: Path):
+    """Out of time before any master: the plan is kept, its gap unknown (None, as HiGHS's
+    own result has it), never `inf %` in the summary."""
+    from twin.decompose import Best, _result
+
+    model = HighsModel(build_model(load_dataset(toy), Scenario(solver=BENDERS)).model)
+    parts = split(model)
+    plan = np.zeros(len(parts.master))
+    best = Best.of(parts, plan, [sub.solve(plan) for sub in parts.subproblems])
+    result = _result(model, parts, best, -math.inf, 1e-3, 0.0)
+    assert result.has_solution and result.status == "time_limit"
+    assert result.gap is None and result.objective == best.objective

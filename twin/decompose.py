@@ -674,8 +674,9 @@ def _result(
     objective = best.objective
     bound = min(bound, objective)  # above it only by the LPs' tolerances
     gap = relative_gap(objective, bound)
+    gap = gap if math.isfinite(gap) else None  # no bound yet: as HiGHS's own result says
     result = SolveResult(
-        status="optimal" if gap <= mip_gap + 1e-12 else "time_limit",
+        status="optimal" if gap is not None and gap <= mip_gap + 1e-12 else "time_limit",
         message="Benders decomposition",
         objective=objective,
         bound=bound,
