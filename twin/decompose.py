@@ -89,10 +89,10 @@ ROOT_STALL = 10  # root-phase iterations over which its bound must still rise
 # the gap left, when the root phase needs more than HAND_OVER_ROOT LP masters (42-55 on the
 # reference scenarios, 170-400 on the synthetic networks) or after HAND_OVER_TIME of the
 # time limit is still a whole MIP gap from the relaxation and not `_closing` it, or when one
-# MILP master takes more
-# than that. On the reference scenarios at a 0.1 % gap, no two masters in a row raised the
-# bound by less than 2 % of the gap left; on the synthetic networks (benchmarks) it stays
-# flat while one branch and bound proves their gap in seconds.
+# MILP master takes more than that. On the reference scenarios at a 0.1 % gap, no two
+# masters in a row raised the bound by less than 2 % of the gap left; on the synthetic
+# networks (benchmarks) it stays flat while one branch and bound proves their gap in
+# seconds.
 HAND_OVER_STALL = 3
 HAND_OVER_RISE = 0.01
 HAND_OVER_TIME = 0.25
@@ -525,15 +525,14 @@ def _root_phase(
     """Cuts from the master's LP relaxation before any MILP is solved: the bound, the
     iterations, and whether the phase gave up (after `most` iterations, or past the clock
     time `patience` while a whole MIP gap from the relaxation and not `_closing` it). Each
-    iteration solves
-    the LP master (y, theta) and separates at a point between y and a core point, the
-    running mean of the LP plans (in-out, Ben-Ameur & Neto 2007): cuts at y alone zigzag,
-    and each MILP master would take as long as a monolithic solve. Every separation point
-    is a plan of the relaxation, so its cost bounds the relaxation's optimum from above;
-    the phase ends when the LP master's bound is within a tenth of the MIP gap of that,
-    when no cut cuts y off even when separated at y itself (the relaxation is solved), when
-    ROOT_STALL iterations have raised the bound by less than a hundredth of the MIP gap, at
-    the deadline, or when it gives up. The cuts stay for the MILP phase."""
+    iteration solves the LP master (y, theta) and separates at a point between y and a
+    core point, the running mean of the LP plans (in-out, Ben-Ameur & Neto 2007): cuts at y
+    alone zigzag, and each MILP master would take as long as a monolithic solve. Every
+    separation point is a plan of the relaxation, so its cost bounds the relaxation's
+    optimum from above; the phase ends when the LP master's bound is within a tenth of the
+    MIP gap of that, when no cut cuts y off even when separated at y itself (the relaxation
+    is solved), when ROOT_STALL iterations have raised the bound by less than a hundredth of
+    the MIP gap, at the deadline, or when it gives up. The cuts stay for the MILP phase."""
     integer = np.flatnonzero(parts.tied_integer).astype(np.int32)
     kinds = highspy.HighsVarType
     master.changeColsIntegrality(len(integer), integer, np.full(len(integer), kinds.kContinuous))

@@ -83,14 +83,8 @@ def audit(
     quantity, keys = conversion["quantity"], [conversion[key] for key in KEY]
     for name, signed in (("produced", quantity), ("consumed", -quantity)):
         expected = signed.clip(lower=0).groupby(keys).sum()
-        problems += _report(
-            _close(indexed[name], expected.reindex(indexed.index, fill_value=0.0)).reset_index(
-                drop=True
-            ),
-            balance,
-            f"{name} != sum of conversion",
-            KEY,
-        )
+        ok = _close(indexed[name], expected.reindex(indexed.index, fill_value=0.0))
+        problems += _report(ok.reset_index(drop=True), balance, f"{name} != sum of conversion", KEY)
 
     over = flows["flow"] > flows["capacity"] * (1 + RTOL) + ATOL
     problems += _report(~over, flows, "flow exceeds capacity", ["link_id", "commodity", "period"])
