@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from benchmarks.synthetic import write_synthetic
 from twin.data import load_dataset
@@ -21,7 +22,7 @@ from twin.model import build_model
 from twin.orlib import ORLIB_DIR, ORLIB_RECOURSE, read_cflp
 from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import Scenario, SolverOptions
-from twin.solve import HighsModel, solve
+from twin.solve import INF, HighsModel, solve
 
 from .conftest import DATA, edited_toy
 from .test_mcnd import TINY
@@ -382,3 +383,52 @@ def test_a_plan_without_a_bound_has_no_gap_not_an_infinite_one(toy: Path):
     result = _result(model, parts, best, -math.inf, 1e-3, 0.0)
     assert result.has_solution and result.status == "time_limit"
     assert result.gap is None and result.objective == best.objective
+
+
+def _dual_objective(lp, lower: np.ndarray, upper: np.ndarray, row_dual: np.ndarray) -> float:
+    """The LP dual's objective at row duals y (reduced costs d = c - A'y): each y_i and d_j
+    times the bound it prices; -inf where one prices an infinite bound (y is infeasible)."""
+    matrix = sp.csc_matrix(
+        (lp.a_matrix_.value_, lp.a_matrix_.index_, lp.a_matrix_.start_),
+        shape=(lp.num_row_, lp.num_col_),
+    )
+    reduced = np.asarray(lp.col_cost_) - matrix.T @ row_dual
+    total = lp.offset_
+    for duals, low, high in (
+        (row_dual, np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)),
+        (reduced, lower, upper),
+    ):
+        priced = np.where(duals > 0, low, high)
+        finite = np.abs(priced) < INF
+        tolerance = 1e-7 * max(1.0, float(np.abs(duals).max(initial=0.0)))
+        if np.any(np.abs(duals[~finite]) > tolerance):  # a dual on a bound that is not there
+            return -math.inf
+        total += float(duals[finite] @ priced[finite])
+    return total
+
+
+def test_a_decomposed_plans_prices_are_an_optimal_dual_of_its_fixed_lp():
+    """The prices come block by block (each subproblem at the plan, the rest from a small
+    LP), not from a re-solve of the whole LP: they must still be an optimal dual of the
+    whole LP with the plan's integer columns fixed (its dual objective is its optimum)."""
+    from twin.decompose import Best, _prices, benders
+
+    ds = load_dataset(DATA / "eaeu_china")
+    options = replace(BENDERS, mip_gap=0.01)
+    model = HighsModel(build_model(ds, Scenario(solver=options)).model)
+    parts = split(model)
+    benders(model, parts, options)
+    plan = np.array([model.columns[j].value for j in parts.master], dtype=float)
+    best = Best.of(parts, plan, [sub.solve(plan) for sub in parts.subproblems])
+    prices = _prices(parts, best)
+    assert prices is not None  # no continuous master column in an operations row
+    lp = model.highs.getLp()
+    lower, upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
+    fixed = np.flatnonzero(model.integer)
+    lower[fixed] = upper[fixed] = np.round([model.columns[j].value for j in fixed])
+    model.fix_integers()
+    model.highs.run()
+    optimum = model.highs.getInfo().objective_function_value
+    whole = np.asarray(model.highs.getSolution().row_dual)
+    assert _dual_objective(lp, lower, upper, whole) == pytest.approx(optimum, rel=1e-7)
+    assert _dual_objective(lp, lower, upper, prices) == pytest.approx(optimum, rel=1e-7)

@@ -42,6 +42,7 @@ FINISHED = ("optimal", "time_limit")  # statuses of a run with a usable plan
 # Below this gap `auto` solves whole: the decomposition's bound rests on its subproblems'
 # duals, good to the LPs' tolerances (1e-7 relative), and a gap near them is HiGHS's to prove.
 DECOMPOSE_GAP = 1e-5
+FIXED_DUALS = "duals of the LP with integer decisions fixed at their optimum"
 # Families whose rows may be relaxed to explain an infeasible model (the balance always holds:
 # unmet demand is its own slack).
 ELASTIC_FAMILIES = (
@@ -352,23 +353,25 @@ class HighsModel:
     def add_duals(self, result: SolveResult, values: np.ndarray) -> None:
         """Row duals; for a MILP from the LP with its integer columns fixed at `values` (the
         plan of the branch and bound or of a decomposition)."""
-        if self.integer.any():
-            fixed = self.highs.getLp()
-            columns = np.flatnonzero(self.integer)
-            lower, upper = np.array(fixed.col_lower_), np.array(fixed.col_upper_)
-            lower[columns] = upper[columns] = np.round(values[columns])
-            fixed.col_lower_, fixed.col_upper_, fixed.integrality_ = lower, upper, []
-            lp_solver = new_highs()
-            lp_solver.passModel(fixed)
-            lp_solver.run()
-            if lp_solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                result.duals_note = "restricted LP not optimal: no duals"
-                return
-            row_dual = np.asarray(lp_solver.getSolution().row_dual)
-            result.duals_note = "duals of the LP with integer decisions fixed at their optimum"
-        else:
-            row_dual = np.asarray(self.highs.getSolution().row_dual)
-            result.duals_note = "duals of the LP"
+        if not self.integer.any():
+            self.set_duals(result, np.asarray(self.highs.getSolution().row_dual), "duals of the LP")
+            return
+        fixed = self.highs.getLp()
+        columns = np.flatnonzero(self.integer)
+        lower, upper = np.array(fixed.col_lower_), np.array(fixed.col_upper_)
+        lower[columns] = upper[columns] = np.round(values[columns])
+        fixed.col_lower_, fixed.col_upper_, fixed.integrality_ = lower, upper, []
+        lp_solver = new_highs()
+        lp_solver.passModel(fixed)
+        lp_solver.run()
+        if lp_solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            result.duals_note = "restricted LP not optimal: no duals"
+            return
+        self.set_duals(result, np.asarray(lp_solver.getSolution().row_dual), FIXED_DUALS)
+
+    def set_duals(self, result: SolveResult, row_dual: np.ndarray, note: str) -> None:
+        """The rows' duals (in the compiled model's row order) as the result's prices."""
+        result.duals_note = note
         for i, (con, _) in enumerate(self.rows):
             result.duals[con] = result.duals.get(con, 0.0) + float(row_dual[i])
 
