@@ -84,6 +84,7 @@ from twin.solve import (
     SolveResult,
     limit_time,
     new_highs,
+    pass_model,
     relative_gap,
 )
 
@@ -284,23 +285,8 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
         rows, columns = sub_rows[row_order[r0:r1]], continuous[column_order[c0:c1]]
         local = blocks[r0:r1, c0:c1].tocsc()
         highs = new_highs()
-        highs.passModel(
-            len(columns),
-            len(rows),
-            local.nnz,
-            int(highspy.MatrixFormat.kColwise),
-            int(highspy.ObjSense.kMinimize),
-            0.0,
-            cost[columns],
-            lower[columns],
-            upper[columns],
-            row_lower[rows],
-            row_upper[rows],
-            local.indptr.astype(np.int32),
-            local.indices.astype(np.int32),
-            local.data,
-            np.zeros(len(columns), dtype=np.int32),
-        )
+        bounds = (lower[columns], upper[columns], row_lower[rows], row_upper[rows])
+        pass_model(highs, local, cost[columns], *bounds)
         floor = np.where(cost[columns] >= 0, lower[columns], upper[columns]) @ cost[columns]
         if not math.isfinite(floor):
             raise DecompositionError("operating costs unbounded below: no decomposition")
@@ -615,22 +601,15 @@ def _master(parts: Decomposition) -> highspy.Highs:
     np.minimum.at(upper, parts.tie, parts.upper[columns])
     highs = new_highs()
     highs.setOptionValue("mip_improving_solution_save", True)  # for _master_plans
-    highs.passModel(
-        width + thetas,
-        len(rows),
-        local.nnz,
-        int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMinimize),
-        0.0,
+    pass_model(
+        highs,
+        sp.hstack([local, sp.csc_matrix((len(rows), thetas))], format="csc"),
         np.r_[tied.T @ parts.cost[columns], np.full(thetas, parts.scale)],
         np.r_[lower, floors],
         np.r_[upper, np.full(thetas, INF)],
         parts.row_lower[rows],
         parts.row_upper[rows],
-        np.r_[local.indptr, np.full(thetas, local.nnz)].astype(np.int32),
-        local.indices.astype(np.int32),
-        local.data,
-        np.r_[parts.tied_integer, np.zeros(thetas)].astype(np.int32),
+        np.r_[parts.tied_integer, np.zeros(thetas, dtype=bool)],
     )
     return highs
 
@@ -719,23 +698,8 @@ def _prices(parts: Decomposition, best: Best) -> np.ndarray | None:
     lower = np.where(parts.integer, best.plan, parts.lower[parts.master])
     upper = np.where(parts.integer, best.plan, parts.upper[parts.master])
     highs = new_highs()
-    highs.passModel(
-        len(parts.master),
-        len(rows),
-        local.nnz,
-        int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMinimize),
-        0.0,
-        parts.cost[parts.master],
-        lower,
-        upper,
-        parts.row_lower[rows],
-        parts.row_upper[rows],
-        local.indptr.astype(np.int32),
-        local.indices.astype(np.int32),
-        local.data,
-        np.zeros(len(parts.master), dtype=np.int32),
-    )
+    bounds = (lower, upper, parts.row_lower[rows], parts.row_upper[rows])
+    pass_model(highs, local, parts.cost[parts.master], *bounds)
     highs.run()
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None

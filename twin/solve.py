@@ -34,6 +34,8 @@ from twin.scenario import SolverOptions
 from twin.standard_form import AT_LEAST, AT_MOST, StandardForm, compile_model
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from twin.decompose import HandOver
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,40 @@ def new_highs() -> highspy.Highs:
         os.close(saved)
     highs.setOptionValue("output_flag", False)
     return highs
+
+
+def pass_model(
+    highs: highspy.Highs,
+    matrix: sp.csc_matrix,
+    cost: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    integer: np.ndarray | None = None,
+    offset: float = 0.0,
+) -> highspy.HighsStatus:
+    """min cost'x + offset s.t. row_lower <= matrix x <= row_upper, lower <= x <= upper (the
+    `integer` columns integral) into `highs`, in one call of the array form of passModel."""
+    columns = matrix.shape[1]
+    integer = np.zeros(columns, dtype=bool) if integer is None else np.asarray(integer, bool)
+    return highs.passModel(
+        columns,
+        matrix.shape[0],
+        matrix.nnz,
+        int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize),
+        offset,
+        cost,
+        lower,
+        upper,
+        row_lower,
+        row_upper,
+        matrix.indptr.astype(np.int32),
+        matrix.indices.astype(np.int32),
+        matrix.data.astype(float),
+        integer.astype(np.int32),  # HighsVarType: 0 continuous, 1 integer
+    )
 
 
 def limit_time(highs: highspy.Highs, seconds: float, mip: bool = False) -> None:
@@ -142,7 +178,6 @@ class HighsModel:
         """Hand the arrays to HiGHS in one call. The array form of `passModel` copies them
         at once; filling a `HighsLp` field by field converts them element by element (about
         0.1 s at 1M nonzeros)."""
-        n, m = len(self.columns), len(self.rows)
         bounds = [v.bounds for v in self.columns]
         # one column at a time: numpy converts a list of numbers twice as fast as of pairs
         lower, upper = (np.array(list(map(itemgetter(i), bounds)), dtype=float) for i in (0, 1))
@@ -150,25 +185,16 @@ class HighsModel:
         col_upper = np.nan_to_num(upper, nan=INF)
         rhs = np.asarray(form.rhs, dtype=float)
         sense = np.array([s for _, s in self.rows], dtype=int)
-        matrix = form.A
-        kinds = highspy.HighsVarType
-        integrality = np.where(self.integer, int(kinds.kInteger), int(kinds.kContinuous))
-        status = self.highs.passModel(
-            n,
-            m,
-            matrix.nnz,
-            int(highspy.MatrixFormat.kColwise),
-            int(highspy.ObjSense.kMinimize),
-            float(form.offset),
+        status = pass_model(
+            self.highs,
+            form.A,
             np.ascontiguousarray(form.c, dtype=float),
             col_lower,
             col_upper,
             np.where(sense == AT_MOST, -INF, rhs),
             np.where(sense == AT_LEAST, INF, rhs),
-            matrix.indptr.astype(np.int32),
-            matrix.indices.astype(np.int32),
-            matrix.data.astype(float),
-            integrality.astype(np.int32),
+            self.integer,
+            float(form.offset),
         )
         if status == highspy.HighsStatus.kError:
             raise ValueError("HiGHS refused the model's arrays")
