@@ -148,16 +148,11 @@ def unproven(frame: pd.DataFrame) -> list[str]:
     late = frame[frame["status"] == "time_limit"]
     if late.empty:
         return []
-    widest = late.loc[late["gap"].idxmax()] if late["gap"].notna().any() else None
-    worst = (
-        ""
-        if widest is None
-        else (f"; widest gap {widest['gap']:.1%} ({widest['direction']} {widest['sense']})")
-    )
-    return [
-        f"{len(late)} of {len(frame)} alternatives stopped at the time limit{worst}: each goes "
-        "at least as far as its reach and at most as far as its reach_bound"
-    ]
+    text = f"{len(late)} of {len(frame)} alternatives stopped at the time limit"
+    if late["gap"].notna().any():
+        widest = late.loc[late["gap"].idxmax()]
+        text += f"; widest gap {widest['gap']:.1%} ({widest['direction']} {widest['sense']})"
+    return [f"{text}: each goes at least as far as its reach and at most as far as its reach_bound"]
 
 
 def reference_shares(optimum: PlanRun) -> dict[str, float]:
