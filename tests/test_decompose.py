@@ -15,7 +15,15 @@ import scipy.sparse as sp
 
 from benchmarks.synthetic import write_synthetic
 from twin.data import load_dataset
-from twin.decompose import Progress, _master, _master_plans, _root_phase, _start_plan, split
+from twin.decompose import (
+    Progress,
+    _distinct,
+    _master,
+    _master_plans,
+    _root_phase,
+    _start_plan,
+    split,
+)
 from twin.mcnd import MCND_SCENARIO, read_mcnd
 from twin.mcnd import to_dataset as mcnd_dataset
 from twin.model import build_model
@@ -432,3 +440,22 @@ def test_a_decomposed_plans_prices_are_an_optimal_dual_of_its_fixed_lp():
     whole = np.asarray(model.highs.getSolution().row_dual)
     assert _dual_objective(lp, lower, upper, whole) == pytest.approx(optimum, rel=1e-7)
     assert _dual_objective(lp, lower, upper, prices) == pytest.approx(optimum, rel=1e-7)
+
+
+def test_only_exact_copies_of_an_earlier_row_are_dropped_from_the_master():
+    """A copy has the same coefficients on the same columns (in whatever order they are
+    stored, duplicates summed) and the same bounds; a scaled row or other bounds is another
+    row."""
+    rows = sp.csr_matrix(
+        (
+            [1.0, 2.0, 2.0, 1.0, 2.0, 4.0, 1.0, 2.0, 1.0, 1.0, 1.0],
+            [0, 1, 1, 0, 0, 1, 0, 1, 0, 1, 1],
+            [0, 2, 4, 6, 8, 11],
+        ),
+        shape=(5, 3),
+    )
+    lower = np.array([0.0, 0.0, 0.0, 1.0, 0.0])
+    upper = np.full(5, INF)
+    # row 1 is row 0 stored in another order; row 2 is row 0 times 2; row 3 is row 0 with
+    # another lower bound; row 4 is row 0 with its 2 on column 1 stored as 1 + 1
+    assert _distinct(rows, lower, upper).tolist() == [0, 2, 3]

@@ -10,7 +10,6 @@ where the dataset is at hand (`twin.config.to_run_inputs`).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, get_type_hints
@@ -18,7 +17,7 @@ from typing import Any, get_type_hints
 from omegaconf import DictConfig, OmegaConf
 
 from twin.analysis import ANALYSES
-from twin.parallel import BACKENDS
+from twin.parallel import BACKENDS, cores
 from twin.pareto import METHODS as PARETO_METHODS
 from twin.scenario import FAMILIES, METHODS, OBJECTIVES, STRENGTHENING
 from twin.uncertainty import MAX_FUTURES
@@ -79,15 +78,11 @@ def some_of(options: tuple[str, ...], needed: tuple[str, ...] = ()) -> Rule:
     )
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def threads() -> Rule:
-    cores = _cores()
+    most = cores()
     return Rule(
-        lambda value: isinstance(value, int) and 0 <= value <= cores,
-        f"must be from 0 (HiGHS decides) to {cores}, the cores of this machine",
+        lambda value: isinstance(value, int) and 0 <= value <= most,
+        f"must be from 0 (HiGHS decides) to {most}, the cores of this machine",
     )
 
 

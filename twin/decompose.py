@@ -64,6 +64,7 @@ continuous master column appears in an operations row (else the whole LP is solv
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.sparse.csgraph import connected_components
 
+from twin.parallel import chunks, cores
 from twin.scenario import SolverOptions
 from twin.solve import (
     FIXED_DUALS,
@@ -138,6 +140,7 @@ class Subproblem:
     highs: highspy.Highs = field(repr=False)
     floor: float  # the least its cost can be, from the column bounds
     matrix: sp.csr_matrix = field(repr=False)  # A_s: the operations' coefficients
+    tolerance: float  # HiGHS's primal feasibility tolerance (70 us to ask it per solve)
 
     def solve(self, plan: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """z_s at the master's plan, the row duals and the column values. A warm re-solve
@@ -173,9 +176,8 @@ class Subproblem:
         """Whether the solution's rows lie outside [low, high] by more than HiGHS's primal
         feasibility tolerance (the activities recomputed from its column values)."""
         activity = self.matrix @ np.asarray(solution.col_value)
-        tolerance = self.highs.getOptions().primal_feasibility_tolerance
         miss = np.maximum(low - activity, activity - high)
-        return bool(np.any(miss > tolerance * np.maximum(1.0, np.abs(activity))))
+        return bool(np.any(miss > self.tolerance * np.maximum(1.0, np.abs(activity))))
 
 
 @dataclass
@@ -306,6 +308,7 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
                 highs,
                 float(floor),
                 local.tocsr(),
+                highs.getOptions().primal_feasibility_tolerance,
             )
         )
     return Decomposition(
@@ -372,23 +375,27 @@ def benders(
     hand_over: bool = False,
 ) -> tuple[SolveResult, int]:
     """Solve `model`, split into `parts`, by Benders decomposition to `options`' gap and time
-    limit (subproblems on `options.threads` threads); the result (values loaded into the
-    Pyomo model when there is a plan) and the number of iterations (root phase included).
-    A start (`model.start`) that keeps the master's rows is the first plan. With
-    `hand_over`, raises HandOver where the decomposition stalls (see HAND_OVER_STALL)."""
+    limit (subproblems on `options.threads` threads, on every core with 0); the result
+    (values loaded into the Pyomo model when there is a plan) and the number of iterations
+    (root phase included). A start (`model.start`) that keeps the master's rows is the
+    first plan. With `hand_over`, raises HandOver where the decomposition stalls (see
+    HAND_OVER_STALL)."""
     progress = Progress(log_file, options.log_to_console)
     started, mip_gap = time.perf_counter(), options.mip_gap
     deadline = started + options.time_limit
     master = _master(parts)
     count, subs = parts.width, parts.subproblems
-    runner = Parallel(n_jobs=max(1, options.threads), prefer="threads")
+    threads = options.threads or cores()
+    runner = Parallel(n_jobs=threads, prefer="threads")
+    shares = chunks(subs, threads)  # one per thread: a task per LP costs more than the LP
     progress(
         f"Benders decomposition with HiGHS {master.version()}: {count} master columns "
         f"({int(parts.tied_integer.sum())} integer), {len(subs)} subproblems, gap {mip_gap:g}"
     )
 
     def evaluate(point: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray]]:
-        return runner(delayed(sub.solve)(point) for sub in subs)
+        done = runner(delayed(_solve_all)(share, point) for share in shares)
+        return [solved for share in done for solved in share]
 
     best = Best()
     first = _start_plan(model, parts)
@@ -449,6 +456,11 @@ def benders(
         f"gap {result.gap}, {iterations} LP and {masters} MILP masters"
     )
     return result, iterations + masters
+
+
+def _solve_all(subs: list[Subproblem], plan: np.ndarray) -> list:
+    """Each of `subs` at `plan` (one thread's share: HiGHS lets go of Python while it solves)."""
+    return [sub.solve(plan) for sub in subs]
 
 
 def _hand_over(
@@ -590,9 +602,15 @@ def _master(parts: Decomposition) -> highspy.Highs:
     """The master MILP: the master columns with their costs, bounds and rows, and one
     column theta_s >= (the least cost of s) per subproblem, in units of `parts.scale` (cuts
     in currency, with right-hand sides of 1e10, would leave the LP master's simplex short of
-    its feasibility tolerance)."""
-    columns, rows, tied, width = parts.master, parts.master_rows, parts.tied, parts.width
-    local = (parts.matrix[rows][:, columns] @ tied).tocsc()
+    its feasibility tolerance). Rows that tying made identical are kept once: a stochastic
+    plan's futures each hold a copy of every investment row, and with 500 futures the LP
+    master's 375,000 rows were 499 copies in 500 (HiGHS presolves them away for a MILP, at
+    every MILP master, but not in a warm LP re-solve)."""
+    columns, tied, width = parts.master, parts.tied, parts.width
+    local = (parts.matrix[parts.master_rows][:, columns] @ tied).tocsr()
+    rows = parts.master_rows
+    kept = _distinct(local, parts.row_lower[rows], parts.row_upper[rows])
+    local, rows = local[kept].tocsc(), rows[kept]
     thetas = len(parts.subproblems)
     floors = np.array([sub.floor for sub in parts.subproblems]) / parts.scale
     lower = np.full(width, -INF)  # a tied column keeps every copy's bounds
@@ -612,6 +630,20 @@ def _master(parts: Decomposition) -> highspy.Highs:
         np.r_[parts.tied_integer, np.zeros(thetas, dtype=bool)],
     )
     return highs
+
+
+def _distinct(rows: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """The positions of `rows` (with bounds `lower`, `upper` of the same length) that are
+    not an exact copy of an earlier one."""
+    rows = rows.copy()
+    rows.sum_duplicates()  # sorted indices: a row's key does not depend on their order
+    seen, kept = set(), []
+    for i, (a, b) in enumerate(itertools.pairwise(rows.indptr)):
+        key = (rows.indices[a:b].tobytes(), rows.data[a:b].tobytes(), lower[i], upper[i])
+        if key not in seen:
+            seen.add(key)
+            kept.append(i)
+    return np.array(kept, dtype=np.int64)
 
 
 def _add_cuts(

@@ -47,7 +47,13 @@ class ParallelOptions:
             return self.workers
         if self.backend == "ray" and self.address:
             return int(_ray_started(self).cluster_resources().get("CPU", 1))
-        return os.cpu_count() or 1
+        return cores()
+
+
+def cores() -> int:
+    """The cores this process may run on (fewer than the machine's under a CPU affinity,
+    as in a container or a CI job)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass
@@ -126,7 +132,7 @@ def _ray_started(options: ParallelOptions):
         if options.address:
             ray.init(address=options.address, log_to_driver=False)
         else:
-            ray.init(num_cpus=options.workers or os.cpu_count() or 1, log_to_driver=False)
+            ray.init(num_cpus=options.workers or cores(), log_to_driver=False)
     return ray
 
 
