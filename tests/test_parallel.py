@@ -9,7 +9,15 @@ import time
 
 import pytest
 
-from twin.parallel import ParallelError, ParallelOptions, chunks, release_workers, run_tasks
+from twin.parallel import (
+    ParallelError,
+    ParallelOptions,
+    chunks,
+    cores,
+    release_workers,
+    run_tasks,
+    thread_share,
+)
 
 
 def _fails_on_three(task: int) -> int:
@@ -70,3 +78,27 @@ def test_a_child_process_that_releases_its_workers_exits_at_once():
     process.kill()
     process.join()
     assert not held and process.exitcode == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"), [("1", 1), ("999", "all"), ("", "all"), ("lots", "all"), (None, "all")]
+)
+def test_a_solve_in_a_pools_worker_uses_its_share_of_the_cores(monkeypatch, setting, expected):
+    """joblib's and Ray's workers run with OMP_NUM_THREADS at their share of the cores: a
+    decomposition there keeps to it (else each worker's threads would take every core);
+    never more than the cores, and every core where nothing (or nonsense) is said."""
+    if setting is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", setting)
+    assert thread_share() == (cores() if expected == "all" else expected)
+
+
+def test_a_joblib_worker_is_given_its_share_of_the_cores():
+    """What thread_share rests on: joblib's process workers have OMP_NUM_THREADS set."""
+    shares = [r.value for r in run_tasks(_share, [0, 1], ParallelOptions(workers=2))]
+    assert shares == [max(1, cores() // 2)] * 2
+
+
+def _share(_: int) -> int:
+    return thread_share()

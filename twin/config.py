@@ -204,7 +204,7 @@ class SolverConfig:
     name: str = "highs"
     time_limit: float = 120.0  # seconds
     mip_gap: float = 0.002  # relative
-    threads: int = 0
+    threads: int = 0  # 0: HiGHS decides; Benders's subproblems use this process's cores
     seed: int = 0
     # rows and bounds that tighten the model without changing its optimum (docs/model.md)
     strengthen: list[str] = field(default_factory=lambda: list(STRENGTHENING))

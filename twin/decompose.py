@@ -77,7 +77,7 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.sparse.csgraph import connected_components
 
-from twin.parallel import chunks, cores
+from twin.parallel import chunks, thread_share
 from twin.scenario import SolverOptions
 from twin.solve import (
     FIXED_DUALS,
@@ -375,7 +375,7 @@ def benders(
     hand_over: bool = False,
 ) -> tuple[SolveResult, int]:
     """Solve `model`, split into `parts`, by Benders decomposition to `options`' gap and time
-    limit (subproblems on `options.threads` threads, on every core with 0); the result
+    limit (subproblems on `options.threads` threads, on its share of the cores with 0); the result
     (values loaded into the Pyomo model when there is a plan) and the number of iterations
     (root phase included). A start (`model.start`) that keeps the master's rows is the
     first plan. With `hand_over`, raises HandOver where the decomposition stalls (see
@@ -385,7 +385,7 @@ def benders(
     deadline = started + options.time_limit
     master = _master(parts)
     count, subs = parts.width, parts.subproblems
-    threads = options.threads or cores()
+    threads = options.threads or thread_share()  # 0: this process's share of the cores
     runner = Parallel(n_jobs=threads, prefer="threads")
     shares = chunks(subs, threads)  # one per thread: a task per LP costs more than the LP
     progress(

@@ -56,6 +56,13 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def thread_share() -> int:
+    """The threads one solve should use: its share of the cores where a worker pool says
+    it (joblib's and Ray's workers run with OMP_NUM_THREADS set to it), else every core."""
+    share = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(int(share), cores())) if share.isdigit() else cores()
+
+
 @dataclass
 class TaskResult:
     task: int  # position in the task list

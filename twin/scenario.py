@@ -25,7 +25,7 @@ class SolverOptions:
 
     time_limit: float = 300.0  # seconds
     mip_gap: float = 1e-4  # relative
-    threads: int = 0  # 0 = HiGHS decides
+    threads: int = 0  # 0: HiGHS decides; Benders's subproblems: `twin.parallel.thread_share`
     seed: int = 0
     log_to_console: bool = False
     strengthen: tuple[str, ...] = STRENGTHENING
