@@ -24,9 +24,10 @@ that cuts it off). These cuts are cheap (LP masters) and already carry the relax
 bound, so the MILP masters that follow start from it: on the reference data this took the
 decomposition from 24 MILP masters to 1 at a 0.5 % gap. Each MILP iteration solves the
 master, then every subproblem at the master's plan (warm from its last basis; in parallel
-threads, `solver.threads`) and at each other plan the master's branch and bound found on its
-way (HiGHS keeps its improving solutions: a few LPs each, where a MILP master costs seconds,
-and one of them is often cheaper than the master's optimum), and adds a cut for each
+threads, `solver.threads`, by default this process's share of the cores) and at each other
+plan the master's branch and bound found on its way (HiGHS keeps its improving solutions: a
+few LPs each, where a MILP master costs seconds, and one of them is often cheaper than the
+master's optimum), and adds a cut for each
 subproblem its :math:`\theta_s` underestimates at that plan: :math:`z_s` is convex in
 :math:`\hat y` and :math:`-B_s^\top\lambda_s` a subgradient, so every cut is valid. The
 master's bound is a lower bound of the optimum, the best plan's
@@ -41,7 +42,8 @@ largest investment cost, so that cuts of 1e10 USD stay within the LP master's to
 Master columns that rows :math:`y_a = y_b` tie together are one column of the master MILP
 (:math:`y = P y'`; each cut's slope becomes :math:`P^\top` of it): a stochastic plan's
 non-anticipativity rows tie every future's copy of each investment, and with 500 futures
-the master would otherwise hold 500 copies of every investment.
+the master would otherwise hold 500 copies of every investment; the rows that tying makes
+identical (every future's copy of an investment row) are kept once.
 
 `solver.method=auto`, the default, decomposes where the operations split into two or more
 subproblems and the gap is at least 1e-5 (the bound rests on the subproblems' duals, good
