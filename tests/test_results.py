@@ -6,10 +6,11 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyomo.environ as pyo
 import pytest
 
 from twin.data import load_dataset
-from twin.plan import plan_against_as_is
+from twin.plan import optimise, plan_against_as_is
 from twin.results import TABLES
 from twin.results.audit import audit
 from twin.results.schema import ANALYSIS_TABLES
@@ -62,6 +63,18 @@ def test_identities_hold_on_the_toy_dataset(toy_plan, plan):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("objective", ["cost", "carbon"])
+def test_cost_and_objective_are_the_models_own(objective):
+    """The total cost is read as the sum of its components, each evaluated once, and the
+    objective as the total cost where it is that: both are what the model itself says."""
+    scenario = Scenario(objective=objective, solver=SolverOptions(mip_gap=1e-9))
+    run = optimise(load_dataset(DATA / "toy"), scenario, "toy-run")
+    m = run.built.model
+    assert run.results.cost == pytest.approx(pyo.value(m.total_cost), rel=1e-12)
+    assert run.results.objective == pytest.approx(pyo.value(m.objective), rel=1e-12)
+    assert (run.results.objective == run.results.cost) == (objective == "cost")
+
+
 def test_identities_hold_on_the_reference_dataset():
     scenario = Scenario(solver=SolverOptions(mip_gap=0.01, time_limit=120))
     to_be, as_is = plan_against_as_is(load_dataset(DATA / "eaeu_china"), scenario, "ref")

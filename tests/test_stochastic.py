@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyomo.environ as pyo
 import pytest
 
 from twin.data import load_dataset
@@ -86,6 +87,10 @@ def test_every_future_operates_the_same_investments_and_costs_add_up(toy):
     p = np.array([f.probability for f in TOY_FUTURES])
     costs = np.array([run.results.cost for run in plan.runs])
     assert plan.expected_cost == pytest.approx(p @ costs, rel=1e-12)
+    assert plan.expected_cost == pytest.approx(pyo.value(plan.highs.model.expected_cost))
+    for run in plan.runs:  # each future's cost, as its own block of the model says
+        assert run.solved.objective == run.results.cost
+        assert run.results.cost == pytest.approx(pyo.value(run.built.model.total_cost), rel=1e-12)
     assert plan.solved.objective == pytest.approx(p @ costs, rel=1e-9)
 
 

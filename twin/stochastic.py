@@ -170,19 +170,15 @@ class StochasticPlan:
     seconds: float
 
 
-def _future_result(
-    solved: SolveResult, built: BuiltModel, probability: float, risk: Risk, own: dict
-) -> SolveResult:
-    """The solve seen from one future: its own cost, and its rows' duals (`own`, from
-    `_duals_by_block`) per unit of its own cost (divided by its probability), which is exact
-    for the expected-cost objective only: under mean-CVaR a future's weight depends on the
-    tail, and no prices are given."""
-    cost = pyo.value(built.model.total_cost)
+def _future_prices(solved: SolveResult, probability: float, risk: Risk, own: dict) -> SolveResult:
+    """The solve seen from one future: its rows' duals (`own`, from `_duals_by_block`) per
+    unit of its own cost (divided by its probability), which is exact for the expected-cost
+    objective only: under mean-CVaR a future's weight depends on the tail, and no prices
+    are given."""
     if risk.weight > 0:
         note = "no prices under a mean-CVaR objective (a future's weight depends on the tail)"
-        return replace(solved, objective=cost, duals={}, duals_note=note)
-    duals = {row: dual / probability for row, dual in own.items()}
-    return replace(solved, objective=cost, duals=duals)
+        return replace(solved, duals={}, duals_note=note)
+    return replace(solved, duals={row: dual / probability for row, dual in own.items()})
 
 
 def _duals_by_block(duals: dict) -> dict[int, dict]:
@@ -212,19 +208,21 @@ def solve_stochastic(
     solved, highs = solve(ef, scenario.solver, log_file, first)
     runs, duals = [], _duals_by_block(solved.duals)
     for future, built in zip(futures, blocks, strict=True):
-        own = solved
+        run = PlanRun(built.data.scenario, built, solved, highs)
         if solved.ok:
             rows = duals.get(id(built.model), {})
-            own = _future_result(solved, built, future.probability, risk, rows)
-        run = PlanRun(built.data.scenario, built, own, highs)
-        if solved.ok:
+            own = _future_prices(solved, future.probability, risk, rows)
             run.results = extract_results(built, own, run_id)
+            run.solved = replace(own, objective=run.results.cost)  # the future's own cost
             run.kpis = compute_kpis(run.results, built.data, plan=scenario.name)
             problems = audit(run.results.tables, run.results.cost)
             if problems:
                 raise PlanError(f"future {future.name}: results fail the audit: {problems[:3]}")
         runs.append(run)
-    expected = pyo.value(ef.expected_cost) if solved.ok else None
+    expected = None  # E[cost] from each future's, not another walk of 500 cost expressions
+    if solved.ok:
+        pairs = zip(futures, runs, strict=True)
+        expected = sum(future.probability * run.results.cost for future, run in pairs)
     return StochasticPlan(solved, highs, futures, runs, expected, time.perf_counter() - began)
 
 
