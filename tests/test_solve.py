@@ -13,7 +13,7 @@ import pytest
 from twin.data import load_dataset
 from twin.model import build_model
 from twin.scenario import Scenario, SolverOptions
-from twin.solve import limit_time, solve, status_name
+from twin.solve import HighsModel, limit_time, solve, status_name
 
 from .conftest import CsvEdit
 
@@ -203,3 +203,20 @@ def test_a_solve_in_place_gets_its_own_time_limit_whatever_ran_before(mip: bool)
         assert highs.getModelStatus() == highspy.HighsModelStatus.kTimeLimit
         assert seconds >= 0.9 * limit  # the limit was not used up by the solve before
         assert seconds < limit + 1.0  # nor lengthened by it (2 s more if it were)
+
+
+def test_a_start_reaches_each_variable_it_names_wherever_its_component_sits():
+    """`start_from` names only the columns of components the start names: a variable in an
+    indexed block, with an index, or scalar, gets its value; every other column 0."""
+    m = pyo.ConcreteModel()
+    m.b = pyo.Block([1, 2])
+    for i in (1, 2):
+        m.b[i].x = pyo.Var(["a", "b"], domain=pyo.NonNegativeIntegers, bounds=(0, 5))
+    m.y = pyo.Var(bounds=(0, 3))
+    m.z = pyo.Var(bounds=(0, 3))
+    m.c = pyo.Constraint(expr=m.b[1].x["a"] + m.b[2].x["b"] + m.y + m.z >= 1)
+    m.o = pyo.Objective(expr=m.b[1].x["a"] + m.y + m.z)
+    model = HighsModel(m)
+    model.start_from({"b[2].x[b]": 4.0, "y": 1.5, "b[1].x[b]": 2.0})
+    start = {v.name: value for v, value in zip(model.columns, model.start, strict=True)}
+    assert start == {"b[1].x[a]": 0.0, "b[2].x[b]": 4.0, "y": 1.5, "z": 0.0}
