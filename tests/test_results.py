@@ -62,7 +62,6 @@ def test_identities_hold_on_the_toy_dataset(toy_plan, plan):
     assert run.results.cost == pytest.approx(run.solved.objective, rel=1e-9)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["cost", "carbon"])
 def test_cost_and_objective_are_the_models_own(objective):
     """The total cost is read as the sum of its components, each evaluated once, and the
@@ -75,6 +74,7 @@ def test_cost_and_objective_are_the_models_own(objective):
     assert (run.results.objective == run.results.cost) == (objective == "cost")
 
 
+@pytest.mark.slow
 def test_identities_hold_on_the_reference_dataset():
     scenario = Scenario(solver=SolverOptions(mip_gap=0.01, time_limit=120))
     to_be, as_is = plan_against_as_is(load_dataset(DATA / "eaeu_china"), scenario, "ref")
