@@ -36,6 +36,19 @@ def test_the_parallel_runner_records_every_outcome_and_a_failure_stops_nothing(b
     assert all(":" in r.worker for r in results)
 
 
+@pytest.mark.parametrize("backend", ["serial", "joblib"])
+def test_a_labelled_batch_logs_a_line_per_finished_task_and_its_failures(backend, caplog):
+    caplog.set_level("INFO", logger="twin.parallel")
+    options = ParallelOptions(backend, workers=2)
+    run_tasks(_fails_on_three, list(range(6)), options, label="squares")
+    lines = [r.getMessage() for r in caplog.records if r.name == "twin.parallel"]
+    assert [line.split(" done")[0] for line in lines] == [f"squares: {k} of 6" for k in range(1, 7)]
+    assert "about 0 s left" in lines[-1] and ", 1 failed" in lines[-1]
+    caplog.clear()
+    run_tasks(_fails_on_three, [1, 2], options)  # no label: a quiet batch
+    assert not [r for r in caplog.records if r.name == "twin.parallel"]
+
+
 def _dies_on_three(task: int) -> int:
     if task == 3:
         os._exit(1)  # the worker process dies: no exception, no answer

@@ -192,7 +192,7 @@ def alternatives(
     tasks = [(ds, capped, i + 1, d, shares, seed, start) for i, d in enumerate(asked)]
     rows, built = [], []
     for (_, _, number, direction, *_), outcome in zip(
-        tasks, run_tasks(_alternative, tasks, parallel), strict=True
+        tasks, run_tasks(_alternative, tasks, parallel, label="alternatives"), strict=True
     ):
         if not outcome.ok:
             failed = {"alternative": number, "direction": direction.name, "status": "error"}

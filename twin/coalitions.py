@@ -148,7 +148,8 @@ def play(
     asked = proper + ([()] if fixed_outside else [])
     tasks = [(ds, scenario, members, tuple(fixed_outside)) for members in asked]
     rows = []
-    for members, outcome in zip(asked, run_tasks(_plan_alone, tasks, parallel), strict=True):
+    outcomes = run_tasks(_plan_alone, tasks, parallel, label="coalitions")
+    for members, outcome in zip(asked, outcomes, strict=True):
         row = outcome.value if outcome.ok else {"status": "error", "message": outcome.error}
         rows.append({"members": members, **row})
     fixed = rows.pop() if fixed_outside else None

@@ -12,11 +12,14 @@ list of tasks to `run_tasks`. Each task runs in a worker of one backend:
 Nothing a task does is lost or hidden: each returns a `TaskResult` with its value, or its
 error (the exception's type, message and last frames) when it raised or its worker died,
 its seconds and the worker (host:pid) that ran it. One failed task never stops the others.
+Given a label, each finished task logs a line (console and app.log): how many are done and
+about how long the rest will take, since a batch of MILPs can run for many minutes.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import time
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 BACKENDS = ("serial", "joblib", "ray")
+log = logging.getLogger(__name__)
 
 
 class ParallelError(ValueError):
@@ -85,10 +89,40 @@ def _attempt(function: Callable[[Any], Any], task: Any, position: int) -> TaskRe
     return TaskResult(position, True, value, "", time.perf_counter() - start, worker)
 
 
+class _Progress:
+    """A line per finished task, with the time the others will take at the pace so far."""
+
+    def __init__(self, label: str, total: int):
+        self.label, self.total, self.done, self.failed = label, total, 0, 0
+        self.started = time.perf_counter()
+
+    def __call__(self, result: TaskResult) -> TaskResult:
+        self.done += 1
+        self.failed += not result.ok
+        if self.label:
+            elapsed = time.perf_counter() - self.started
+            left = elapsed / self.done * (self.total - self.done)
+            failed = f", {self.failed} failed" if self.failed else ""
+            log.info(
+                "%s: %d of %d done%s (%.0f s so far, about %.0f s left)",
+                self.label,
+                self.done,
+                self.total,
+                failed,
+                elapsed,
+                left,
+            )
+        return result
+
+
 def run_tasks(
-    function: Callable[[Any], Any], tasks: Sequence[Any], options: ParallelOptions
+    function: Callable[[Any], Any],
+    tasks: Sequence[Any],
+    options: ParallelOptions,
+    label: str = "",
 ) -> list[TaskResult]:
-    """`function(task)` for every task, one `TaskResult` each, in the tasks' order.
+    """`function(task)` for every task, one `TaskResult` each, in the tasks' order; a line
+    of progress per finished task where `label` names the batch.
 
     `function` and the tasks must pickle (a module-level function, plain data) for the
     process backends."""
@@ -96,14 +130,17 @@ def run_tasks(
         raise ParallelError(f"parallel.backend={options.backend!r}: one of {list(BACKENDS)}")
     if not tasks:
         return []
+    progress = _Progress(label, len(tasks))
     if options.backend == "serial" or len(tasks) == 1:
-        return [_attempt(function, task, i) for i, task in enumerate(tasks)]
+        return [progress(_attempt(function, task, i)) for i, task in enumerate(tasks)]
     if options.backend == "joblib":
-        return _joblib(function, tasks, options)
-    return _ray(function, tasks, options)
+        return _joblib(function, tasks, options, progress)
+    return _ray(function, tasks, options, progress)
 
 
-def _joblib(function, tasks: Sequence[Any], options: ParallelOptions) -> list[TaskResult]:
+def _joblib(
+    function, tasks: Sequence[Any], options: ParallelOptions, progress: _Progress
+) -> list[TaskResult]:
     from joblib import Parallel, delayed
 
     results: list[TaskResult | None] = [None] * len(tasks)
@@ -111,7 +148,7 @@ def _joblib(function, tasks: Sequence[Any], options: ParallelOptions) -> list[Ta
     calls = (delayed(_attempt)(function, task, i) for i, task in enumerate(tasks))
     try:
         for result in Parallel(n_jobs=workers, return_as="generator_unordered")(calls):
-            results[result.task] = result
+            results[result.task] = progress(result)
     except Exception as error:  # a worker died (killed, out of memory): the rest say so
         reason = f"no answer: the worker pool failed ({type(error).__name__}: {error})"
         for i, result in enumerate(results):
@@ -143,16 +180,18 @@ def _ray_started(options: ParallelOptions):
     return ray
 
 
-def _ray(function, tasks: Sequence[Any], options: ParallelOptions) -> list[TaskResult]:
+def _ray(
+    function, tasks: Sequence[Any], options: ParallelOptions, progress: _Progress
+) -> list[TaskResult]:
     ray = _ray_started(options)
     remote = ray.remote(_attempt)
     pending = [remote.remote(function, task, i) for i, task in enumerate(tasks)]
     results = []
     for i, reference in enumerate(pending):
         try:
-            results.append(ray.get(reference))
+            results.append(progress(ray.get(reference)))
         except Exception as error:  # the task's worker or node died: no value, a reason
-            results.append(TaskResult(i, False, None, f"no answer from Ray: {error}"))
+            results.append(progress(TaskResult(i, False, None, f"no answer from Ray: {error}")))
     return results
 
 
