@@ -195,6 +195,7 @@ BAD_CONFIGS = [
     ("parallel.backend=mpi", "parallel.backend='mpi': must be one of serial, joblib, ray"),
     ("parallel.workers=-2", "parallel.workers=-2: must be a whole number >= 0"),
     ("uncertainty.sample.count=-1", "uncertainty.sample.count=-1: must be a whole number"),
+    ("analysis.worth_futures=1", "analysis.worth_futures=1: must be 0 (every future) or"),
 ]
 
 

@@ -27,17 +27,20 @@ from twin.stochastic import (
     Risk,
     _every_future,
     combined_results,
-    expected_value_of_mean_plan,
     extensive_form,
     future_model,
-    mean_future_inputs,
-    mean_future_plan,
     solve_stochastic,
-    wait_and_see,
-    worth,
 )
 from twin.stress import cvar
 from twin.uncertainty import Closure, Future, Scope, future_inputs
+from twin.worth import (
+    drawn_futures,
+    expected_value_of_mean_plan,
+    mean_future_inputs,
+    mean_future_plan,
+    wait_and_see,
+    worth,
+)
 
 from .builders import link, region, write
 from .conftest import DATA, assert_ran, twin_run
@@ -96,11 +99,44 @@ def test_every_future_operates_the_same_investments_and_costs_add_up(toy):
 
 def test_wait_and_see_below_the_stochastic_plan_below_the_mean_plan(toy):
     plan = solve_stochastic(toy, EXACT, TOY_FUTURES, Risk(), "s")
-    ws = wait_and_see(toy, EXACT, TOY_FUTURES, SERIAL)
+    ws = wait_and_see(toy, EXACT, plan, SERIAL)
     eev = expected_value_of_mean_plan(toy, EXACT, TOY_FUTURES, SERIAL, "s")
     figures = worth(plan, ws, eev, Risk())
     assert figures["ws"] < figures["rp"] < figures["eev"]  # strict on this toy
     assert figures["evpi"] > 0 and figures["vss"] > 0
+    assert ws["ws_futures"] == len(TOY_FUTURES) and ws["ws_se"] == 0  # none sampled
+
+
+def test_a_sampled_ws_is_the_plan_less_the_mean_regret_of_the_futures_drawn(toy):
+    """Beyond `most` futures, ws is rp less the mean, over the draws, of what each drawn
+    future's own plan would have saved the stochastic plan there (`twin.worth`): checked
+    against each drawn future planned on its own."""
+    plan = solve_stochastic(toy, EXACT, TOY_FUTURES, Risk(), "s")
+    p = np.array([f.probability for f in TOY_FUTURES])
+    drawn, weights = drawn_futures(p, 2, seed=1)
+    assert len(set(drawn)) == 2 and weights.tolist() == [0.5, 0.5]  # two futures, not one
+    regrets = []
+    for i in drawn:
+        own = optimise(*future_inputs(toy, EXACT, TOY_FUTURES[i]), "own")
+        regrets.append(plan.runs[i].results.cost - own.solved.objective)
+    ws = wait_and_see(toy, EXACT, plan, SERIAL, most=2, seed=1)
+    assert ws["ws_futures"] == 2 and max(regrets) > 0 > min(regrets) - 1e-6
+    assert ws["ws"] == pytest.approx(plan.expected_cost - np.mean(regrets), rel=1e-8)
+    assert ws["ws_se"] == pytest.approx(np.std(regrets, ddof=1) / np.sqrt(2), rel=1e-6)
+    assert ws["ws_bound"] <= ws["ws"]
+
+
+def test_futures_are_drawn_by_their_probability_unless_there_are_few_enough():
+    p = np.array([0.5, 0.2, 0.1, 0.1, 0.05, 0.05])
+    counts = np.zeros(len(p))
+    for seed in range(2000):
+        drawn, weights = drawn_futures(p, 5, seed)
+        assert len(drawn) == 5 and weights.sum() == pytest.approx(1)
+        counts += np.bincount(drawn, minlength=len(p))
+    assert counts / counts.sum() == pytest.approx(p, abs=0.02)  # 10,000 draws: se <= 0.005
+    for most in (0, 6, 10):  # every future, each at its probability
+        drawn, weights = drawn_futures(p, most, 0)
+        assert drawn.tolist() == list(range(len(p))) and weights.tolist() == p.tolist()
 
 
 def test_the_mean_futures_plan_starts_the_solve_at_its_expected_cost_eev(toy):
@@ -140,7 +176,7 @@ def test_the_order_holds_within_the_gaps_on_the_reference_data():
         Future("agro_boom", 0.15, demand=(Scope(1.2, chain="agrotech"),)),
     ]
     plan = solve_stochastic(ds, scenario, futures, Risk(), "s")
-    ws = wait_and_see(ds, scenario, futures, ParallelOptions(backend="joblib", workers=2))
+    ws = wait_and_see(ds, scenario, plan, ParallelOptions(backend="joblib", workers=2))
     eev = expected_value_of_mean_plan(ds, scenario, futures, SERIAL, "s")
     assert plan.solved.status == "optimal"
     assert ws["ws_bound"] <= plan.expected_cost * (1 + 1e-9)
@@ -319,10 +355,12 @@ def test_a_future_closing_a_crossing_keeps_its_flows_at_zero(toy):
     assert flows and all(flow.fixed and flow.value == 0 for flow in flows)
 
 
-def test_stochastic_run_writes_per_future_tables_and_the_plans_worth(tmp_path: Path):
+@pytest.mark.parametrize("most", [0, 3])  # every future's own plan; three drawn of six
+def test_stochastic_run_writes_per_future_tables_and_the_plans_worth(tmp_path: Path, most: int):
     result = twin_run(
         "analysis=stochastic",
         "uncertainty=markets",
+        f"analysis.worth_futures={most}",
         "parallel.backend=serial",
         "solver.mip_gap=1e-6",
         "report=true",
@@ -340,7 +378,15 @@ def test_stochastic_run_writes_per_future_tables_and_the_plans_worth(tmp_path: P
     tolerance = 1e-5 * record["rp"]  # the gap of 1e-6, with room
     assert record["evpi"] >= -tolerance and record["vss"] >= -tolerance
     assert record["evpi_low"] <= record["evpi"] <= record["evpi_high"]
-    assert "One plan for all futures" in (tmp_path / "report.html").read_text()
+    report = (tmp_path / "report.html").read_text()
+    assert "One plan for all futures" in report
+    note = f"estimated from {record['ws_futures']} of the 6 futures"
+    if most:  # said in run.json, on the terminal and in the report
+        assert 1 <= record["ws_futures"] <= most and record["ws_se"] >= 0
+        assert note in " ".join(result.stdout.split()) and note in report
+    else:
+        assert record["ws_futures"] == 6 and record["ws_se"] == 0
+        assert "estimated from" not in result.stdout + report
 
 
 def test_a_sweep_over_both_uncertainty_analyses_aggregates_their_tables(tmp_path: Path):

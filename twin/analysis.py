@@ -34,16 +34,7 @@ from twin.plan import PlanRun, capped_as_is, optimise, plan_against_as_is
 from twin.results.schema import conform, conform_with
 from twin.scenario import Scenario
 from twin.solve import FINISHED
-from twin.stochastic import (
-    Risk,
-    combined_results,
-    expected_value_of_mean_plan,
-    futures_table,
-    mean_future_plan,
-    solve_stochastic,
-    wait_and_see,
-    worth,
-)
+from twin.stochastic import Risk, combined_results, futures_table, solve_stochastic
 from twin.stress import stress, stress_table, summary
 from twin.uncertainty import Uncertainty, from_config
 from twin.whatif import (
@@ -55,6 +46,7 @@ from twin.whatif import (
     resilience_table,
     shocked_inputs,
 )
+from twin.worth import expected_value_of_mean_plan, mean_future_plan, wait_and_see, worth
 
 ANALYSES = (
     "plan",
@@ -276,7 +268,8 @@ def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     }
     if cfg.analysis.worth:
         options = parallel_options(cfg)
-        ws = wait_and_see(ds, scenario, futures, options)
+        most, seed = cfg.analysis.worth_futures, cfg.analysis.seed
+        ws = wait_and_see(ds, scenario, plan, options, most, seed)
         eev = expected_value_of_mean_plan(ds, scenario, futures, options, run_id, mean)
         record |= worth(plan, ws, eev, risk)
     else:

@@ -61,6 +61,7 @@ from twin.solve import FINISHED
 from twin.stress import StressError
 from twin.uncertainty import UncertaintyError
 from twin.whatif import WhatIfError
+from twin.worth import sampling_note
 
 USER_ERROR, FAILED = 2, 1  # exit codes of a run (0: solved; 1: no usable solution, a bug)
 USER_ERRORS = (
@@ -472,7 +473,10 @@ def _stress_table(record: dict, run: PlanRun) -> Table:
 def _worth_table(record: dict, run: PlanRun) -> Table:
     """The stochastic plan's expected cost against the plans made knowing more or less."""
     currency = run.built.data.ds.currency
-    table = Table(title=f"one plan for {record['futures']} futures of {record['uncertainty']}")
+    table = Table(
+        title=f"one plan for {record['futures']} futures of {record['uncertainty']}",
+        caption=sampling_note(record, currency) or None,
+    )
     table.add_column("figure")
     table.add_column(f"{currency}, discounted", justify="right")
     rows = (

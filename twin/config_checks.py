@@ -137,6 +137,10 @@ RULES: dict[str, Rule] = {
     "analysis.directions": Rule(
         lambda value: isinstance(value, int) and 0 <= value <= 1000, "must be from 0 to 1000"
     ),
+    "analysis.worth_futures": Rule(  # one draw has no spread to give a standard error
+        lambda value: isinstance(value, int) and (value == 0 or value >= 2),
+        "must be 0 (every future) or a whole number >= 2",
+    ),
     "parallel.backend": one_of(BACKENDS),
     "parallel.workers": Rule(
         lambda value: isinstance(value, int) and value >= 0, "must be a whole number >= 0"

@@ -35,18 +35,7 @@ its own cost; its commodity prices are the balance rows' duals divided by its pr
 and are left out under mean-CVaR, where a future's weight depends on the tail. The weight
 must stay below 1: at 1, futures outside the tail would carry no cost at all.
 
-Figures of the plan's worth (run.json `stochastic`; Birge and Louveaux):
-
-- rp: the expected cost of the stochastic plan;
-- ws, wait and see: the expected cost of each future's own optimal plan (one MILP each, in
-  parallel on `twin.parallel`);
-- eev: the expected cost of the plan made for the mean future (expected demand and price
-  factors and carbon price; capacity kept on average, a closure as the share of periods it
-  lasts), operated in every future (`twin.stress`);
-- evpi = rp - ws (what knowing the future would be worth), vss = eev - rp (what planning
-  for all futures saves over planning for the average one). ws <= rp <= eev holds for
-  exact solves; each term carries its MIP gap. Both compare least-expected-cost plans, so
-  they are given for w = 0 only.
+What the plan is worth (ws, eev, evpi, vss): `twin.worth`.
 """
 
 from __future__ import annotations
@@ -64,19 +53,15 @@ from twin.data import Dataset
 from twin.decompose import INVESTMENTS
 from twin.kpis import compute_kpis
 from twin.model import BuiltModel, build_model
-from twin.parallel import ParallelOptions, run_tasks
-from twin.plan import PlanError, PlanRun, optimise
+from twin.plan import PlanError, PlanRun
 from twin.results import Results, extract_results
 from twin.results.audit import audit
 from twin.scenario import Scenario
 from twin.solve import HighsModel, SolveResult, solve
-from twin.stress import StressError, stress
 from twin.uncertainty import (
     Future,
     closed_link_periods,
-    cut_assets,
     future_inputs,
-    multipliers,
 )
 from twin.whatif import horizon_total
 
@@ -279,123 +264,3 @@ def futures_table(plan: StochasticPlan) -> pd.DataFrame:
             }
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-# ------------------------------------------------------------------ the plan's worth
-
-
-def _own_optimum(task: tuple) -> dict:
-    """A future's own optimal plan (wait and see): objective and bound."""
-    ds, scenario, future = task
-    built = future_model(ds, scenario, future)
-    solved, _ = solve(built.model, scenario.solver)
-    return {"status": solved.status, "objective": solved.objective, "bound": solved.bound}
-
-
-def wait_and_see(
-    ds: Dataset, scenario: Scenario, futures: list[Future], parallel: ParallelOptions
-) -> dict:
-    """ws (and its bound): each future planned as if it were certain, in parallel."""
-    outcomes = run_tasks(_own_optimum, [(ds, scenario, f) for f in futures], parallel)
-    values = [o.value if o.ok else {"status": "error", "objective": None} for o in outcomes]
-    solved = all(v["objective"] is not None for v in values)
-    p = np.array([f.probability for f in futures])
-    return {
-        "ws": float(p @ [v["objective"] for v in values]) if solved else None,
-        "ws_bound": float(p @ [v["bound"] for v in values]) if solved else None,
-        "ws_statuses": sorted({v["status"] for v in values}),
-    }
-
-
-def _kept(ds: Dataset, future: Future) -> dict[str, float]:
-    """Share of capacity one future keeps per asset over the horizon: its cuts, and of a
-    closed link the share of periods it stays open."""
-    periods = set(ds.periods["period"].astype(int))
-    closed: dict[str, set[int]] = {}
-    for link, period in closed_link_periods(ds, future):
-        closed.setdefault(link, set()).update(periods if period is None else {period})
-    shares = cut_assets(ds, future)
-    for link, shut in closed.items():
-        shares[link] = shares.get(link, 1.0) * (1.0 - len(shut) / len(periods))
-    return shares
-
-
-def mean_future_inputs(
-    ds: Dataset, scenario: Scenario, futures: list[Future]
-) -> tuple[Dataset, Scenario]:
-    """The expected-value future: demand and supply costs scaled by their expected factors,
-    the expected carbon price, each asset's capacity scaled by its expected share kept (a
-    closure counts as the share of periods it lasts)."""
-    p = np.array([f.probability for f in futures])
-    demand, supply = ds.demand.copy(), ds.supply.copy()
-    demand["quantity"] = demand["quantity"] * sum(
-        pi * multipliers(demand, f.demand, ds) for pi, f in zip(p, futures, strict=True)
-    )
-    supply["cost_per_unit"] = supply["cost_per_unit"] * sum(
-        pi * multipliers(supply, f.price, ds) for pi, f in zip(p, futures, strict=True)
-    )
-    kept: dict[str, float] = {}  # expected share of capacity kept, per asset
-    for pi, future in zip(p, futures, strict=True):
-        for asset, share in _kept(ds, future).items():
-            kept[asset] = kept.get(asset, 0.0) + pi * (share - 1.0)
-    availability = dict(scenario.availability)
-    for asset, change in kept.items():
-        availability[asset] = availability.get(asset, 1.0) * (1.0 + change)
-    prices = [scenario.carbon_price if f.carbon_price is None else f.carbon_price for f in futures]
-    mean = replace(scenario, availability=availability, carbon_price=float(p @ prices))
-    return replace(ds, tables={**ds.tables, "demand": demand, "supply": supply}), mean
-
-
-def mean_future_plan(
-    ds: Dataset, scenario: Scenario, futures: list[Future], run_id: str
-) -> PlanRun:
-    """The least-cost plan for the mean future (module docstring, eev)."""
-    mean_ds, mean_scenario = mean_future_inputs(ds, scenario, futures)
-    return optimise(mean_ds, mean_scenario, f"{run_id}:mean_future")
-
-
-def expected_value_of_mean_plan(
-    ds: Dataset,
-    scenario: Scenario,
-    futures: list[Future],
-    parallel: ParallelOptions,
-    run_id: str,
-    mean_plan: PlanRun | None = None,
-) -> dict:
-    """eev: the mean future's plan (solved here unless given), operated in every future."""
-    if mean_plan is None:
-        mean_plan = mean_future_plan(ds, scenario, futures, run_id)
-    if mean_plan.results is None:
-        return {"eev": None, "mean_plan_status": mean_plan.solved.status}
-    investments = mean_plan.results.tables["investments"]
-    try:
-        frame = stress(ds, scenario, investments, futures, parallel)
-    except StressError as error:  # the mean plan cannot operate undisrupted: no eev
-        return {"eev": None, "mean_plan_status": mean_plan.solved.status, "eev_note": str(error)}
-    solved = (frame["status"] == "optimal").all()
-    eev = float(frame["probability"] @ frame["cost"]) if solved else None
-    return {
-        "eev": eev,
-        "mean_plan_status": mean_plan.solved.status,
-        "mean_plan_gap": mean_plan.solved.gap,
-    }
-
-
-def worth(plan: StochasticPlan, ws: dict, eev: dict, risk: Risk) -> dict:
-    """rp, ws, eev, evpi, vss (None where a term has no value), and the range the MIP gaps
-    leave the evpi in; vss is a lower bound of its true value (rp is an upper bound of the
-    stochastic optimum). evpi and vss compare expected costs of least-expected-cost plans:
-    under mean-CVaR (weight > 0) the plan is risk-averse on purpose, so they are not given."""
-    rp = plan.expected_cost
-    out = {"rp": rp, **ws, **eev, "evpi": None, "vss": None}
-    if risk.weight > 0:
-        return out | {"worth_note": "evpi and vss are defined for the expected-cost objective"}
-    if rp is not None and ws["ws"] is not None:
-        out["evpi"] = rp - ws["ws"]
-        # the MIP gaps bound the true evpi: rp's bound less ws, to rp less ws's bound (the
-        # bound never above rp, whose plan is one: HiGHS's and Pyomo's sums differ by ulps)
-        out["evpi_low"] = min(plan.solved.bound, rp) - ws["ws"]
-        out["evpi_high"] = rp - ws["ws_bound"]
-    if rp is not None and eev["eev"] is not None:
-        out["vss"] = eev["eev"] - rp
-    return out

@@ -31,6 +31,7 @@ SECTIONS = (
     ("Uncertainty: futures", "twin.uncertainty"),
     ("Stress test of a plan", "twin.stress"),
     ("Two-stage stochastic plan", "twin.stochastic"),
+    ("What a stochastic plan is worth", "twin.worth"),
     ("Many solves in parallel", "twin.parallel"),
     ("The value of cooperation: a cost game", "twin.coalitions"),
     ("Plans near the optimum (MGA)", "twin.alternatives"),

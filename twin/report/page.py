@@ -22,6 +22,7 @@ from twin.report.basemap import ASSETS
 from twin.report.load import RunData, SweepData
 from twin.report.scripts import inline_scripts
 from twin.solve import FINISHED
+from twin.worth import sampling_note
 
 PLOT_CONFIG = {"displaylogo": False, "responsive": False, "modeBarButtonsToRemove": ["lasso2d"]}
 
@@ -426,12 +427,13 @@ def _stochastic_section(futures: pd.DataFrame, record: dict, currency: str) -> s
         probability=shown["probability"].map("{:.1%}".format),
         **{c: shown[c].map(prep.compact) for c in ("cost", "unmet_value", "emissions_t")},
     )[["future", "probability", "status", "cost", "unmet_value", "emissions_t"]]
+    note = sampling_note(record, currency)
     return section(
         "One plan for all futures",
         f"Investments shared by {len(futures)} futures, operations per future; the plan "
         "minimises the expected cost (or mean-CVaR: scenario.risk). Costs are discounted "
         f"({currency}); unmet demand and emissions over the horizon. The most probable "
-        "futures first.",
+        f"futures first.{f' {note}.' if note else ''}",
         table(pd.DataFrame(worth), ("figure",)) + table(shown.astype(str), ("future", "status")),
         "stochastic",
     )
