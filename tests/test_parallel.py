@@ -55,12 +55,16 @@ def _dies_on_three(task: int) -> int:
     return task
 
 
-def test_a_dead_worker_costs_its_tasks_an_answer_not_the_batch():
+def test_a_dead_worker_costs_its_tasks_an_answer_not_the_batch(caplog):
+    caplog.set_level("INFO", logger="twin.parallel")
     options = ParallelOptions("joblib", workers=2)
-    results = run_tasks(_dies_on_three, list(range(6)), options)
+    results = run_tasks(_dies_on_three, list(range(6)), options, label="dying")
     assert [r.task for r in results] == list(range(6))  # every task has an outcome
     assert not results[3].ok and results[3].error
     assert all(r.value == r.task for r in results if r.ok)
+    last = [r.getMessage() for r in caplog.records if r.name == "twin.parallel"][-1]
+    failed = sum(not r.ok for r in results)  # its progress counts every task, answered or not
+    assert last.startswith(f"dying: 6 of 6 done, {failed} failed")
 
 
 def test_an_unknown_backend_is_refused_by_name():

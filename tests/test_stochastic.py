@@ -38,6 +38,7 @@ from twin.worth import (
     expected_value_of_mean_plan,
     mean_future_inputs,
     mean_future_plan,
+    sampling_note,
     wait_and_see,
     worth,
 )
@@ -115,15 +116,32 @@ def test_a_sampled_ws_is_the_plan_less_the_mean_regret_of_the_futures_drawn(toy)
     p = np.array([f.probability for f in TOY_FUTURES])
     drawn, weights = drawn_futures(p, 2, seed=1)
     assert len(set(drawn)) == 2 and weights.tolist() == [0.5, 0.5]  # two futures, not one
-    regrets = []
+    regrets, rooms = [], []  # what each drawn future's own plan saves, and its bound's
     for i in drawn:
         own = optimise(*future_inputs(toy, EXACT, TOY_FUTURES[i]), "own")
         regrets.append(plan.runs[i].results.cost - own.solved.objective)
+        rooms.append(plan.runs[i].results.cost - own.solved.bound)
     ws = wait_and_see(toy, EXACT, plan, SERIAL, most=2, seed=1)
-    assert ws["ws_futures"] == 2 and max(regrets) > 0 > min(regrets) - 1e-6
-    assert ws["ws"] == pytest.approx(plan.expected_cost - np.mean(regrets), rel=1e-8)
+    assert (ws["ws_draws"], ws["ws_futures"]) == (2, 2)
+    assert max(regrets) > 0 and min(regrets) >= -1e-6 * plan.expected_cost  # exact solves
+    rp = plan.expected_cost
+    assert ws["ws"] == pytest.approx(rp - np.mean(regrets), rel=1e-8)
+    assert ws["ws_bound"] == pytest.approx(rp - np.mean(rooms), rel=1e-8)
     assert ws["ws_se"] == pytest.approx(np.std(regrets, ddof=1) / np.sqrt(2), rel=1e-6)
-    assert ws["ws_bound"] <= ws["ws"]
+
+
+def test_draws_all_on_one_future_give_no_standard_error_and_the_note_says_so(toy):
+    shares = (0.01, 0.98, 0.01)
+    futures = [replace(f, probability=q) for f, q in zip(TOY_FUTURES, shares, strict=True)]
+    p = np.array([f.probability for f in futures])
+    seed = next(s for s in range(100) if set(drawn_futures(p, 2, s)[0]) == {1})
+    plan = solve_stochastic(toy, EXACT, futures, Risk(), "s")
+    ws = wait_and_see(toy, EXACT, plan, SERIAL, most=2, seed=seed)
+    assert (ws["ws_draws"], ws["ws_futures"], ws["ws_se"]) == (2, 1, None)
+    record = {"futures": 3, "evpi": 1.0, **ws}
+    assert "standard error unknown (one future drawn)" in sampling_note(record, "USD")
+    assert sampling_note(record | {"evpi": None}, "USD").startswith("ws is estimated")
+    assert sampling_note(record | {"ws": None}, "USD") == ""  # no ws: nothing estimated
 
 
 def test_futures_are_drawn_by_their_probability_unless_there_are_few_enough():
@@ -380,12 +398,12 @@ def test_stochastic_run_writes_per_future_tables_and_the_plans_worth(tmp_path: P
     assert record["evpi_low"] <= record["evpi"] <= record["evpi_high"]
     report = (tmp_path / "report.html").read_text()
     assert "One plan for all futures" in report
-    note = f"estimated from {record['ws_futures']} of the 6 futures"
+    note = f"({record['ws_futures']} distinct futures) of the 6 futures"
     if most:  # said in run.json, on the terminal and in the report
-        assert 1 <= record["ws_futures"] <= most and record["ws_se"] >= 0
+        assert record["ws_draws"] == most and 1 <= record["ws_futures"] <= most
         assert note in " ".join(result.stdout.split()) and note in report
     else:
-        assert record["ws_futures"] == 6 and record["ws_se"] == 0
+        assert record["ws_draws"] == record["ws_futures"] == 6 and record["ws_se"] == 0
         assert "estimated from" not in result.stdout + report
 
 

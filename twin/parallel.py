@@ -153,7 +153,7 @@ def _joblib(
         reason = f"no answer: the worker pool failed ({type(error).__name__}: {error})"
         for i, result in enumerate(results):
             if result is None:
-                results[i] = TaskResult(i, False, None, reason)
+                results[i] = progress(TaskResult(i, False, None, reason))
     return results  # type: ignore[return-value]
 
 

@@ -12,11 +12,12 @@ r"""What a stochastic plan is worth (run.json `stochastic`; Birge and Louveaux).
   exact solves; each term carries its MIP gap (`evpi_low`, `evpi_high`). Both compare
   least-expected-cost plans, so they are given for w = 0 only.
 
-**Sampled wait and see.** ws needs a MILP per future, each as hard as a plan: with 500
-futures of `combined` on the reference data they took 7-65 s each on one core, hours in
-all. With more futures than `analysis.worth_futures` (n), ws is estimated from n futures
-:math:`J_1 \dots J_n` drawn with replacement by their probabilities, through each one's
-regret :math:`r_f = c_f - w_f` (what knowing future f would have saved the plan):
+**Sampled wait and see.** ws needs a MILP per future, each as hard as a plan: 24 of the
+500 futures of `combined` on the reference data took 5.5 to 120 s each on one core, so all
+500 would take hours. With more futures than `analysis.worth_futures` (n), ws is
+estimated from n futures :math:`J_1 \dots J_n` drawn with replacement by their
+probabilities, through each one's regret :math:`r_f = c_f - w_f` (what knowing future f
+would have saved the plan):
 
 .. math::
 
@@ -28,7 +29,11 @@ with :math:`s_r` the draws' sample standard deviation (`ws_se`, the standard err
 of evpi alike). :math:`\bar r` is unbiased, since :math:`E[r_J] = \sum_f \pi_f r_f`, and
 rp is known over every future, so the estimate pays only for the spread of the regrets,
 not for that of the costs (a control variate). A future drawn twice counts twice and is
-solved once. ws's bound is estimated the same way, from each future's bound.
+solved once. ws's bound is estimated the same way, from each future's bound, so with a
+sample `ws_bound`, `evpi_low` and `evpi_high` are estimates too, with about the same
+standard error. Draws are taken with replacement, which suits any probabilities; a sample is meant
+to be much smaller than the set (where it is not, `analysis.worth_futures=0` solves every
+future exactly). All draws on one future leave no spread to measure: no standard error.
 
 On the reference data (the first 24 futures of `combined`, each solved to 0.2 %, against
 the default 500-future plan) the futures' own optima spread with a standard deviation of
@@ -81,9 +86,10 @@ def wait_and_see(
     most: int = 0,
     seed: int = 0,
 ) -> dict:
-    """ws, its bound and standard error (0 where every future is solved), each future
-    planned as if it were certain, in parallel; sampled beyond `most` futures (module
-    docstring). `plan` must have a plan: its cost in each future pairs the draws."""
+    """ws, its bound and standard error (0 where every future is solved, None where it
+    cannot be told), each future planned as if it were certain, in parallel; sampled beyond
+    `most` futures (module docstring). `plan` must have a plan: its cost in each future
+    pairs the draws."""
     p = np.array([future.probability for future in plan.futures])
     drawn, weights = drawn_futures(p, most, seed)
     solved = np.unique(drawn)
@@ -97,6 +103,7 @@ def wait_and_see(
         "ws": None,
         "ws_bound": None,
         "ws_se": None,
+        "ws_draws": len(drawn),
         "ws_futures": len(solved),
         "ws_statuses": sorted({value["status"] for value in own.values()}),
     }
@@ -109,10 +116,11 @@ def wait_and_see(
     costs = np.array([run.results.cost for run in plan.runs])[drawn]
     regret = costs - objective
     rp = plan.expected_cost
+    spread = len(solved) > 1  # every draw on one future: no spread to measure
     return record | {
         "ws": rp - float(weights @ regret),
         "ws_bound": rp - float(weights @ (costs - bound)),
-        "ws_se": float(regret.std(ddof=1) / np.sqrt(len(drawn))),
+        "ws_se": float(regret.std(ddof=1) / np.sqrt(len(drawn))) if spread else None,
     }
 
 
@@ -211,12 +219,16 @@ def worth(plan: StochasticPlan, ws: dict, eev: dict, risk: Risk) -> dict:
 
 
 def sampling_note(record: dict, currency: str) -> str:
-    """How ws and evpi were found, for the terminal and the report: '' where every
-    future's own plan was solved."""
-    se, futures, solved = record.get("ws_se"), record["futures"], record.get("ws_futures")
-    if se is None or solved is None or solved >= futures:  # a sample is fewer than all
+    """How ws (and evpi, where given) were found, for the terminal and the report: '' where
+    every future's own plan was solved, or ws has no value."""
+    draws, futures = record.get("ws_draws"), record["futures"]
+    if record.get("ws") is None or draws is None or draws >= futures:  # a sample is fewer
         return ""
+    estimated = "ws and evpi are" if record.get("evpi") is not None else "ws is"
+    se = record["ws_se"]
+    error = "unknown (one future drawn)" if se is None else f"{se:,.0f} {currency}"
     return (
-        f"ws and evpi are estimated from {solved} of the {futures} futures, drawn by "
-        f"probability (analysis.worth_futures): standard error {se:,.0f} {currency}"
+        f"{estimated} estimated from {draws} draws by probability ({record['ws_futures']} "
+        f"distinct futures) of the {futures} futures (analysis.worth_futures); standard "
+        f"error {error}"
     )
