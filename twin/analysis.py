@@ -269,7 +269,7 @@ def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     if cfg.analysis.worth:
         options = parallel_options(cfg)
         most, seed = cfg.analysis.worth_futures, cfg.analysis.seed
-        ws = wait_and_see(ds, scenario, plan, options, most, seed)
+        ws = wait_and_see(ds, scenario, futures, options, most, seed)
         eev = expected_value_of_mean_plan(ds, scenario, futures, options, run_id, mean)
         record |= worth(plan, ws, eev, risk)
     else:

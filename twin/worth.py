@@ -14,32 +14,36 @@ r"""What a stochastic plan is worth (run.json `stochastic`; Birge and Louveaux).
 
 **Sampled wait and see.** ws needs a MILP per future, each as hard as a plan: 24 of the
 500 futures of `combined` on the reference data took 5.5 to 120 s each on one core, so all
-500 would take hours. With more futures than `analysis.worth_futures` (n), ws is
-estimated from n futures :math:`J_1 \dots J_n` drawn with replacement by their
-probabilities, through each one's regret :math:`r_f = c_f - w_f` (what knowing future f
-would have saved the plan):
+500 would take hours. Each future's LP relaxation :math:`l_f \le w_f` takes a tenth of a
+second. With more futures than `analysis.worth_futures` (n), every future's LP relaxation
+is solved, and its own optimum only for n futures :math:`J_1 \dots J_n` drawn with
+replacement by their probabilities:
 
 .. math::
 
-    \widehat{evpi} = \bar r = \frac{1}{n} \sum_{j=1}^{n} r_{J_j}, \qquad
-    \widehat{ws} = rp - \bar r, \qquad
-    se = \frac{s_r}{\sqrt n}
+    \widehat{ws} = \sum_f \pi_f l_f + \frac{1}{n} \sum_{j=1}^{n} (w_{J_j} - l_{J_j}),
+    \qquad se = \frac{s}{\sqrt n}
 
-with :math:`s_r` the draws' sample standard deviation (`ws_se`, the standard error of ws and
-of evpi alike). :math:`\bar r` is unbiased, since :math:`E[r_J] = \sum_f \pi_f r_f`, and
-rp is known over every future, so the estimate pays only for the spread of the regrets,
-not for that of the costs (a control variate). A future drawn twice counts twice and is
-solved once. ws's bound is estimated the same way, from each future's bound, so with a
-sample `ws_bound`, `evpi_low` and `evpi_high` are estimates too, with about the same
-standard error. Draws are taken with replacement, which suits any probabilities; a sample is meant
-to be much smaller than the set (where it is not, `analysis.worth_futures=0` solves every
-future exactly). All draws on one future leave no spread to measure: no standard error.
+with :math:`s` the sample standard deviation of the drawn futures' root gaps
+:math:`w_J - l_J` (`ws_se`, the standard error of ws and of evpi = rp - ws alike). The
+estimate is unbiased, since :math:`E[w_J - l_J] = \sum_f \pi_f (w_f - l_f)`, and it pays
+only for the spread of the root gaps, which is far smaller than that of the optima
+themselves (the LP relaxation is a control variate). ws's bound is estimated the same way,
+from each drawn future's MILP bound, so with a sample `ws_bound`, `evpi_low` and
+`evpi_high` are estimates too, with about the same standard error; `ws_relaxed`,
+:math:`\sum_f \pi_f l_f`, is a certain lower bound on ws (so rp - ws_relaxed is a
+certain upper bound on evpi). Where the true evpi is within a standard error or two of
+0, its estimate may fall below 0. A future drawn twice counts twice and is solved once; all
+draws on one future leave no spread to measure, and no standard error. Draws are taken
+with replacement, which suits any probabilities; a sample is meant to be much smaller than
+the set (where it is not, `analysis.worth_futures=0` solves every future exactly).
 
-On the reference data (the first 24 futures of `combined`, each solved to 0.2 %, against
-the default 500-future plan) the futures' own optima spread with a standard deviation of
-4.5 bn USD, their regrets with 0.79 bn (0.24 to 3.41 bn, mean 1.10 bn). So 20 draws, the
-default, leave a standard error of about 0.18 bn, near the range the 0.2 % gaps leave
-(0.13 bn on ws's side), where averaging the optima themselves would leave 1.0 bn.
+On the reference data (the first 24 futures of `combined`, each solved to 0.2 %) the
+futures' own optima spread with a standard deviation of 4.53 bn USD, their root gaps
+:math:`w_f - l_f` with 0.049 bn (0.25 to 0.45 bn). So 10 draws, the default, leave a
+standard error of about 0.016 bn, a tenth of the range the 0.2 % gaps leave on ws's side
+(0.13 bn), where averaging 10 optima would leave 1.4 bn, and pairing each with the
+stochastic plan's cost in it (its regret, standard deviation 0.79 bn) 0.25 bn.
 """
 
 from __future__ import annotations
@@ -49,10 +53,10 @@ from dataclasses import replace
 import numpy as np
 
 from twin.data import Dataset
-from twin.parallel import ParallelOptions, run_tasks
+from twin.parallel import ParallelOptions, chunks, run_tasks
 from twin.plan import PlanRun, optimise
 from twin.scenario import Scenario
-from twin.solve import solve
+from twin.solve import HighsModel, solve
 from twin.stochastic import Risk, StochasticPlan, future_model
 from twin.stress import StressError, stress
 from twin.uncertainty import Future, closed_link_periods, cut_assets, multipliers
@@ -78,49 +82,76 @@ def drawn_futures(probabilities: np.ndarray, most: int, seed: int) -> tuple[np.n
     return drawn, np.full(most, 1.0 / most)
 
 
+def _relaxed(task: tuple) -> list[float | None]:
+    """The LP relaxation's optimum of each future of a chunk (None where it has none)."""
+    ds, scenario, futures = task
+    bounds = []
+    for future in futures:
+        model = HighsModel(future_model(ds, scenario, future).model, relax=True)
+        solved = model.solve(scenario.solver)
+        bounds.append(solved.objective if solved.status == "optimal" else None)
+    return bounds
+
+
+def relaxed_bounds(
+    ds: Dataset, scenario: Scenario, futures: list[Future], parallel: ParallelOptions
+) -> np.ndarray | None:
+    """Every future's LP relaxation optimum, a bound on its own optimum, in one chunk of
+    futures per worker; None if any has none."""
+    groups = chunks(futures, parallel.worker_count())
+    tasks = [(ds, scenario, group) for group in groups]
+    outcomes = run_tasks(_relaxed, tasks, parallel, label="LP relaxations, in chunks")
+    bounds = [b for outcome in outcomes if outcome.ok for b in outcome.value]
+    if len(bounds) < len(futures) or None in bounds:
+        return None
+    return np.array(bounds)
+
+
 def wait_and_see(
     ds: Dataset,
     scenario: Scenario,
-    plan: StochasticPlan,
+    futures: list[Future],
     parallel: ParallelOptions,
     most: int = 0,
     seed: int = 0,
 ) -> dict:
     """ws, its bound and standard error (0 where every future is solved, None where it
-    cannot be told), each future planned as if it were certain, in parallel; sampled beyond
-    `most` futures (module docstring). `plan` must have a plan: its cost in each future
-    pairs the draws."""
-    p = np.array([future.probability for future in plan.futures])
+    cannot be told), each future planned as if it were certain, in parallel; beyond `most`
+    futures, estimated from a sample and every future's LP relaxation (module docstring)."""
+    p = np.array([future.probability for future in futures])
     drawn, weights = drawn_futures(p, most, seed)
+    exact = len(drawn) == len(p)  # every future, at its probability (a sample is smaller)
     solved = np.unique(drawn)
-    tasks = [(ds, scenario, plan.futures[i]) for i in solved]
-    outcomes = run_tasks(_own_optimum, tasks, parallel, label="wait and see")
-    own = {
-        i: o.value if o.ok else {"status": "error", "objective": None, "bound": None}
-        for i, o in zip(solved, outcomes, strict=True)
-    }
     record = {
         "ws": None,
         "ws_bound": None,
         "ws_se": None,
         "ws_draws": len(drawn),
         "ws_futures": len(solved),
-        "ws_statuses": sorted({value["status"] for value in own.values()}),
     }
+    relaxed = None if exact else relaxed_bounds(ds, scenario, futures, parallel)
+    if not exact and relaxed is None:
+        return record | {"ws_statuses": ["error"], "ws_note": "a future's LP relaxation failed"}
+    tasks = [(ds, scenario, futures[i]) for i in solved]
+    outcomes = run_tasks(_own_optimum, tasks, parallel, label="wait and see")
+    own = {
+        i: o.value if o.ok else {"status": "error", "objective": None, "bound": None}
+        for i, o in zip(solved, outcomes, strict=True)
+    }
+    record["ws_statuses"] = sorted({value["status"] for value in own.values()})
     if any(value["objective"] is None for value in own.values()):
         return record
     objective = np.array([own[i]["objective"] for i in drawn])
     bound = np.array([own[i]["bound"] for i in drawn])
-    if len(drawn) == len(p):  # every future, at its probability (a sample is smaller)
+    if exact:
         return record | {"ws": float(p @ objective), "ws_bound": float(p @ bound), "ws_se": 0.0}
-    costs = np.array([run.results.cost for run in plan.runs])[drawn]
-    regret = costs - objective
-    rp = plan.expected_cost
+    base, gaps = float(p @ relaxed), objective - relaxed[drawn]
     spread = len(solved) > 1  # every draw on one future: no spread to measure
     return record | {
-        "ws": rp - float(weights @ regret),
-        "ws_bound": rp - float(weights @ (costs - bound)),
-        "ws_se": float(regret.std(ddof=1) / np.sqrt(len(drawn))) if spread else None,
+        "ws": base + float(weights @ gaps),
+        "ws_bound": base + float(weights @ (bound - relaxed[drawn])),
+        "ws_se": float(gaps.std(ddof=1) / np.sqrt(len(drawn))) if spread else None,
+        "ws_relaxed": base,
     }
 
 
@@ -228,7 +259,7 @@ def sampling_note(record: dict, currency: str) -> str:
     se = record["ws_se"]
     error = "unknown (one future drawn)" if se is None else f"{se:,.0f} {currency}"
     return (
-        f"{estimated} estimated from {draws} draws by probability ({record['ws_futures']} "
-        f"distinct futures) of the {futures} futures (analysis.worth_futures); standard "
-        f"error {error}"
+        f"{estimated} estimated from the LP relaxations of all {futures} futures and the "
+        f"own plans of {draws} drawn by probability ({record['ws_futures']} distinct; "
+        f"analysis.worth_futures): standard error {error}"
     )
