@@ -96,7 +96,7 @@ class AnalysisConfig:
     plan_dir: str | None = None  # a previous run directory whose plan the what-ifs take
     n1_corridor: str | None = None  # n1 over this corridor's links instead of the crossings
     worth: bool = True  # stochastic: also ws and eev (a MILP per future, one for the mean)
-    worth_futures: int = 10  # stochastic: ws from at most this many futures, drawn (0: all)
+    worth_futures: int = 10  # stochastic: own plans of this many futures drawn (0: every one)
     countries: list[str] = field(default_factory=list)  # plan for these countries alone
     slack: float = 0.05  # alternatives: cost at most (1 + slack) x the least cost
     directions: int = 4  # alternatives: random directions besides countries, chains, emissions

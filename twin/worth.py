@@ -29,14 +29,15 @@ with :math:`s` the sample standard deviation of the drawn futures' root gaps
 estimate is unbiased, since :math:`E[w_J - l_J] = \sum_f \pi_f (w_f - l_f)`, and it pays
 only for the spread of the root gaps, which is far smaller than that of the optima
 themselves (the LP relaxation is a control variate). ws's bound is estimated the same way,
-from each drawn future's MILP bound, so with a sample `ws_bound`, `evpi_low` and
-`evpi_high` are estimates too, with about the same standard error; `ws_relaxed`,
-:math:`\sum_f \pi_f l_f`, is a certain lower bound on ws (so rp - ws_relaxed is a
-certain upper bound on evpi). Where the true evpi is within a standard error or two of
-0, its estimate may fall below 0. A future drawn twice counts twice and is solved once; all
-draws on one future leave no spread to measure, and no standard error. Draws are taken
-with replacement, which suits any probabilities; a sample is meant to be much smaller than
-the set (where it is not, `analysis.worth_futures=0` solves every future exactly).
+from each drawn future's MILP bound (or its relaxation, where that is higher), so with a
+sample `ws_bound`, `evpi_low` and `evpi_high` are estimates too, with about the same
+standard error; `ws_relaxed`, :math:`\sum_f \pi_f l_f`, is a certain lower bound on ws
+(so rp - ws_relaxed is a certain upper bound on evpi). Where the true evpi is within a
+standard error or two of 0, its estimate may fall below 0. A future drawn twice counts
+twice and is solved once; draws that all fall on one future, or whose root gaps are all
+equal, leave no spread to measure, and no standard error. Draws are taken with
+replacement, which suits any probabilities; a sample is meant to be much smaller than the
+set (where it is not, `analysis.worth_futures=0` solves every future exactly).
 
 On the reference data (the first 24 futures of `combined`, each solved to 0.2 %) the
 futures' own optima spread with a standard deviation of 4.53 bn USD, their root gaps
@@ -50,6 +51,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import highspy
 import numpy as np
 
 from twin.data import Dataset
@@ -82,29 +84,40 @@ def drawn_futures(probabilities: np.ndarray, most: int, seed: int) -> tuple[np.n
     return drawn, np.full(most, 1.0 / most)
 
 
-def _relaxed(task: tuple) -> list[float | None]:
-    """The LP relaxation's optimum of each future of a chunk (None where it has none)."""
+def _relaxed(task: tuple) -> list[tuple[str, float | None]]:
+    """Each future of a chunk: its LP relaxation's status and optimum (None without one)."""
     ds, scenario, futures = task
-    bounds = []
+    relaxations = []
     for future in futures:
-        model = HighsModel(future_model(ds, scenario, future).model, relax=True)
-        solved = model.solve(scenario.solver)
-        bounds.append(solved.objective if solved.status == "optimal" else None)
-    return bounds
+        highs = HighsModel(future_model(ds, scenario, future).model, relax=True).highs
+        highs.run()
+        status = highs.getModelStatus()
+        optimal = status == highspy.HighsModelStatus.kOptimal
+        value = highs.getInfo().objective_function_value if optimal else None
+        relaxations.append((highs.modelStatusToString(status), value))
+    return relaxations
 
 
 def relaxed_bounds(
     ds: Dataset, scenario: Scenario, futures: list[Future], parallel: ParallelOptions
-) -> np.ndarray | None:
+) -> tuple[np.ndarray, list[str]]:
     """Every future's LP relaxation optimum, a bound on its own optimum, in one chunk of
-    futures per worker; None if any has none."""
+    futures per worker: NaN where there is none, each such future named in the problems."""
     groups = chunks(futures, parallel.worker_count())
     tasks = [(ds, scenario, group) for group in groups]
     outcomes = run_tasks(_relaxed, tasks, parallel, label="LP relaxations, in chunks")
-    bounds = [b for outcome in outcomes if outcome.ok for b in outcome.value]
-    if len(bounds) < len(futures) or None in bounds:
-        return None
-    return np.array(bounds)
+    values, problems = [], []
+    for group, outcome in zip(groups, outcomes, strict=True):
+        if not outcome.ok:
+            reason = outcome.error.strip().splitlines()[-1]
+            problems.append(f"futures {group[0].name} to {group[-1].name}: {reason}")
+            values += [np.nan] * len(group)
+            continue
+        for future, (status, value) in zip(group, outcome.value, strict=True):
+            if value is None:
+                problems.append(f"future {future.name}: {status}")
+            values.append(np.nan if value is None else value)
+    return np.array(values), problems
 
 
 def wait_and_see(
@@ -119,6 +132,7 @@ def wait_and_see(
     cannot be told), each future planned as if it were certain, in parallel; beyond `most`
     futures, estimated from a sample and every future's LP relaxation (module docstring)."""
     p = np.array([future.probability for future in futures])
+    p = p / p.sum()  # as drawn
     drawn, weights = drawn_futures(p, most, seed)
     exact = len(drawn) == len(p)  # every future, at its probability (a sample is smaller)
     solved = np.unique(drawn)
@@ -128,10 +142,13 @@ def wait_and_see(
         "ws_se": None,
         "ws_draws": len(drawn),
         "ws_futures": len(solved),
+        "ws_statuses": [],
     }
-    relaxed = None if exact else relaxed_bounds(ds, scenario, futures, parallel)
-    if not exact and relaxed is None:
-        return record | {"ws_statuses": ["error"], "ws_note": "a future's LP relaxation failed"}
+    if not exact:
+        relaxed, problems = relaxed_bounds(ds, scenario, futures, parallel)
+        record["ws_relaxed"] = None if problems else float(p @ relaxed)
+        if problems:  # no estimate without every relaxation: say which failed
+            return record | {"ws_note": "no LP relaxation for " + "; ".join(problems[:3])}
     tasks = [(ds, scenario, futures[i]) for i in solved]
     outcomes = run_tasks(_own_optimum, tasks, parallel, label="wait and see")
     own = {
@@ -145,13 +162,13 @@ def wait_and_see(
     bound = np.array([own[i]["bound"] for i in drawn])
     if exact:
         return record | {"ws": float(p @ objective), "ws_bound": float(p @ bound), "ws_se": 0.0}
-    base, gaps = float(p @ relaxed), objective - relaxed[drawn]
-    spread = len(solved) > 1  # every draw on one future: no spread to measure
+    base, gaps = record["ws_relaxed"], objective - relaxed[drawn]
+    best = np.maximum(bound, relaxed[drawn])  # both bound the optimum: the higher holds
+    spread = np.ptp(gaps) > 0  # draws on one future, or equal gaps: no spread to measure
     return record | {
         "ws": base + float(weights @ gaps),
-        "ws_bound": base + float(weights @ (bound - relaxed[drawn])),
+        "ws_bound": base + float(weights @ (best - relaxed[drawn])),
         "ws_se": float(gaps.std(ddof=1) / np.sqrt(len(drawn))) if spread else None,
-        "ws_relaxed": base,
     }
 
 
@@ -253,11 +270,13 @@ def sampling_note(record: dict, currency: str) -> str:
     """How ws (and evpi, where given) were found, for the terminal and the report: '' where
     every future's own plan was solved, or ws has no value."""
     draws, futures = record.get("ws_draws"), record["futures"]
-    if record.get("ws") is None or draws is None or draws >= futures:  # a sample is fewer
+    if record.get("ws") is None:
+        return f"no ws: {record['ws_note']}" if record.get("ws_note") else ""
+    if draws is None or draws >= futures:  # a sample is fewer
         return ""
     estimated = "ws and evpi are" if record.get("evpi") is not None else "ws is"
     se = record["ws_se"]
-    error = "unknown (one future drawn)" if se is None else f"{se:,.0f} {currency}"
+    error = "unknown (no spread among the draws)" if se is None else f"{se:,.0f} {currency}"
     return (
         f"{estimated} estimated from the LP relaxations of all {futures} futures and the "
         f"own plans of {draws} drawn by probability ({record['ws_futures']} distinct; "
