@@ -475,7 +475,7 @@ def _worth_table(record: dict, run: PlanRun) -> Table:
     currency = run.built.data.ds.currency
     table = Table(
         title=f"one plan for {record['futures']} futures of {record['uncertainty']}",
-        caption=sampling_note(record, currency) or None,
+        caption=escape(sampling_note(record, currency)) or None,  # a failure may hold [ ]
     )
     table.add_column("figure")
     table.add_column(f"{currency}, discounted", justify="right")
