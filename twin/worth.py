@@ -51,14 +51,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import highspy
 import numpy as np
 
 from twin.data import Dataset
 from twin.parallel import ParallelOptions, chunks, run_tasks
 from twin.plan import PlanRun, optimise
 from twin.scenario import Scenario
-from twin.solve import HighsModel, solve
+from twin.solve import HighsModel, solve, status_name
 from twin.stochastic import Risk, StochasticPlan, future_model
 from twin.stress import StressError, stress
 from twin.uncertainty import Future, closed_link_periods, cut_assets, multipliers
@@ -91,10 +90,9 @@ def _relaxed(task: tuple) -> list[tuple[str, float | None]]:
     for future in futures:
         highs = HighsModel(future_model(ds, scenario, future).model, relax=True).highs
         highs.run()
-        status = highs.getModelStatus()
-        optimal = status == highspy.HighsModelStatus.kOptimal
-        value = highs.getInfo().objective_function_value if optimal else None
-        relaxations.append((highs.modelStatusToString(status), value))
+        status = status_name(highs.getModelStatus())
+        value = highs.getInfo().objective_function_value if status == "optimal" else None
+        relaxations.append((status, value))
     return relaxations
 
 
