@@ -33,6 +33,7 @@ from twin.scenario import Scenario, SolverOptions
 from twin.solve import INF, HighsModel, solve
 
 from .conftest import DATA, edited_toy
+from .drifting import Drifting
 from .test_mcnd import TINY
 
 MONOLITHIC = SolverOptions(time_limit=120, mip_gap=1e-7, method="monolithic")
@@ -314,33 +315,12 @@ def test_a_hand_over_keeps_the_decompositions_bound_where_the_branch_and_bound_h
     assert result.status == status
 
 
-class _Drifting:
-    """A subproblem's HiGHS whose first warm solution misses its rows (as 1 warm solve in
-    3,000 did with 500 futures): the column values come back shifted by 1e-5."""
-
-    def __init__(self, highs):
-        self.highs, self.cold = highs, False
-
-    def __getattr__(self, name):
-        return getattr(self.highs, name)
-
-    def clearSolver(self):
-        self.cold = True
-        return self.highs.clearSolver()
-
-    def getSolution(self):
-        solution = self.highs.getSolution()
-        if not self.cold:
-            solution.col_value = (np.asarray(solution.col_value) + 1e-5).tolist()
-        return solution
-
-
 def test_a_subproblem_solution_that_misses_its_rows_is_solved_again_from_scratch(toy: Path):
     model = HighsModel(build_model(load_dataset(toy), Scenario(solver=BENDERS)).model)
     parts = split(model)
     plan = np.zeros(len(parts.master))
     sub = max(parts.subproblems, key=lambda sub: len(sub.rows))
-    sub.highs = _Drifting(sub.highs)
+    sub.highs = Drifting(sub.highs)
     value, _, x = sub.solve(plan)
     assert sub.highs.cold  # the warm solution was refused
     shift = sub.coupling @ plan[sub.links]

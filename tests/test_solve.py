@@ -13,9 +13,10 @@ import pytest
 from twin.data import load_dataset
 from twin.model import build_model
 from twin.scenario import Scenario, SolverOptions
-from twin.solve import HighsModel, limit_time, solve, status_name
+from twin.solve import HighsModel, LpRows, limit_time, solve, status_name
 
 from .conftest import CsvEdit
+from .drifting import Drifting
 
 
 @pytest.fixture
@@ -220,3 +221,20 @@ def test_a_start_reaches_each_variable_it_names_wherever_its_component_sits():
     model.start_from({"b[2].x[b]": 4.0, "y": 1.5, "b[1].x[b]": 2.0})
     start = {v.name: value for v, value in zip(model.columns, model.start, strict=True)}
     assert start == {"b[1].x[a]": 0.0, "b[2].x[b]": 4.0, "y": 1.5, "z": 0.0}
+
+
+@pytest.mark.parametrize("shift", [0.0, 1e-5])
+def test_an_lp_re_solved_in_place_is_solved_again_only_where_it_misses_its_rows(toy_lp, shift):
+    """N-1 re-solves a plan's operations LP in place after each closure: a solution that
+    misses its rows (as HiGHS 1.16's warm re-solves now and then do) is solved again from
+    scratch; one that keeps them is kept, with its basis."""
+    model = HighsModel(build_model(toy_lp, Scenario(allow_investment=False)).model)
+    assert not model.integer.any()
+    options = SolverOptions(method="monolithic")
+    first = model.solve(options)
+    model.highs = drifting = Drifting(model.highs, shift)
+    again = model.solve(options)
+    assert drifting.cold == (shift > 0)
+    assert again.objective == pytest.approx(first.objective, rel=1e-12)
+    values = np.array([v.value for v in model.columns])
+    assert not LpRows.of(drifting.highs).missed_by(values)  # what was loaded keeps the rows

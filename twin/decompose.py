@@ -85,11 +85,13 @@ from twin.solve import (
     FIXED_DUALS,
     INF,
     HighsModel,
+    LpRows,
     SolveResult,
     limit_time,
     new_highs,
     pass_model,
     relative_gap,
+    run_lp,
 )
 
 # The investment decisions: the master's columns, with every integer column; the others are
@@ -145,41 +147,21 @@ class Subproblem:
     tolerance: float  # HiGHS's primal feasibility tolerance (70 us to ask it per solve)
 
     def solve(self, plan: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """z_s at the master's plan, the row duals and the column values. A warm re-solve
-        whose column values miss its rows by more than the LP's tolerance is solved again
-        from scratch: with 500 futures, about 1 warm solve in 3,000 came back from HiGHS as
-        optimal with a balance off by up to 7e-6 (a cold solve: 3e-10), and the plan's
-        results then failed their audit."""
+        """z_s at the master's plan, the row duals and the column values, from a warm
+        re-solve checked against the rows (`twin.solve.run_lp`)."""
         shift = self.coupling @ plan[self.links]
         count, low, high = len(self.rows), self.lower - shift, self.upper - shift
         self.highs.changeRowsBounds(count, np.arange(count, dtype=np.int32), low, high)
-        self.highs.run()
-        solution = self._solution()
-        if solution is not None and self._misses(solution, low, high):
-            self.highs.clearSolver()
-            self.highs.run()
-            solution = self._solution()
-        if solution is None:
+        run_lp(self.highs, LpRows(self.matrix, low, high, self.tolerance))
+        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             status = self.highs.modelStatusToString(self.highs.getModelStatus())
             raise DecompositionError(
                 f"an operations subproblem is {status} for the master's plan: the "
                 "decomposition needs every plan to be operable (allow unmet demand)"
             )
+        solution = self.highs.getSolution()
         value = self.highs.getInfo().objective_function_value
         return value, np.asarray(solution.row_dual), np.asarray(solution.col_value)
-
-    def _solution(self) -> highspy.HighsSolution | None:
-        """The last solve's solution, if it is optimal."""
-        if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return None
-        return self.highs.getSolution()
-
-    def _misses(self, solution: highspy.HighsSolution, low: np.ndarray, high: np.ndarray) -> bool:
-        """Whether the solution's rows lie outside [low, high] by more than HiGHS's primal
-        feasibility tolerance (the activities recomputed from its column values)."""
-        activity = self.matrix @ np.asarray(solution.col_value)
-        miss = np.maximum(low - activity, activity - high)
-        return bool(np.any(miss > self.tolerance * np.maximum(1.0, np.abs(activity))))
 
 
 @dataclass
@@ -250,10 +232,8 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
     columns only), and the subproblems: connected components of the other rows and the
     operations' columns; None if there are fewer than `fewest` (before any is built)."""
     lp = model.highs.getLp()
-    n, m = lp.num_col_, lp.num_row_
-    matrix = sp.csc_matrix(
-        (lp.a_matrix_.value_, lp.a_matrix_.index_, lp.a_matrix_.start_), shape=(m, n)
-    ).tocsr()
+    whole = LpRows.of(model.highs, lp)
+    matrix = whole.matrix
     investment = np.array(
         [column.parent_component().local_name in INVESTMENTS for column in model.columns]
     )
@@ -270,7 +250,7 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
         return None
     cost = np.asarray(lp.col_cost_)
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
-    row_lower, row_upper = np.asarray(lp.row_lower_), np.asarray(lp.row_upper_)
+    row_lower, row_upper = whole.lower, whole.upper
     tie, ties = _ties(
         matrix[master_rows][:, master], row_lower[master_rows], row_upper[master_rows]
     )
@@ -310,7 +290,7 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
                 highs,
                 float(floor),
                 local.tocsr(),
-                highs.getOptions().primal_feasibility_tolerance,
+                whole.tolerance,
             )
         )
     return Decomposition(

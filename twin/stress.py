@@ -2,7 +2,8 @@
 
 The plan's investments are fixed (`twin.whatif.fix_investments`); what remains is an LP of
 operations, built and handed to HiGHS once per worker. Each future is then a set of
-in-place changes and a warm re-solve from the previous basis:
+in-place changes and a warm re-solve from the previous basis, checked against its rows
+(`twin.solve.run_lp`):
 
 - demand factors scale the balance rows' right-hand sides, the unmet-demand bounds (zero
   when the scenario allows no unmet demand) and the import-share rows' right-hand sides
@@ -36,7 +37,7 @@ from twin.model import build_model
 from twin.parallel import ParallelOptions, chunks, run_tasks
 from twin.results.schema import conform_with
 from twin.scenario import Scenario
-from twin.solve import limit_time, solve, status_name
+from twin.solve import LpRows, limit_time, run_lp, solve, status_name
 from twin.uncertainty import (
     Future,
     closed_link_periods,
@@ -90,7 +91,8 @@ class PlanOperations:
         highs.fix_integers()  # agglomeration segments follow the fixed builds
         self.built, self.highs, self.solver = built, highs, highs.highs
         lp = self.solver.getLp()
-        self.row_lower, self.row_upper = np.array(lp.row_lower_), np.array(lp.row_upper_)
+        self.now = LpRows.of(self.solver, lp)  # the rows as the last future changed them
+        self.row_lower, self.row_upper = self.now.lower.copy(), self.now.upper.copy()
         self.col_lower, self.col_upper = np.array(lp.col_lower_), np.array(lp.col_upper_)
         self.cost, self.offset = np.array(lp.col_cost_), float(lp.offset_)
         self._rows = self._row_numbers(("balance", "import_share", *_CAPACITY_ROWS))
@@ -237,6 +239,7 @@ class PlanOperations:
             index = np.fromiter(rows, dtype=np.int32)
             lower, upper = np.array(list(rows.values())).T
             solver.changeRowsBounds(len(index), index, lower, upper)
+            self.now.lower[index], self.now.upper[index] = lower, upper
         if columns:
             index = np.fromiter(columns, dtype=np.int32)
             lower, upper = np.array(list(columns.values())).T
@@ -251,7 +254,7 @@ class PlanOperations:
         start = time.perf_counter()
         self._apply(future)
         limit_time(self.solver, self.scenario.solver.time_limit)
-        self.solver.run()
+        run_lp(self.solver, self.now)
         status = status_name(self.solver.getModelStatus())
         row = {"future": future.name, "probability": future.probability, "status": status}
         if status == "optimal":
