@@ -163,6 +163,20 @@ def test_a_failed_relaxation_is_named_and_no_ws_is_guessed(toy, monkeypatch):
     assert note == "no ws: no LP relaxation for future mid: Time limit reached"
 
 
+def test_a_drawn_futures_bound_below_its_relaxation_counts_as_its_relaxation(toy, monkeypatch):
+    """A MILP stopped early may report a bound below its own LP relaxation; both bound the
+    future's optimum, so the higher one counts in ws_bound."""
+
+    def own(task):
+        return {"status": "time_limit", "objective": 12.0, "bound": 5.0}  # relaxation 10
+
+    monkeypatch.setattr("twin.worth._relaxed", lambda task: [("optimal", 10.0) for _ in task[2]])
+    monkeypatch.setattr("twin.worth._own_optimum", own)
+    ws = wait_and_see(toy, EXACT, TOY_FUTURES, SERIAL, most=2, seed=1)
+    assert (ws["ws_relaxed"], ws["ws"], ws["ws_bound"]) == (10.0, 12.0, 10.0)
+    assert ws["ws_statuses"] == ["time_limit"]
+
+
 def test_draws_all_on_one_future_give_no_standard_error_and_the_note_says_so(toy):
     shares = (0.01, 0.98, 0.01)
     futures = [replace(f, probability=q) for f, q in zip(TOY_FUTURES, shares, strict=True)]
