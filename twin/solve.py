@@ -153,15 +153,17 @@ class LpRows:
 
 
 def run_lp(highs: highspy.Highs, rows: LpRows | None = None) -> None:
-    """Solve the LP `highs` holds, often warm from the last basis after an in-place change.
-    Now and then HiGHS 1.16 calls a warm re-solve optimal while its column values miss a
-    row by more than its own tolerance (with 500 futures about 1 warm solve in 3,000, a
-    balance off by up to 7e-6, where the same LP cold misses by 3e-10); results built on
-    it fail their audit, or are wrong unseen. Such a solution is solved again from
-    scratch. `rows` defaults to the rows `highs` holds; a caller that re-solves the same
-    rows many times passes its own."""
+    """Solve the LP `highs` holds, warm from its last basis after an in-place change if it
+    has one. Now and then HiGHS 1.16 calls a warm re-solve optimal while its column values
+    miss a row by more than its own tolerance (with 500 futures about 1 warm solve in
+    3,000, a balance off by up to 7e-6, where the same LP cold misses by 3e-10); results
+    built on it fail their audit, or are wrong unseen. Such a solution is solved again from
+    scratch. A solve from scratch is not checked (reading the rows of 1.1M nonzeros takes
+    0.5 s). `rows` defaults to the rows `highs` holds; a caller that re-solves the same rows
+    many times passes its own."""
+    warm = highs.getBasis().valid
     highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if not warm or highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return
     rows = LpRows.of(highs) if rows is None else rows
     if rows.missed_by(np.asarray(highs.getSolution().col_value)):
