@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import highspy
 import numpy as np
 import pyomo.environ as pyo
+import scipy.sparse as sp
 from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.gc_manager import PauseGC
 
@@ -35,8 +36,6 @@ from twin.scenario import SolverOptions
 from twin.standard_form import AT_LEAST, AT_MOST, StandardForm, compile_model
 
 if TYPE_CHECKING:
-    import scipy.sparse as sp
-
     from twin.decompose import HandOver
 
 log = logging.getLogger(__name__)
@@ -137,8 +136,6 @@ class LpRows:
     @classmethod
     def of(cls, highs: highspy.Highs, lp: highspy.HighsLp | None = None) -> LpRows:
         """The rows of the LP `highs` holds (`lp`, if its copy is at hand already)."""
-        import scipy.sparse as sp  # not at import: the command line starts without it
-
         lp = highs.getLp() if lp is None else lp
         a = lp.a_matrix_
         matrix = sp.csc_matrix((a.value_, a.index_, a.start_), shape=(lp.num_row_, lp.num_col_))
