@@ -212,6 +212,9 @@ class SolverConfig:
     # auto: Benders (investments in a master, operations per period) where the operations
     # split, else one branch and bound; or monolithic, or benders
     method: str = "auto"
+    # RENS on a spare core hands plans to a large branch and bound (twin.rens); off for
+    # runs that must repeat to the last digit
+    rens: bool = True
 
 
 @dataclass
@@ -306,6 +309,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             seed=cfg.solver.seed,
             strengthen=tuple(cfg.solver.strengthen),
             method=cfg.solver.method,
+            rens=cfg.solver.rens,
         ),
     )
     if cfg.analysis.countries:  # a plan of these countries alone

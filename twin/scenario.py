@@ -30,6 +30,7 @@ class SolverOptions:
     log_to_console: bool = False
     strengthen: tuple[str, ...] = STRENGTHENING
     method: str = "auto"
+    rens: bool = True  # RENS beside a large branch and bound, on a spare core (twin.rens)
 
 
 @dataclass

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from pyomo.common.errors import InfeasibleConstraintException
 from pyomo.common.gc_manager import PauseGC
 
+from twin.rens import alongside
 from twin.scenario import SolverOptions
 from twin.standard_form import AT_LEAST, AT_MOST, StandardForm, compile_model
 
@@ -378,7 +379,8 @@ class HighsModel:
             highs.setOptionValue("log_to_console", bool(options.log_to_console))
         start = time.perf_counter()
         if self.integer.any():
-            highs.run()
+            with alongside(highs, self.integer, options):
+                highs.run()
         else:  # an LP, re-solved warm after a what-if's change (N-1)
             run_lp(highs)
         result = self._result(time.perf_counter() - start)
