@@ -9,8 +9,8 @@ Given the optimum once the root LP is solved, the same solve ends at 55 s instea
 RENS (Berthold, "RENS: the optimal rounding", Math. Prog. Comp. 2014) looks for that plan
 among the roundings of the LP relaxation: every integer column the LP leaves integral is
 fixed there, every fractional one may take its floor or its ceiling, and what remains is
-a small MIP (capa: 15 of 100 warehouses free, 15k of 101k columns after presolve, solved
-to the optimum in 3 s). `Rens` runs it on its own HiGHS instance and thread beside the
+a small MIP (capa: 15 of 100 warehouses free, 15k of 101k columns after presolve, its
+optimum found in 3 s). `Rens` runs it on its own HiGHS instance and thread beside the
 branch and bound (HiGHS lets go of Python while it solves) and hands each plan it finds
 to it through HiGHS's user-solution callback; HiGHS checks the plan against its rows and
 keeps it if it is better. A plan only gives the branch and bound an incumbent: the bound,
