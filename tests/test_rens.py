@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import twin.rens
+from twin.config import compose_config, to_run_inputs
 from twin.model import build_model
 from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, published_optimum, read_cflp, to_dataset
 from twin.rens import Rens, rounding_bounds, wanted
@@ -165,3 +166,9 @@ def test_a_failing_rens_costs_its_plans_not_the_solve(
     assert "RENS found no plan: no memory for a second model" in caplog.text
     assert result.status == "optimal"
     assert result.objective == pytest.approx(published_optimum("cap41"), rel=1e-9)
+
+
+@pytest.mark.parametrize(("overrides", "rens"), [([], True), (["solver.rens=false"], False)])
+def test_solver_rens_reaches_the_solver_options(overrides: list[str], rens: bool):
+    _, scenario = to_run_inputs(compose_config(["dataset=toy", *overrides]))
+    assert scenario.solver.rens is rens
