@@ -18,7 +18,9 @@ and so the proof of the optimum, is still the branch and bound's own.
 
 The price is the second core and a second copy of the model, and reproducibility: when a
 plan arrives depends on the machine, so two runs may end at different plans within the
-gap. `solver.rens=false` turns it off; it is off where a solve has one core
+gap. A better plan early does not always shorten the search either: beside a Benders
+master of 500 futures it sent HiGHS down a slower tree (round 19), so the decomposition's
+masters go without it. `solver.rens=false` turns it off; it is off where a solve has one core
 (`twin.parallel.thread_share`, as in a sweep's workers) and on models under
 `RENS_NONZEROS`, whose root node HiGHS solves before a helper would have its LP.
 """
