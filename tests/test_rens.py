@@ -5,6 +5,8 @@ to prove."""
 from __future__ import annotations
 
 import logging
+import re
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import twin.rens
 from twin.config import compose_config, to_run_inputs
 from twin.model import build_model
 from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, published_optimum, read_cflp, to_dataset
-from twin.rens import Rens, rounding_bounds, wanted
+from twin.rens import Rens, alongside, rounding_bounds, wanted
 from twin.scenario import SolverOptions
 from twin.solve import HighsModel, LpRows
 
@@ -41,7 +43,7 @@ def everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rounding_bounds_fix_integral_values_and_free_fractional_ones_to_floor_or_ceiling():
     x = np.array([0.0, 1.0 + 1e-8, 2.5, 0.7, 4.6])
     lower = np.zeros(5)
-    upper = np.array([1.0, 3.0, 3.0, 1.0, 4.0])  # the last LP value a hair above its bound
+    upper = np.array([1.0, 3.0, 3.0, 1.0, 4.0])  # the last LP value above its bound
     low, high = rounding_bounds(x, lower, upper)
     assert low.tolist() == [0.0, 1.0, 2.0, 0.0, 4.0]
     assert high.tolist() == [0.0, 1.0, 3.0, 1.0, 4.0]
@@ -79,10 +81,10 @@ def test_each_plan_is_handed_once_and_only_a_better_one_after_it():
     rens = Rens(highspy.HighsLp(), np.array([True]), time_limit=1.0)
     event = Offered()
     rens.offer(event)  # nothing found yet
-    rens.plan, rens.plan_cost = np.array([2.0]), 10.0
+    rens.plan, rens.found = np.array([2.0]), 1
     rens.offer(event)
     rens.offer(event)
-    rens.plan, rens.plan_cost = np.array([1.0]), 9.0
+    rens.plan, rens.found = np.array([1.0]), 3  # two found since, the better one kept
     rens.offer(event)
     assert [plan.tolist() for plan in event.plans] == [[2.0], [1.0]]
     assert rens.handed == 2
@@ -136,20 +138,15 @@ def test_a_rens_plan_reaches_the_branch_and_bound_which_still_proves_the_optimum
     cap41, everywhere, monkeypatch: pytest.MonkeyPatch, caplog, tmp_path: Path
 ):
     searches: list[Rens] = []
-
-    def searched_first(rens: Rens) -> None:  # the plan is there before HiGHS asks for one
-        searches.append(rens)
-        rens.thread.start()
-        rens.thread.join()
-
-    monkeypatch.setattr(Rens, "start", searched_first)
+    monkeypatch.setattr(Rens, "start", searched_first(searches))  # a plan before HiGHS asks
     highs_model = HighsModel(cap41)
     with caplog.at_level(logging.INFO, logger="twin.rens"):
         result = highs_model.solve(OPTIONS, tmp_path / "highs.log")
     (rens,) = searches
     assert rens.plan is not None and rens.handed == 1
     assert "RENS handed 1 plan(s)" in caplog.text
-    assert " X " in (tmp_path / "highs.log").read_text()  # HiGHS took it: a user solution
+    taken = re.search(r"^\s*X\s+\d", (tmp_path / "highs.log").read_text(), re.MULTILINE)
+    assert taken  # HiGHS took it: a line of its log from a user solution
     assert result.status == "optimal"
     assert result.objective == pytest.approx(published_optimum("cap41"), rel=1e-9)
 
@@ -172,3 +169,54 @@ def test_a_failing_rens_costs_its_plans_not_the_solve(
 def test_solver_rens_reaches_the_solver_options(overrides: list[str], rens: bool):
     _, scenario = to_run_inputs(compose_config(["dataset=toy", *overrides]))
     assert scenario.solver.rens is rens
+
+
+def searched_first(searches: list[Rens]):
+    """`Rens.start` that runs the search to its end before the branch and bound."""
+
+    def start(rens: Rens) -> None:
+        searches.append(rens)
+        rens.thread.start()
+        rens.thread.join()
+
+    return start
+
+
+def test_a_search_still_running_is_stopped_when_the_branch_and_bound_fails(
+    cap41, everywhere, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(Rens, "_search", lambda rens: rens.stopped.wait())  # never ends alone
+    highs_model = HighsModel(cap41)
+    highs = highs_model.highs
+    with (
+        pytest.raises(RuntimeError, match="the branch and bound failed"),
+        alongside(highs, highs_model.integer, OPTIONS) as rens,
+    ):
+        assert rens.thread.is_alive()
+        raise RuntimeError("the branch and bound failed")
+    assert not rens.thread.is_alive()
+    assert highs.cbMipUserSolution.callbacks == []
+
+
+def test_ctrl_c_stops_the_solve_and_reaches_the_caller(
+    cap41, everywhere, monkeypatch: pytest.MonkeyPatch
+):
+    """highspy swallows an exception raised in a callback: Ctrl-C while HiGHS is in one
+    (here, as RENS hands its plan) would end the run as a solve error and carry on."""
+    searches: list[Rens] = []
+    monkeypatch.setattr(Rens, "start", searched_first(searches))
+    offer = Rens.offer
+
+    def ctrl_c_then_offer(rens: Rens, event) -> None:
+        signal.raise_signal(signal.SIGINT)
+        offer(rens, event)
+
+    monkeypatch.setattr(Rens, "offer", ctrl_c_then_offer)
+    highs_model = HighsModel(cap41)
+    with pytest.raises(KeyboardInterrupt):
+        highs_model.solve(OPTIONS)
+    (rens,) = searches
+    assert rens.handed == 1 and not rens.thread.is_alive()
+    assert highs_model.highs.cbMipUserSolution.callbacks == []
+    assert highs_model.highs.cbMipInterrupt.callbacks == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

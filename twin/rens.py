@@ -16,18 +16,19 @@ to it through HiGHS's user-solution callback; HiGHS checks the plan against its 
 keeps it if it is better. A plan only gives the branch and bound an incumbent: the bound,
 and so the proof of the optimum, is still the branch and bound's own.
 
-The price is the second core and a second copy of the model, and reproducibility: when a
+The price is the second core and the memory of a second model, and reproducibility: when a
 plan arrives depends on the machine, so two runs may end at different plans within the
 gap. A better plan early does not always shorten the search either: beside a Benders
 master of 500 futures it sent HiGHS down a slower tree (round 19), so the decomposition's
 masters go without it. `solver.rens=false` turns it off; it is off where a solve has one core
-(`twin.parallel.thread_share`, as in a sweep's workers) and on models under
+(`twin.parallel.thread_share`, as in a sweep's workers) and off on models under
 `RENS_NONZEROS`, whose root node HiGHS solves before a helper would have its LP.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,15 +61,16 @@ class Rens:
     """RENS of a MIP on a thread of its own; `offer` hands its plans to a branch and bound."""
 
     def __init__(self, lp: highspy.HighsLp, integer: np.ndarray, time_limit: float):
-        self.lp = lp
+        self.lp: highspy.HighsLp | None = lp  # dropped once the helper holds the model
         self.integer = np.flatnonzero(integer).astype(np.int32)
         self.time_limit = time_limit
         self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.plan: np.ndarray | None = None  # the best plan found
         self.plan_cost = np.inf
-        self.handed_cost = np.inf  # the best plan handed to the branch and bound
-        self.handed = 0
+        self.found = 0  # plans found, the best last
+        self.offered = 0  # how many of them had been found when one was last handed
+        self.handed = 0  # plans handed to the branch and bound
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="rens", daemon=True)
 
@@ -78,16 +80,19 @@ class Rens:
     def stop(self) -> None:
         """Interrupt the search and wait for its thread."""
         self.stopped.set()
-        self.thread.join()
+        if self.thread.ident is not None:  # started
+            self.thread.join()
         if self.error is not None:  # a helper's failure costs its plans, not the solve
             log.warning("RENS found no plan: %s", self.error)
 
     def offer(self, event) -> None:
-        """HiGHS's user-solution callback: the best plan found, if not handed yet."""
+        """HiGHS's user-solution callback: the best plan found, if not handed yet. HiGHS
+        asks after its setup, during its root node and before each dive, so a plan waits
+        for the next ask."""
         with self.lock:
-            if self.plan is None or self.plan_cost >= self.handed_cost:
+            if self.found == self.offered:
                 return
-            plan, self.handed_cost = self.plan, self.plan_cost
+            plan, self.offered = self.plan, self.found
             self.handed += 1
         event.data_in.setSolution(plan)
 
@@ -98,26 +103,33 @@ class Rens:
             self.error = error
 
     def _search(self) -> None:
+        if self.stopped.is_set():
+            return
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("time_limit", self.time_limit)
         for name in INTERRUPTS:
             getattr(highs, name).subscribe(self._interrupt)
         highs.cbMipImprovingSolution.subscribe(self._found)
-        continuous = np.full(len(self.integer), highspy.HighsVarType.kContinuous)
-        highs.passModel(self.lp)
-        highs.changeColsIntegrality(len(self.integer), self.integer, continuous)
-        highs.run()
-        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return  # interrupted, or no relaxation to round
-        x = np.asarray(highs.getSolution().col_value)[self.integer]
         lower = np.asarray(self.lp.col_lower_)[self.integer]
         upper = np.asarray(self.lp.col_upper_)[self.integer]
-        low, high = rounding_bounds(x, lower, upper)
-        integer = np.full(len(self.integer), highspy.HighsVarType.kInteger)
-        highs.changeColsIntegrality(len(self.integer), self.integer, integer)
-        highs.changeColsBounds(len(self.integer), self.integer, low, high)
+        _check(highs.passModel(self.lp), "passModel")
+        self.lp = None
+        self._set_integrality(highs, highspy.HighsVarType.kContinuous)
         highs.run()
+        if self.stopped.is_set() or highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return  # interrupted, or no relaxation to round
+        x = np.asarray(highs.getSolution().col_value)[self.integer]
+        low, high = rounding_bounds(x, lower, upper)
+        self._set_integrality(highs, highspy.HighsVarType.kInteger)
+        n = len(self.integer)
+        _check(highs.changeColsBounds(n, self.integer, low, high), "changeColsBounds")
+        highs.run()
+
+    def _set_integrality(self, highs: highspy.Highs, kind: highspy.HighsVarType) -> None:
+        n = len(self.integer)
+        kinds = np.full(n, int(kind), dtype=np.uint8)
+        _check(highs.changeColsIntegrality(n, self.integer, kinds), "changeColsIntegrality")
 
     def _interrupt(self, event) -> None:
         if self.stopped.is_set():
@@ -128,6 +140,12 @@ class Rens:
         plan = np.array(event.data_out.mip_solution)
         with self.lock:
             self.plan, self.plan_cost = plan, float(event.data_out.objective_function_value)
+            self.found += 1
+
+
+def _check(status: highspy.HighsStatus, call: str) -> None:
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError(f"HiGHS refused {call}")
 
 
 def wanted(highs: highspy.Highs, integer: np.ndarray, options: SolverOptions) -> bool:
@@ -150,10 +168,40 @@ def alongside(
         return
     rens = Rens(highs.getLp(), integer, options.time_limit)
     highs.cbMipUserSolution.subscribe(rens.offer)
-    rens.start()
     try:
-        yield rens
+        with _ctrl_c_stops(highs):
+            rens.start()
+            yield rens
     finally:
-        rens.stop()
-        highs.cbMipUserSolution.unsubscribe(rens.offer)
+        try:
+            rens.stop()
+        finally:
+            highs.cbMipUserSolution.unsubscribe(rens.offer)
         log.info("RENS handed %d plan(s) to the branch and bound", rens.handed)
+
+
+@contextmanager
+def _ctrl_c_stops(highs: highspy.Highs) -> Iterator[None]:
+    """Ctrl-C during a solve that calls Python: highspy 1.16 swallows an exception raised
+    in a callback (the run ends in a solve error, its plan lost), and the callbacks run on
+    the solving thread. So, on the main thread, Ctrl-C only asks HiGHS to stop at its next
+    check, and KeyboardInterrupt is raised once it has."""
+    on_main = threading.current_thread() is threading.main_thread()
+    if not on_main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield  # Ctrl-C goes elsewhere, or is handled by someone else
+        return
+    asked = threading.Event()
+
+    def stop_if_asked(event) -> None:
+        if asked.is_set():
+            event.interrupt()
+
+    previous = signal.signal(signal.SIGINT, lambda *_: asked.set())
+    highs.cbMipInterrupt.subscribe(stop_if_asked)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        highs.cbMipInterrupt.unsubscribe(stop_if_asked)
+    if asked.is_set():
+        raise KeyboardInterrupt
