@@ -40,6 +40,17 @@ def everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(twin.rens, "thread_share", lambda: 2)
 
 
+def searched_first(searches: list[Rens]):
+    """`Rens.start` that runs the search to its end before the branch and bound."""
+
+    def start(rens: Rens) -> None:
+        searches.append(rens)
+        rens.thread.start()
+        rens.thread.join()
+
+    return start
+
+
 def test_rounding_bounds_fix_integral_values_and_free_fractional_ones_to_floor_or_ceiling():
     x = np.array([0.0, 1.0 + 1e-8, 2.5, 0.7, 4.6])
     lower = np.zeros(5)
@@ -169,17 +180,6 @@ def test_a_failing_rens_costs_its_plans_not_the_solve(
 def test_solver_rens_reaches_the_solver_options(overrides: list[str], rens: bool):
     _, scenario = to_run_inputs(compose_config(["dataset=toy", *overrides]))
     assert scenario.solver.rens is rens
-
-
-def searched_first(searches: list[Rens]):
-    """`Rens.start` that runs the search to its end before the branch and bound."""
-
-    def start(rens: Rens) -> None:
-        searches.append(rens)
-        rens.thread.start()
-        rens.thread.join()
-
-    return start
 
 
 def test_a_search_still_running_is_stopped_when_the_branch_and_bound_fails(

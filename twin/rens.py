@@ -105,6 +105,8 @@ class Rens:
     def _search(self) -> None:
         if self.stopped.is_set():
             return
+        # not twin.solve.new_highs: it points the process's stdout away while it makes one,
+        # which from this thread would swallow the branch and bound's output
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("time_limit", self.time_limit)
@@ -177,7 +179,12 @@ def alongside(
             rens.stop()
         finally:
             highs.cbMipUserSolution.unsubscribe(rens.offer)
-        log.info("RENS handed %d plan(s) to the branch and bound", rens.handed)
+        log.info(
+            "RENS handed %d plan(s) to the branch and bound; its best of %d at %.10g",
+            rens.handed,
+            rens.found,
+            rens.plan_cost,
+        )
 
 
 @contextmanager
