@@ -209,6 +209,22 @@ def test_a_solve_in_place_gets_its_own_time_limit_whatever_ran_before(mip: bool)
         assert seconds < limit + first / 2  # nor lengthened by it (`first` more if it were)
 
 
+def test_solver_threads_holds_whatever_ran_before_in_the_process(toy: Path):
+    """HiGHS sizes one pool of threads per process at its first run and failed any later
+    instance that asked another size: after a Benders decomposition (its masters take
+    HiGHS's default), a branch and bound with `solver.threads=1` ended in an error, "Not
+    Set" (a stochastic run's wait-and-see future that handed over did). At least one of
+    the solves after the first asks a size that differs from the pool's."""
+    ds = load_dataset(toy)
+    objectives = []
+    for method, threads in (("benders", 0), ("monolithic", 1), ("monolithic", 2)):
+        options = SolverOptions(method=method, threads=threads, mip_gap=1e-6)
+        solved, _ = solve(build_model(ds, Scenario(solver=options)).model, options)
+        assert solved.status == "optimal", (method, threads, solved.message)
+        objectives.append(solved.objective)
+    assert objectives == pytest.approx([objectives[0]] * 3, rel=1e-5)
+
+
 def test_a_start_reaches_each_variable_it_names_wherever_its_component_sits():
     """`start_from` names only the columns of components the start names: a variable in an
     indexed block, with an index, or scalar, gets its value; every other column 0."""

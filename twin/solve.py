@@ -371,6 +371,11 @@ class HighsModel:
         highs.setOptionValue("mip_rel_gap", float(options.mip_gap))
         highs.setOptionValue("random_seed", int(options.seed))
         if options.threads:
+            # HiGHS runs every instance of a process on one pool of threads, sized at the
+            # first run, and fails an instance that asks another size ("Not Set": a branch
+            # and bound with solver.threads=1 after a Benders decomposition's masters, which
+            # take the default). Rebuilt here at the size asked; no HiGHS runs meanwhile.
+            highspy.Highs.resetGlobalScheduler(True)
             highs.setOptionValue("threads", int(options.threads))
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
