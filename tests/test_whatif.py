@@ -209,6 +209,34 @@ def test_n1_run_from_a_previous_plan_writes_the_resilience_table(tmp_path: Path)
     table = pd.read_parquet(tmp_path / "n1" / "results" / "resilience.parquet")
     assert sorted(table["element"]) == ["rail_crossing", "road_crossing"]
     assert "resilience" in result.stdout
+    assert meta["plan"]["solved_in"] == str(tmp_path / "plan")
+    assert meta["plan"]["status"] == meta["status"] == "optimal"
+
+
+@pytest.mark.slow
+def test_a_what_if_on_an_unproven_plan_reports_that_plan_s_status_and_gap(tmp_path: Path):
+    """N-1's own solves are LPs on a fixed plan, always optimal: they said "optimal, gap
+    0.00 %" on a plan stopped at its time limit. The run now reports the plan's solve,
+    here read from the run.json of a plan run that stopped at the time limit (one made by
+    editing a finished toy run's record, as the toy's MILP never stops early)."""
+    first = exact_run(f"hydra.run.dir={tmp_path / 'plan'}")
+    assert first.returncode == 0, first.stdout + first.stderr
+    record = tmp_path / "plan" / "run.json"
+    meta = json.loads(record.read_text())
+    unproven = {"status": "time_limit", "gap": 0.0123, "bound": meta["objective"] * 0.9877}
+    record.write_text(json.dumps(meta | unproven | {"message": "Time limit reached"}))
+    result = exact_run(
+        "analysis=n1", f"analysis.plan_dir={tmp_path / 'plan'}", f"hydra.run.dir={tmp_path / 'n1'}"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    n1 = json.loads((tmp_path / "n1" / "run.json").read_text())
+    assert (n1["status"], n1["gap"], n1["bound"]) == ("time_limit", 0.0123, unproven["bound"])
+    assert n1["objective"] == pytest.approx(meta["objective"], rel=1e-12)
+    assert n1["plan"]["solved_in"] == str(tmp_path / "plan")
+    assert any("the plan tested is not proven optimal (time_limit" in w for w in n1["warnings"])
+    shown = " ".join(result.stdout.split())
+    assert "status time_limit, gap 1.23%" in shown
+    assert "the plan tested (solved in" in shown and "plan): time_limit, gap 1.23%" in shown
 
 
 @pytest.mark.slow
@@ -224,6 +252,11 @@ def test_disruption_and_pareto_runs_write_their_tables_and_figure(tmp_path: Path
         assert audit(tables, float(tables["objective"]["value"].sum())) == []
     kpis = pd.read_parquet(tmp_path / "shut" / "results" / "kpis.parquet")
     assert {"baseline", "disrupted", "change"} <= set(kpis["plan"])
+    meta = json.loads((tmp_path / "shut" / "run.json").read_text())
+    assert meta["plan"]["solved_in"] == "this run"
+    assert meta["status"] == meta["plan"]["status"] == "optimal"
+    assert meta["objective"] > meta["plan"]["objective"]  # the hit's, not the plan's bound
+    assert meta["bound"] == meta["objective"]  # the hit's own LP
     front = exact_run(
         "analysis=pareto",
         "scenario.pareto_points=3",

@@ -71,6 +71,13 @@ class Outcome:
     helpers: list[PlanRun] = field(default_factory=list)  # solved on the way, not written
     record: dict = field(default_factory=dict)  # objects added to run.json (e.g. `stress`)
     warnings: list[str] = field(default_factory=list)  # shown and added to run.json
+    tested: dict | None = None  # a what-if's plan: how its solve ended (`PROOF`), and where
+
+
+# How a plan's solve ended. A what-if (disruption, n1, a stress test of another run's plan)
+# solves LPs on a plan it is given, which are exact; whether its figures are the optimal
+# plan's rests on that plan's solve, which run.json and the summary report (`proof_record`).
+PROOF = ("status", "message", "objective", "bound", "gap")
 
 
 def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -111,30 +118,62 @@ def plan(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir:
 def _plan_to_test(cfg: TwinConfig, ds, scenario, run_id, run_dir):
     """The plan a what-if takes: from `analysis.plan_dir`, else solved in this run.
 
-    Returns (investments table, scenario with any as-is derived caps, the plan outcome).
+    Returns (investments table, scenario with any as-is derived caps, the plan outcome,
+    how the plan's solve ended: `PROOF` and `solved_in`).
     """
     if cfg.analysis.plan_dir:
-        return read_plan(Path(cfg.analysis.plan_dir)), scenario, None
+        investments, meta = read_plan(Path(cfg.analysis.plan_dir))
+        proof = {key: meta.get(key) for key in PROOF}
+        return investments, scenario, None, proof | {"solved_in": cfg.analysis.plan_dir}
     outcome = plan(cfg, ds, scenario, run_id, run_dir)
+    solved = outcome.main.solved
+    proof = {key: getattr(solved, key) for key in PROOF} | {"solved_in": "this run"}
     if outcome.main.results is None:
-        return None, scenario, outcome
-    return outcome.main.results.tables["investments"], outcome.main.scenario, outcome
+        return None, scenario, outcome, proof
+    return outcome.main.results.tables["investments"], outcome.main.scenario, outcome, proof
 
 
-def read_plan(run_dir: Path) -> pd.DataFrame:
-    """The investments of a finished run; ConfigError if there is none (results/ of a run
-    whose last attempt failed are an earlier attempt's: no plan to test)."""
+def read_plan(run_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """The investments of a finished run, and its run.json; ConfigError if there is none
+    (results/ of a run whose last attempt failed are an earlier attempt's: no plan to test)."""
     file = run_dir / "results" / "investments.parquet"
     try:
-        status = json.loads((run_dir / "run.json").read_text()).get("status")
+        meta = json.loads((run_dir / "run.json").read_text())
     except (OSError, ValueError):
-        status = None
+        meta = {}
+    status = meta.get("status")
     if status not in FINISHED or not file.exists():
         raise ConfigError(
             f"analysis.plan_dir: no finished plan in {run_dir} (run.json status {status}); "
             "give the directory of a finished `twin run`"
         )
-    return pd.read_parquet(file)
+    return pd.read_parquet(file), meta
+
+
+def _tested(outcome: Outcome, proof: dict, own_cost: bool) -> Outcome:
+    """`outcome` of a what-if on a plan whose solve ended as `proof` says (`own_cost`: the
+    what-if's objective is that plan's own cost), with a warning where it is not proven."""
+    outcome.tested = proof | {"own_cost": own_cost}
+    if proof["status"] != "optimal":
+        gap = "unknown" if proof["gap"] is None else f"{proof['gap']:.2%}"
+        outcome.warnings.append(
+            f"the plan tested is not proven optimal ({proof['status']}, gap {gap}, solved in "
+            f"{proof['solved_in']}): these are that plan's figures, not the optimal plan's"
+        )
+    return outcome
+
+
+def proof_record(tested: dict) -> dict:
+    """run.json's keys for a what-if on the plan `tested`: that plan's solve as `plan`; its
+    status where the plan is not proven optimal; its bound and gap where the what-if's
+    objective is the plan's own cost (N-1's baseline, a stress test's; not a disruption's,
+    whose plan costs more than its solve bounded)."""
+    record = {"plan": tested}
+    if tested["status"] != "optimal":
+        record |= {"status": tested["status"], "message": f"the plan tested: {tested['message']}"}
+    if tested["own_cost"]:
+        record |= {"bound": tested["bound"], "gap": tested["gap"]}
+    return record
 
 
 def _solved_on_the_way(planned: Outcome | None) -> list[PlanRun]:
@@ -147,7 +186,7 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     if event.is_empty():
         raise ConfigError("analysis=disruption needs a disruption: disruption=close_dostyk, ...")
     shocked_inputs(ds, scenario, event)  # every id and factor checked before any solve
-    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    investments, scenario, planned, proof = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
     if investments is None:
         return planned
     baseline = operations(ds, scenario, investments, run_id)
@@ -159,7 +198,8 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     seconds = sum(hit.timings.get(key, 0.0) for key in ("build", "handoff", "solve"))
     table = resilience_table([loss(baseline, hit, event.name, "disruption", seconds)], run_id)
     tables = {"resilience": table}
-    return Outcome(hit, kpis, {BASELINE: baseline}, tables, helpers=helpers)
+    outcome = Outcome(hit, kpis, {BASELINE: baseline}, tables, helpers=helpers)
+    return _tested(outcome, proof, own_cost=False)
 
 
 def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -171,13 +211,14 @@ def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: P
             known = sorted(set(ds.corridors["corridor_id"]))
             raise ConfigError(f"analysis.n1_corridor: no corridor {corridor!r}; known: {known}")
         kind, elements = "link", sorted(rows["link_id"])
-    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    investments, scenario, planned, proof = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
     if investments is None:
         return planned
     baseline, losses = n_minus_one(ds, scenario, investments, run_id, kind, elements)
     table = resilience_table(losses, run_id)
     helpers = _solved_on_the_way(planned)
-    return Outcome(baseline, baseline.kpis, tables={"resilience": table}, helpers=helpers)
+    outcome = Outcome(baseline, baseline.kpis, tables={"resilience": table}, helpers=helpers)
+    return _tested(outcome, proof, own_cost=True)
 
 
 def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -209,7 +250,7 @@ def uncertainty_of(cfg: TwinConfig, ds: Dataset) -> Uncertainty:
 
 def stress_test(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
     uncertainty = uncertainty_of(cfg, ds)
-    investments, scenario, planned = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    investments, scenario, planned, proof = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
     if investments is None:
         return planned
     start = time.perf_counter()
@@ -229,10 +270,11 @@ def stress_test(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, r
         planned.tables.update(tables)
         planned.record["stress"] = record
         planned.warnings += warnings
-        return planned
-    return Outcome(
+        return planned  # its main run is the plan itself
+    outcome = Outcome(
         baseline, baseline.kpis, tables=tables, record={"stress": record}, warnings=warnings
     )
+    return _tested(outcome, proof, own_cost=True)
 
 
 def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):

@@ -38,7 +38,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from twin import lifeline
-from twin.analysis import PARETO_DIR, PARETO_FIGURE, Outcome, run_analysis
+from twin.analysis import PARETO_DIR, PARETO_FIGURE, Outcome, proof_record, run_analysis
 from twin.coalitions import CoalitionError
 from twin.config import (
     BOOKKEEPING,
@@ -215,6 +215,8 @@ def _finish(cfg: DictConfig, outcome: Outcome, job: Job, meta: dict, fail: _Fail
         timings[key] = sum(run.timings.get(key, 0.0) for run in runs)
     main = outcome.main
     meta.update(_solve_record(main))
+    if outcome.tested is not None:  # a what-if: its figures are the optimum's if its plan is
+        meta.update(proof_record(outcome.tested))
     meta.update(outcome.record)
     meta["warnings"] = meta.get("warnings", []) + outcome.warnings
     for warning in capped(outcome.warnings):
@@ -238,7 +240,7 @@ def _finish(cfg: DictConfig, outcome: Outcome, job: Job, meta: dict, fail: _Fail
     staged.commit(OUTPUTS, meta)  # outputs and run.json in place at once: the run is done
     fail.kept = None
     try:  # nothing after the commit can fail the run
-        _summary(outcome, run_dir)
+        _summary(outcome, meta, run_dir)
     except Exception as error:
         console.print(f"[yellow]no summary:[/] {escape(repr(error))}", soft_wrap=True)
     if cfg.report:
@@ -393,7 +395,7 @@ ANALYSIS_COLUMNS = {
 SHOWN_ROWS = 20  # of an analysis table in the terminal; the rest are in its Parquet file
 
 
-def _summary(outcome: Outcome, run_dir: Path) -> None:
+def _summary(outcome: Outcome, meta: dict, run_dir: Path) -> None:
     if "future" not in outcome.kpis:  # a stochastic plan's KPIs are per future
         console.print(_kpi_table(outcome))
     for name, columns in ANALYSIS_COLUMNS.items():
@@ -411,11 +413,19 @@ def _summary(outcome: Outcome, run_dir: Path) -> None:
             f"value of cooperation (stand-alone costs less the grand coalition's): {text}; "
             f"core empty: {game['core_empty']}; {game['coalitions']} coalitions"
         )
-    solved = outcome.main.solved
-    gap = "n/a" if solved.gap is None else f"{solved.gap:.2%}"
-    bound = "" if solved.bound is None else f", bound {solved.bound:,.0f}"
-    console.print(f"status {solved.status}, gap {gap}{bound}")
+    console.print(f"status {meta['status']}, {_gap_and_bound(meta)}")
+    if "plan" in meta:
+        plan = meta["plan"]
+        console.print(
+            f"the plan tested (solved in {plan['solved_in']}): {plan['status']}, "
+            f"{_gap_and_bound(plan)}"
+        )
     console.print(f"results: [bold]{escape(str((run_dir / 'results').resolve()))}[/]")
+
+
+def _gap_and_bound(record: dict) -> str:
+    gap = "n/a" if record["gap"] is None else f"{record['gap']:.2%}"
+    return f"gap {gap}" + ("" if record["bound"] is None else f", bound {record['bound']:,.0f}")
 
 
 def _kpi_table(outcome: Outcome) -> Table:
