@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twin.alternatives import alternatives, reference_shares, unproven
+from twin.alternatives import alternatives, reach_gap, reference_shares, unproven
 from twin.data import load_dataset
 from twin.parallel import ParallelOptions
 from twin.plan import optimise
@@ -84,6 +84,16 @@ def test_a_country_or_chains_reach_is_its_capex_less_the_optimums_share_of_all_c
         assert row["reach"] == pytest.approx(expected, rel=1e-9, abs=1e-3), row["direction"]
         assert row["reach_bound"] == pytest.approx(row["reach"], rel=1e-6, abs=1e-3)
     assert frame["gap"].notna().all()
+
+
+def test_a_reach_gap_is_relative_to_the_larger_of_reach_and_bound():
+    """A share direction starts at 0 (the least-cost plan): relative to the plan, as HiGHS
+    gives it, a stop there had a gap of 1.2e17 %."""
+    assert reach_gap(5.3e-08, -6.46e9) == pytest.approx(1.0)
+    assert reach_gap(1.4082e10, 1.4961e10) == pytest.approx(0.0879 / 1.4961)
+    assert reach_gap(-1.0, -2.0) == pytest.approx(0.5)  # a min direction: its bound below
+    assert reach_gap(0.0, 0.0) == 0.0
+    assert reach_gap(3.0, None) is None
 
 
 def test_alternatives_stopped_by_the_clock_are_named_with_their_widest_gap():

@@ -22,7 +22,9 @@ linearisation). With w = 0 it is the expected cost.
 holds the investment columns of every future (tied by the non-anticipativity rows), and the
 operations split into one LP per future and period. Under mean-CVaR (w > 0) the value-at-risk
 column couples every future's cost, so the operations form one subproblem: correct, not
-faster.
+faster. :math:`\eta` is bounded below by the least cost any future can have (its variables'
+bounds), which keeps every optimum (below it the objective only falls as :math:`\eta` rises)
+and the subproblem's cost bounded below, as the decomposition needs.
 
 The plan made for the mean future (below, eev) is the solve's first plan: its investments
 keep every future's investment rows, and with unmet demand allowed every future can operate
@@ -40,6 +42,7 @@ What the plan is worth (ws, eev, evpi, vss): `twin.worth`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -48,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
+from pyomo.repn import generate_standard_repn
 
 from twin.data import Dataset
 from twin.decompose import INVESTMENTS
@@ -132,7 +136,7 @@ def extensive_form(
     objective = expected
     if risk.weight > 0:
         count = range(len(futures))
-        ef.value_at_risk = pyo.Var()
+        ef.value_at_risk = pyo.Var(bounds=(_least(costs), None))
         ef.excess = pyo.Var(count, domain=pyo.NonNegativeReals)
         ef.excess_above = pyo.Constraint(
             count, rule=lambda m, f: m.excess[f] >= costs[f] - m.value_at_risk
@@ -143,6 +147,24 @@ def extensive_form(
     ef.expected_cost = pyo.Expression(expr=expected)
     ef.objective = pyo.Objective(expr=objective, sense=pyo.minimize)
     return ef, blocks
+
+
+def _least(costs: list) -> float | None:
+    """The least any of `costs` (linear expressions) can be within its variables' bounds,
+    None if one is unbounded below. The value at risk is at least that: below the least
+    cost of every future the CVaR term falls as it rises. Left free, it made a Benders
+    decomposition refuse the model (its operations cost unbounded below)."""
+    least = math.inf
+    for cost in costs:
+        terms = generate_standard_repn(cost, quadratic=False)
+        floor = terms.constant
+        for coefficient, variable in zip(terms.linear_coefs, terms.linear_vars, strict=True):
+            bound = variable.lb if coefficient >= 0 else variable.ub
+            if bound is None:
+                return None
+            floor += coefficient * bound
+        least = min(least, floor)
+    return least
 
 
 @dataclass
