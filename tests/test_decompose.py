@@ -62,6 +62,8 @@ def test_benders_reaches_the_exact_optimum(tmp_path: Path, name: str):
     assert benders.objective == pytest.approx(monolithic.objective, rel=1e-6)
     assert benders.bound <= benders.objective  # never above the plan, LP tolerances or not
     assert "Benders decomposition" in benders.message
+    # its work is recorded (run.json's `solver`), as a branch and bound's is: it was 0
+    assert benders.simplex_iterations > 0 and benders.nodes >= 1
 
 
 def test_benders_plans_pass_the_audit_of_a_run(tmp_path: Path):
@@ -287,6 +289,9 @@ def test_auto_hands_a_stalled_decomposition_over_to_one_branch_and_bound(
     reason = {"root": "its root phase did not converge", "stall": "barely raised its bound"}
     assert "hand over to one branch and bound: " in decomposition
     assert reason[rule] in decomposition and reason[rule] in auto.message
+    # the work of both: more simplex iterations than HiGHS's own log counts
+    counted = int(re.search(r"LP iterations\s+(\d+)", log.read_text()).group(1))
+    assert auto.simplex_iterations > counted
     text = log.read_text()  # HiGHS's own log, the decomposition's moved aside
     assert "HiGHS" in text and "master" not in text
     if rule == "stall":  # the branch and bound starts from the decomposition's best plan

@@ -125,10 +125,17 @@ class HandOver(Exception):
     over, with the best plan found (every column) as its start, if there is one, and the
     bound the decomposition proved (a branch and bound stopped early may hold a weaker one)."""
 
-    def __init__(self, reason: str, values: np.ndarray | None, bound: float = -math.inf):
+    def __init__(
+        self,
+        reason: str,
+        values: np.ndarray | None,
+        bound: float = -math.inf,
+        work: tuple[int, int] = (0, 0),
+    ):
         super().__init__(reason)
         self.values = values
         self.bound = bound
+        self.iterations, self.nodes = work  # the decomposition's, as `Decomposition.work`
 
 
 @dataclass
@@ -145,6 +152,7 @@ class Subproblem:
     floor: float  # the least its cost can be, from the column bounds
     matrix: sp.csr_matrix = field(repr=False)  # A_s: the operations' coefficients
     tolerance: float  # HiGHS's primal feasibility tolerance (70 us to ask it per solve)
+    iterations: int = 0  # simplex iterations of its solves so far
 
     def solve(self, plan: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """z_s at the master's plan, the row duals and the column values, from a warm
@@ -159,8 +167,9 @@ class Subproblem:
                 f"an operations subproblem is {status} for the master's plan: the "
                 "decomposition needs every plan to be operable (allow unmet demand)"
             )
-        solution = self.highs.getSolution()
-        value = self.highs.getInfo().objective_function_value
+        solution, info = self.highs.getSolution(), self.highs.getInfo()
+        self.iterations += int(info.simplex_iteration_count)
+        value = info.objective_function_value
         return value, np.asarray(solution.row_dual), np.asarray(solution.col_value)
 
 
@@ -197,6 +206,19 @@ class Decomposition:
     row_upper: np.ndarray
     scale: float  # currency per unit of theta, the order of the largest investment cost
     tie: np.ndarray  # each master column's column in the master MILP (tied columns share one)
+    master_iterations: int = 0  # simplex iterations of the LP and MILP masters so far
+    master_nodes: int = 0  # branch-and-bound nodes of the MILP masters so far
+
+    def count(self, master: highspy.Highs, mip: bool) -> None:
+        """Add a master solve's work."""
+        info = master.getInfo()
+        self.master_iterations += int(info.simplex_iteration_count)
+        self.master_nodes += int(info.mip_node_count) if mip else 0
+
+    def work(self) -> tuple[int, int]:
+        """Simplex iterations (masters and subproblems) and nodes so far, for the record."""
+        iterations = self.master_iterations + sum(sub.iterations for sub in self.subproblems)
+        return iterations, self.master_nodes
 
     @cached_property
     def tied(self) -> sp.csr_matrix:
@@ -404,6 +426,7 @@ def benders(
         # optimal at an objective and bound that leave out presolve's offset
         master.clearSolver()
         master.run()
+        parts.count(master, mip=True)
         if master.getInfo().primal_solution_status != 2:
             break  # out of time before the master found a plan
         lower_bound = max(lower_bound, parts.offset + float(master.getInfo().mip_dual_bound))
@@ -450,7 +473,8 @@ def _hand_over(
 ) -> None:
     """Raise HandOver with the best plan's columns (if any), logged."""
     progress(f"hand over to one branch and bound: {reason}")
-    raise HandOver(reason, None if best.plan is None else _columns(parts, best), bound)
+    values = None if best.plan is None else _columns(parts, best)
+    raise HandOver(reason, values, bound, parts.work())
 
 
 def _columns(parts: Decomposition, best: Best) -> np.ndarray:
@@ -536,6 +560,7 @@ def _root_phase(
             break
         limit_time(master, deadline - time.perf_counter())
         master.run()
+        parts.count(master, mip=False)
         if master.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             break
         bound = max(bound, parts.offset + master.getInfo().objective_function_value)
@@ -670,8 +695,14 @@ def _add_cuts(
 def _result(
     model: HighsModel, parts: Decomposition, best: Best, bound: float, mip_gap: float, seconds
 ) -> SolveResult:
+    iterations, nodes = parts.work()
     if best.plan is None:
-        return SolveResult(status="time_limit", message="no plan within the time limit")
+        return SolveResult(
+            status="time_limit",
+            message="no plan within the time limit",
+            simplex_iterations=iterations,
+            nodes=nodes,
+        )
     values = _columns(parts, best)
     model.load(values)
     objective = best.objective
@@ -686,6 +717,8 @@ def _result(
         gap=gap,
         handoff_seconds=model.handoff_seconds,
         solve_seconds=seconds,
+        simplex_iterations=iterations,
+        nodes=nodes,
         has_solution=True,
     )
     prices = _prices(parts, best)  # as a branch and bound's plan has them

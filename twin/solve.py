@@ -361,6 +361,8 @@ class HighsModel:
             if result.gap <= options.mip_gap:
                 result.status = "optimal"  # proven by the decomposition's bound
         result.solve_seconds += spent
+        result.simplex_iterations += stalled.iterations
+        result.nodes += stalled.nodes
         result.message = f"{result.message} by one branch and bound, after Benders {stalled}"
         return result
 
