@@ -424,8 +424,12 @@ def _summary(outcome: Outcome, meta: dict, run_dir: Path) -> None:
 
 
 def _gap_and_bound(record: dict) -> str:
+    """The objective beside its gap and bound: a frontier's tie-break or a mean-CVaR plan
+    minimises more than the cost the KPI table shows, and its bound is of that objective."""
+    objective = "n/a" if record["objective"] is None else f"{record['objective']:,.0f}"
     gap = "n/a" if record["gap"] is None else f"{record['gap']:.2%}"
-    return f"gap {gap}" + ("" if record["bound"] is None else f", bound {record['bound']:,.0f}")
+    bound = "" if record["bound"] is None else f", bound {record['bound']:,.0f}"
+    return f"objective {objective}, gap {gap}{bound}"
 
 
 def _kpi_table(outcome: Outcome) -> Table:
