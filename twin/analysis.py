@@ -166,8 +166,9 @@ def _tested(outcome: Outcome, proof: dict, own_cost: bool) -> Outcome:
 def proof_record(tested: dict) -> dict:
     """run.json's keys for a what-if on the plan `tested`: that plan's solve as `plan`; its
     status where the plan is not proven optimal; its bound and gap where the what-if's
-    objective is the plan's own cost (N-1's baseline, a stress test's; not a disruption's,
-    whose plan costs more than its solve bounded)."""
+    objective is the plan's own cost (N-1's baseline, a stress test's; not a disruption's:
+    its objective is the plan's cost under the disruption, which the plan's solve does not
+    bound)."""
     record = {"plan": tested}
     if tested["status"] != "optimal":
         record |= {"status": tested["status"], "message": f"the plan tested: {tested['message']}"}

@@ -413,17 +413,17 @@ def _summary(outcome: Outcome, meta: dict, run_dir: Path) -> None:
             f"value of cooperation (stand-alone costs less the grand coalition's): {text}; "
             f"core empty: {game['core_empty']}; {game['coalitions']} coalitions"
         )
-    console.print(f"status {meta['status']}, {_gap_and_bound(meta)}")
+    console.print(f"status {meta['status']}, {_proof_text(meta)}")
     if "plan" in meta:
         plan = meta["plan"]
         console.print(
             f"the plan tested (solved in {plan['solved_in']}): {plan['status']}, "
-            f"{_gap_and_bound(plan)}"
+            f"{_proof_text(plan)}"
         )
     console.print(f"results: [bold]{escape(str((run_dir / 'results').resolve()))}[/]")
 
 
-def _gap_and_bound(record: dict) -> str:
+def _proof_text(record: dict) -> str:
     """The objective beside its gap and bound: a frontier's tie-break or a mean-CVaR plan
     minimises more than the cost the KPI table shows, and its bound is of that objective."""
     objective = "n/a" if record["objective"] is None else f"{record['objective']:,.0f}"
