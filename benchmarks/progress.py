@@ -17,10 +17,9 @@ _LINE = re.compile(
     r"(?P<gap>\S+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(?P<time>[\d.]+)s\s*$"
 )
 
-_MASTER = re.compile(  # twin.decompose: "master N  bound B  plan P  best S  gap G%  plans K
-    # neighbours M  T s" (before round 20 without "neighbours M")
+_MASTER = re.compile(  # twin.decompose: "master N  bound B  plan P  best S  gap G%  plans K  T s"
     r"^master\s+(?P<proc>\d+)\s+bound\s+(?P<bound>\S+)\s+plan\s+\S+\s+best\s+(?P<sol>\S+)\s+"
-    r"gap\s+(?P<gap>\S+)\s+plans\s+\d+\s+(?:neighbours\s+\d+\s+)?(?P<time>[\d.]+) s$"
+    r"gap\s+(?P<gap>\S+)\s+plans\s+\d+\s+(?P<time>[\d.]+) s$"
 )
 
 

@@ -17,13 +17,9 @@ from benchmarks.synthetic import write_synthetic
 from twin.data import load_dataset
 from twin.decompose import (
     Progress,
-    _add_cuts,
     _distinct,
-    _estimates,
-    _keeps_rows,
     _master,
     _master_plans,
-    _neighbours,
     _root_phase,
     _start_plan,
     split,
@@ -245,45 +241,6 @@ def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
         assert np.all(activity >= low - 1e-6 * np.maximum(1, abs(activity)))
         assert np.all(activity <= high + 1e-6 * np.maximum(1, abs(activity)))
         assert len(estimates) == len(parts.subproblems)
-
-
-def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts():
-    """Each neighbour moves one integer investment on which the master's plans disagree by
-    one step; the master's estimate at its own plan is its theta, and at a neighbour whose
-    cuts are added, that neighbour's own cost (a cut is tight at its point), which no
-    estimate elsewhere exceeds (cuts under-estimate)."""
-    model = HighsModel(build_model(load_dataset(DATA / "eaeu_china"), Scenario()).model)
-    parts = split(model)
-    master = _master(parts)
-
-    def evaluate(point):
-        return [sub.solve(point) for sub in parts.subproblems]
-
-    _root_phase(master, parts, evaluate, math.inf, 1e-3, Progress(None, False))
-    master.setOptionValue("mip_rel_gap", 5e-4)
-    master.run()
-    plans = [plan for plan, _ in _master_plans(master, parts)]
-    first, estimates = _master_plans(master, parts)[0]
-    near = _neighbours(parts, plans)
-    contested = {j for j in np.flatnonzero(parts.integer) if any(p[j] != first[j] for p in plans)}
-    assert near and contested
-    for plan in near:
-        moved = np.flatnonzero(plan != first)
-        assert len(moved) == 1 and moved[0] in contested
-        assert abs(plan[moved[0]] - first[moved[0]]) == 1
-        assert parts.lower[parts.master][moved[0]] <= plan[moved[0]]
-        assert plan[moved[0]] <= parts.upper[parts.master][moved[0]]
-    assert all(_keeps_rows(parts, plan) for plan in plans)
-    assert not all(_keeps_rows(parts, plan) for plan in near)  # agglomeration segments
-    (own,) = _estimates(master, parts, [first])
-    assert own == pytest.approx(estimates, rel=1e-6, abs=1e-6)
-    solved = evaluate(near[0])
-    _add_cuts(master, parts, solved, near[0], near[0], np.full(len(parts.subproblems), -INF))
-    costs = np.array([value for value, _, _ in solved]) / parts.scale
-    at_near, at_first = _estimates(master, parts, [near[0], first])
-    assert at_near == pytest.approx(costs, rel=1e-6, abs=1e-6)
-    true = np.array([value for value, _, _ in evaluate(first)]) / parts.scale
-    assert np.all(at_first <= true + 1e-6 * np.maximum(1, np.abs(true)))
 
 
 def test_the_first_milp_master_does_not_start_from_the_root_phases_lp_plan():
