@@ -33,7 +33,7 @@ from twin.pareto import frontier, pareto_table, plot
 from twin.plan import PlanRun, capped_as_is, optimise, plan_against_as_is
 from twin.results.schema import conform, conform_with
 from twin.scenario import Scenario
-from twin.solve import FINISHED
+from twin.solve import FINISHED, SolveResult
 from twin.stochastic import Risk, combined_results, futures_table, solve_stochastic
 from twin.stress import stress, stress_table, summary
 from twin.uncertainty import Uncertainty, from_config
@@ -80,6 +80,11 @@ class Outcome:
 PROOF = ("status", "message", "objective", "bound", "gap")
 
 
+def proof(solved: SolveResult) -> dict:
+    """How a solve ended (`PROOF`), as run.json records it for a run and for a tested plan."""
+    return {key: getattr(solved, key) for key in PROOF}
+
+
 def run_analysis(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
     """The outcome of the analysis `cfg.analysis.name` asks for."""
     name = cfg.analysis.name
@@ -123,14 +128,13 @@ def _plan_to_test(cfg: TwinConfig, ds, scenario, run_id, run_dir):
     """
     if cfg.analysis.plan_dir:
         investments, meta = read_plan(Path(cfg.analysis.plan_dir))
-        proof = {key: meta.get(key) for key in PROOF}
-        return investments, scenario, None, proof | {"solved_in": cfg.analysis.plan_dir}
+        ended = {key: meta.get(key) for key in PROOF}
+        return investments, scenario, None, ended | {"solved_in": cfg.analysis.plan_dir}
     outcome = plan(cfg, ds, scenario, run_id, run_dir)
-    solved = outcome.main.solved
-    proof = {key: getattr(solved, key) for key in PROOF} | {"solved_in": "this run"}
+    ended = proof(outcome.main.solved) | {"solved_in": "this run"}
     if outcome.main.results is None:
-        return None, scenario, outcome, proof
-    return outcome.main.results.tables["investments"], outcome.main.scenario, outcome, proof
+        return None, scenario, outcome, ended
+    return outcome.main.results.tables["investments"], outcome.main.scenario, outcome, ended
 
 
 def read_plan(run_dir: Path) -> tuple[pd.DataFrame, dict]:
@@ -150,15 +154,15 @@ def read_plan(run_dir: Path) -> tuple[pd.DataFrame, dict]:
     return pd.read_parquet(file), meta
 
 
-def _tested(outcome: Outcome, proof: dict, own_cost: bool) -> Outcome:
-    """`outcome` of a what-if on a plan whose solve ended as `proof` says (`own_cost`: the
+def _tested(outcome: Outcome, ended: dict, own_cost: bool) -> Outcome:
+    """`outcome` of a what-if on a plan whose solve ended as `ended` says (`own_cost`: the
     what-if's objective is that plan's own cost), with a warning where it is not proven."""
-    outcome.tested = proof | {"own_cost": own_cost}
-    if proof["status"] != "optimal":
-        gap = "unknown" if proof["gap"] is None else f"{proof['gap']:.2%}"
+    outcome.tested = ended | {"own_cost": own_cost}
+    if ended["status"] != "optimal":
+        gap = "unknown" if ended["gap"] is None else f"{ended['gap']:.2%}"
         outcome.warnings.append(
-            f"the plan tested is not proven optimal ({proof['status']}, gap {gap}, solved in "
-            f"{proof['solved_in']}): these are that plan's figures, not the optimal plan's"
+            f"the plan tested is not proven optimal ({ended['status']}, gap {gap}, solved in "
+            f"{ended['solved_in']}): these are that plan's figures, not the optimal plan's"
         )
     return outcome
 
@@ -187,7 +191,7 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     if event.is_empty():
         raise ConfigError("analysis=disruption needs a disruption: disruption=close_dostyk, ...")
     shocked_inputs(ds, scenario, event)  # every id and factor checked before any solve
-    investments, scenario, planned, proof = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    investments, scenario, planned, ended = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
     if investments is None:
         return planned
     baseline = operations(ds, scenario, investments, run_id)
@@ -200,7 +204,7 @@ def disruption(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, ru
     table = resilience_table([loss(baseline, hit, event.name, "disruption", seconds)], run_id)
     tables = {"resilience": table}
     outcome = Outcome(hit, kpis, {BASELINE: baseline}, tables, helpers=helpers)
-    return _tested(outcome, proof, own_cost=False)
+    return _tested(outcome, ended, own_cost=False)
 
 
 def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -212,14 +216,14 @@ def n1(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: P
             known = sorted(set(ds.corridors["corridor_id"]))
             raise ConfigError(f"analysis.n1_corridor: no corridor {corridor!r}; known: {known}")
         kind, elements = "link", sorted(rows["link_id"])
-    investments, scenario, planned, proof = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    investments, scenario, planned, ended = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
     if investments is None:
         return planned
     baseline, losses = n_minus_one(ds, scenario, investments, run_id, kind, elements)
     table = resilience_table(losses, run_id)
     helpers = _solved_on_the_way(planned)
     outcome = Outcome(baseline, baseline.kpis, tables={"resilience": table}, helpers=helpers)
-    return _tested(outcome, proof, own_cost=True)
+    return _tested(outcome, ended, own_cost=True)
 
 
 def pareto(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
@@ -251,7 +255,7 @@ def uncertainty_of(cfg: TwinConfig, ds: Dataset) -> Uncertainty:
 
 def stress_test(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):
     uncertainty = uncertainty_of(cfg, ds)
-    investments, scenario, planned, proof = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
+    investments, scenario, planned, ended = _plan_to_test(cfg, ds, scenario, run_id, run_dir)
     if investments is None:
         return planned
     start = time.perf_counter()
@@ -275,7 +279,7 @@ def stress_test(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, r
     outcome = Outcome(
         baseline, baseline.kpis, tables=tables, record={"stress": record}, warnings=warnings
     )
-    return _tested(outcome, proof, own_cost=True)
+    return _tested(outcome, ended, own_cost=True)
 
 
 def stochastic(cfg: TwinConfig, ds: Dataset, scenario: Scenario, run_id: str, run_dir: Path):

@@ -38,7 +38,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from twin import lifeline
-from twin.analysis import PARETO_DIR, PARETO_FIGURE, Outcome, proof_record, run_analysis
+from twin.analysis import PARETO_DIR, PARETO_FIGURE, Outcome, proof, proof_record, run_analysis
 from twin.coalitions import CoalitionError
 from twin.config import (
     BOOKKEEPING,
@@ -364,12 +364,7 @@ def _finished_before(earlier: dict | None, meta: dict, run_dir: Path) -> bool:
 def _solve_record(run: PlanRun) -> dict:
     solved = run.solved
     size = run.highs.size if run.highs is not None else {}
-    return {
-        "status": solved.status,
-        "message": solved.message,
-        "objective": solved.objective,
-        "bound": solved.bound,
-        "gap": solved.gap,
+    return proof(solved) | {
         "cost": run.results.cost if run.results else None,
         "emissions_t": run.results.emissions_t if run.results else None,
         "model_size": size,
