@@ -17,9 +17,10 @@ _LINE = re.compile(
     r"(?P<gap>\S+)\s+\d+\s+\d+\s+\d+\s+\d+\s+(?P<time>[\d.]+)s\s*$"
 )
 
-_MASTER = re.compile(  # twin.decompose: "master N  bound B  plan P  best S  gap G%  plans K  T s"
+_MASTER = re.compile(  # twin.decompose: "master N  bound B  plan P  best S  gap G%  plans K
+    # neighbours M  T s" (logs before round 21 without "neighbours M")
     r"^master\s+(?P<proc>\d+)\s+bound\s+(?P<bound>\S+)\s+plan\s+\S+\s+best\s+(?P<sol>\S+)\s+"
-    r"gap\s+(?P<gap>\S+)\s+plans\s+\d+\s+(?P<time>[\d.]+) s$"
+    r"gap\s+(?P<gap>\S+)\s+plans\s+\d+\s+(?:neighbours\s+\d+\s+)?(?P<time>[\d.]+) s$"
 )
 
 

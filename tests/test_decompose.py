@@ -14,12 +14,17 @@ import pytest
 import scipy.sparse as sp
 
 from benchmarks.synthetic import write_synthetic
+from twin.config import compose_config, to_run_inputs
 from twin.data import load_dataset
 from twin.decompose import (
     Progress,
+    _add_cuts,
     _distinct,
+    _estimates,
+    _keeps_rows,
     _master,
     _master_plans,
+    _neighbours,
     _root_phase,
     _start_plan,
     split,
@@ -210,12 +215,10 @@ def test_the_root_phase_bound_is_the_lp_relaxation_at_most(tmp_path: Path, name:
     assert bound >= lp * (1 - gap)
 
 
-def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
-    """Benders evaluates each plan the master's branch and bound found, not only its optimum:
-    each must be a plan of the master (integral, within its bounds and rows), the optimum
-    first, none twice."""
-    model = HighsModel(build_model(load_dataset(DATA / "eaeu_china"), Scenario()).model)
-    parts = split(model)
+def first_milp_master():
+    """The reference's decomposition, its master solved once as a MILP (to 0.05 %) after its
+    root phase, and a function evaluating every subproblem at a plan."""
+    parts = split(HighsModel(build_model(load_dataset(DATA / "eaeu_china"), Scenario()).model))
     master = _master(parts)
 
     def evaluate(point):
@@ -224,6 +227,14 @@ def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
     _root_phase(master, parts, evaluate, math.inf, 1e-3, Progress(None, False))
     master.setOptionValue("mip_rel_gap", 5e-4)
     master.run()
+    return parts, master, evaluate
+
+
+def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
+    """Benders evaluates each plan the master's branch and bound found, not only its optimum:
+    each must be a plan of the master (integral, within its bounds and rows), the optimum
+    first, none twice."""
+    parts, master, _ = first_milp_master()
     plans = _master_plans(master, parts)
     assert len(plans) > 1  # else there is nothing to harvest and no test
     plan, estimates = parts.unpack(np.asarray(master.getSolution().col_value))
@@ -241,6 +252,61 @@ def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
         assert np.all(activity >= low - 1e-6 * np.maximum(1, abs(activity)))
         assert np.all(activity <= high + 1e-6 * np.maximum(1, abs(activity)))
         assert len(estimates) == len(parts.subproblems)
+
+
+def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts():
+    """Each neighbour moves one integer investment on which the master's plans disagree by
+    one step; the master's estimate at its own plan is its theta, and at a neighbour whose
+    cuts are added, that neighbour's own cost (a cut is tight at its point), which no
+    estimate elsewhere exceeds (cuts under-estimate)."""
+    parts, master, evaluate = first_milp_master()
+    plans = [plan for plan, _ in _master_plans(master, parts)]
+    first, estimates = _master_plans(master, parts)[0]
+    near = _neighbours(parts, plans)
+    contested = {j for j in np.flatnonzero(parts.integer) if any(p[j] != first[j] for p in plans)}
+    assert near and contested
+    for plan in near:
+        moved = np.flatnonzero(plan != first)
+        assert len(moved) == 1 and moved[0] in contested
+        assert abs(plan[moved[0]] - first[moved[0]]) == 1
+        assert parts.lower[parts.master][moved[0]] <= plan[moved[0]]
+        assert plan[moved[0]] <= parts.upper[parts.master][moved[0]]
+    assert all(_keeps_rows(parts, plan) for plan in plans)
+    assert not all(_keeps_rows(parts, plan) for plan in near)  # agglomeration segments
+    (own,) = _estimates(master, parts, [first])
+    assert own == pytest.approx(estimates, rel=1e-6, abs=1e-6)
+    solved = evaluate(near[0])
+    _add_cuts(master, parts, solved, near[0], near[0], np.full(len(parts.subproblems), -INF))
+    costs = np.array([value for value, _, _ in solved]) / parts.scale
+    at_near, at_first = _estimates(master, parts, [near[0], first])
+    assert at_near == pytest.approx(costs, rel=1e-6, abs=1e-6)
+    true = np.array([value for value, _, _ in evaluate(first)]) / parts.scale
+    assert np.all(at_first <= true + 1e-6 * np.maximum(1, np.abs(true)))
+
+
+@pytest.mark.parametrize(("neighbours_from", "expected"), [(0, [0, 0, 0]), (2, [0, 1, 0])])
+def test_neighbours_are_cut_from_their_master_on_while_the_gap_is_open(
+    tmp_path: Path, neighbours_from: int, expected: list[int]
+):
+    """`green_hydrogen` at 0.1 % takes three masters by default, the third's own plans
+    closing the gap. With `solver.neighbours_from=2` the second master, which leaves the gap
+    open, evaluates its neighbours; the first (before it) and the third (closed) do not; by
+    default none does. Read from the decomposition's log, one line per MILP master."""
+    overrides = [
+        "scenario=green_hydrogen",
+        "solver.mip_gap=0.001",
+        "solver.method=benders",
+        f"solver.neighbours_from={neighbours_from}",
+    ]
+    ds, scenario = to_run_inputs(compose_config(overrides))
+    solved, _ = solve(build_model(ds, scenario).model, scenario.solver, tmp_path / "highs.log")
+    assert solved.status == "optimal"
+    lines = re.findall(
+        r"^master\s+\d+ .*  neighbours (\d+)",
+        (tmp_path / "highs.log").read_text(),
+        flags=re.MULTILINE,
+    )
+    assert [min(int(count), 1) for count in lines] == expected
 
 
 def test_the_first_milp_master_does_not_start_from_the_root_phases_lp_plan():

@@ -215,6 +215,9 @@ class SolverConfig:
     # RENS on a spare core hands plans to a large branch and bound (twin.rens); off for
     # runs that must repeat to the last digit
     rens: bool = True
+    # Benders also cuts at the neighbours of its MILP masters' plans from this master on
+    # (twin.decompose): for gaps tighter than the default and hard runs; 0: never
+    neighbours_from: int = 0
 
 
 @dataclass
@@ -310,6 +313,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             strengthen=tuple(cfg.solver.strengthen),
             method=cfg.solver.method,
             rens=cfg.solver.rens,
+            neighbours_from=cfg.solver.neighbours_from,
         ),
     )
     if cfg.analysis.countries:  # a plan of these countries alone

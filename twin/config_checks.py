@@ -123,6 +123,10 @@ RULES: dict[str, Rule] = {
     "solver.mip_gap": number(0, 1),
     "solver.strengthen": some_of(STRENGTHENING),
     "solver.method": one_of(METHODS),
+    "solver.neighbours_from": Rule(
+        lambda value: isinstance(value, int) and value >= 0,
+        "must be 0 (never) or the MILP master from which neighbours are cut, a whole number",
+    ),
     "scenario.risk.alpha": Rule(
         lambda value: number(0, 1).test(value) and value < 1, "must be a number from 0 to below 1"
     ),

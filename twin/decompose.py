@@ -29,7 +29,17 @@ plan the master's branch and bound found on its way (HiGHS keeps its improving s
 few LPs each, where a MILP master costs seconds, and one of them is often cheaper than the
 master's optimum), and adds a cut for each
 subproblem its :math:`\theta_s` underestimates at that plan: :math:`z_s` is convex in
-:math:`\hat y` and :math:`-B_s^\top\lambda_s` a subgradient, so every cut is valid. The
+:math:`\hat y` and :math:`-B_s^\top\lambda_s` a subgradient, so every cut is valid. With
+`solver.neighbours_from` k > 0 it also separates at the neighbours of the k-th and later
+masters whose own plans leave the gap open: the master's plan moved one step (a module, an
+opening, an expansion) on each investment on which its plans disagree, where the next
+masters look and the cuts so far under-estimate the operations. A neighbour's cut is added
+only where it raises the master's estimate there, and a neighbour that keeps the master's
+rows may be the best plan; all neighbours or none, where their LPs number at most
+`NEIGHBOUR_LPS`. From the second master on, this proved the reference scenarios at 0.1 % in
+115 s against 180 s and hard futures faster, but made runs at the default gap that close
+in three or four masters 1.4 times slower, so it is off by default (benchmarks/README.md,
+round 21). The
 master's bound is a lower bound of the optimum, the best plan's
 :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
 bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
@@ -114,6 +124,11 @@ HAND_OVER_STALL = 3
 HAND_OVER_RISE = 0.01
 HAND_OVER_TIME = 0.25
 HAND_OVER_ROOT = 100
+# Plans one step from a MILP master's plan are evaluated where their LPs number at most
+# NEIGHBOUR_LPS (the reference data's 7 subproblems: up to 285 plans; a stochastic plan's 35
+# or more: rarely); a part of them, as many as fit, made stochastic plans slower
+# (benchmarks/README.md, round 21).
+NEIGHBOUR_LPS = 2000
 
 
 class DecompositionError(ValueError):
@@ -436,9 +451,23 @@ def benders(
         candidates = [Best.of(parts, plan, solved) for plan, _, solved in found]
         best = min([best, *candidates], key=lambda kept: kept.objective)
         gap = relative_gap(best.objective, lower_bound)
+        near = []
+        if 0 < options.neighbours_from <= masters and gap > mip_gap:
+            near = _neighbours(parts, [plan for plan, _, _ in found])
+            near = near if len(near) * len(subs) <= NEIGHBOUR_LPS else []
+            near = [
+                (plan, guess, evaluate(plan))
+                for plan, guess in zip(near, _estimates(master, parts, near), strict=True)
+            ]
+            operable = [
+                Best.of(parts, plan, solved) for plan, _, solved in near if _keeps_rows(parts, plan)
+            ]
+            best = min([best, *operable], key=lambda kept: kept.objective)
+            gap = relative_gap(best.objective, lower_bound)
         progress(
             f"master {masters:4d}  bound {lower_bound:.10g}  plan {candidates[0].objective:.10g}  "
-            f"best {best.objective:.10g}  gap {gap:.4%}  plans {len(found)}"
+            f"best {best.objective:.10g}  gap {gap:.4%}  plans {len(found)}  "
+            f"neighbours {len(near)}"
         )
         if gap <= mip_gap or time.perf_counter() >= deadline:
             break
@@ -451,7 +480,8 @@ def benders(
             reason = "a MILP master took over a quarter of the time limit"
             _hand_over(progress, reason, parts, best, lower_bound)
         added = [
-            _add_cuts(master, parts, solved, plan, plan, guess) for plan, guess, solved in found
+            _add_cuts(master, parts, solved, plan, plan, guess)
+            for plan, guess, solved in found + near
         ]
         if not added[0]:
             break  # every estimate exact: the master's plan is optimal within its gap
@@ -492,20 +522,75 @@ def _start_plan(model: HighsModel, parts: Decomposition) -> np.ndarray | None:
     if model.start is None:
         return None
     plan = model.start[parts.master]
-    tolerance = 1e-6 * np.maximum(1.0, np.abs(plan))
-    integral = np.abs(plan - np.round(plan)) <= tolerance
+    integral = np.abs(plan - np.round(plan)) <= 1e-6 * np.maximum(1.0, np.abs(plan))
     plan = np.where(parts.integer, np.round(plan), plan)
+    return plan if np.all(integral | ~parts.integer) and _keeps_rows(parts, plan) else None
+
+
+def _keeps_rows(parts: Decomposition, plan: np.ndarray) -> bool:
+    """Whether the master's columns at `plan` keep their bounds and the master's rows (to a
+    relative 1e-6): a plan of the model, not only a point its subproblems can price."""
+    tolerance = 1e-6 * np.maximum(1.0, np.abs(plan))
     rows = parts.matrix[parts.master_rows][:, parts.master] @ plan
     low, high = parts.row_lower[parts.master_rows], parts.row_upper[parts.master_rows]
     slack = 1e-6 * np.maximum(1.0, np.abs(rows))
-    keeps = (
-        np.all(integral | ~parts.integer)
-        and np.all(plan >= parts.lower[parts.master] - tolerance)
+    return bool(
+        np.all(plan >= parts.lower[parts.master] - tolerance)
         and np.all(plan <= parts.upper[parts.master] + tolerance)
         and np.all(rows >= low - slack)
         and np.all(rows <= high + slack)
     )
-    return plan if keeps else None
+
+
+def _neighbours(parts: Decomposition, plans: list[np.ndarray]) -> list[np.ndarray]:
+    """Plans one step (a module, an opening, an expansion) from the master's plan, the first
+    of `plans`, on each integer investment on which its plans disagree, within its bounds
+    (every copy of a tied investment together). The next masters look around their last
+    plans, where the cuts so far under-estimate the operations (round 20 of
+    benchmarks/README.md); these plans' cuts correct them there. Many break a master row
+    (a module more without its agglomeration segment) and are no plans of the model, but
+    their subproblems are feasible (complete recourse), so their cuts are valid."""
+    first, tie = plans[0], parts.tie
+    lower, upper = parts.lower[parts.master], parts.upper[parts.master]
+    contested = np.unique(
+        tie[[j for j in np.flatnonzero(parts.integer) if any(p[j] != first[j] for p in plans)]]
+    )
+    near = []
+    for column in contested:
+        copies = tie == column
+        for step in (-1.0, 1.0):
+            moved = first[copies] + step
+            if np.all(moved >= lower[copies]) and np.all(moved <= upper[copies]):
+                plan = first.copy()
+                plan[copies] = moved
+                near.append(plan)
+    return near
+
+
+def _estimates(
+    master: highspy.Highs, parts: Decomposition, plans: list[np.ndarray]
+) -> list[np.ndarray]:
+    """The master's estimate of each subproblem's cost at each of `plans` (its theta there,
+    in units of `parts.scale`): the most of that subproblem's cuts, or its floor. A plan's
+    cut is added only where it raises that estimate (`_add_cuts`)."""
+    if not plans:
+        return []
+    lp = master.getLp()
+    shape = (lp.num_row_, lp.num_col_)
+    a = lp.a_matrix_
+    matrix = sp.csc_matrix((a.value_, a.index_, a.start_), shape=shape).tocsr()
+    thetas = matrix[:, parts.width :].tocoo()  # a cut holds one theta, a master row none
+    slopes = matrix[thetas.row][:, : parts.width]
+    floors = np.asarray(lp.col_lower_)[parts.width :]
+    lower = np.asarray(lp.row_lower_)[thetas.row]
+    estimates = []
+    for plan in plans:
+        tied = np.zeros(parts.width)
+        tied[parts.tie] = plan  # every copy of a tied column holds the same value
+        estimate = floors.copy()
+        np.maximum.at(estimate, thetas.col, lower - slopes @ tied)
+        estimates.append(estimate)
+    return estimates
 
 
 def _master_plans(

@@ -31,6 +31,9 @@ class SolverOptions:
     strengthen: tuple[str, ...] = STRENGTHENING
     method: str = "auto"
     rens: bool = True  # RENS beside a large branch and bound, on a spare core (twin.rens)
+    neighbours_from: int = (
+        0  # Benders cuts at its masters' neighbours from this master on; 0: never
+    )
 
 
 @dataclass
