@@ -116,10 +116,9 @@ ROOT_STALL = 10  # root-phase iterations over which its bound must still rise
 # the gap left, when the root phase needs more than HAND_OVER_ROOT LP masters (42-55 on the
 # reference scenarios, 170-400 on the synthetic networks) or after HAND_OVER_TIME of the
 # time limit is still a whole MIP gap from the relaxation and not `_closing` it, or when one
-# MILP master takes more than that. On the reference scenarios at a 0.1 % gap, no two
-# masters in a row raised the bound by less than 2 % of the gap left; on the synthetic
-# networks (benchmarks) it stays flat while one branch and bound proves their gap in
-# seconds.
+# MILP master takes more than that. On the synthetic networks (benchmarks) the bound stays
+# flat while one branch and bound proves their gap in seconds; of the reference scenarios
+# at a 0.1 % gap only `smart_agro_2030` is handed over (round 21).
 HAND_OVER_STALL = 3
 HAND_OVER_RISE = 0.01
 HAND_OVER_TIME = 0.25
