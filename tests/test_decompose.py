@@ -260,8 +260,9 @@ def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts()
     cuts are added, that neighbour's own cost (a cut is tight at its point), which no
     estimate elsewhere exceeds (cuts under-estimate)."""
     parts, master, evaluate = first_milp_master()
-    plans = [plan for plan, _ in _master_plans(master, parts)]
-    first, estimates = _master_plans(master, parts)[0]
+    found = _master_plans(master, parts)
+    plans = [plan for plan, _ in found]
+    first, estimates = found[0]
     near = _neighbours(parts, plans)
     contested = {j for j in np.flatnonzero(parts.integer) if any(p[j] != first[j] for p in plans)}
     assert near and contested
