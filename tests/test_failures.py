@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twin import app
+from twin import app, stochastic
 from twin.app import Job, execute
 from twin.config import ConfigError, TwinConfig, compose_config, to_run_inputs
 from twin.config_checks import config_problems
@@ -277,6 +277,33 @@ def test_a_bug_in_a_run_becomes_an_error_record_with_its_traceback_in_app_log(
     assert meta["status"] == "error" and "internal error ZeroDivisionError" in meta["message"]
     log = (tmp_path / "app.log").read_text()
     assert "Traceback" in log and "ZeroDivisionError: a bug" in log
+
+
+def test_a_future_whose_tables_break_an_identity_fails_its_run_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The run's audit, before anything is written, is the one check of each future's
+    tables against its own cost (`twin.stochastic` no longer audits them twice)."""
+    extract = stochastic.extract_results
+    calls = []
+
+    def one_future_misreported(built, solved, run_id):
+        results = extract(built, solved, run_id)
+        calls.append(run_id)
+        if len(calls) == 2:  # the second future: a row served more than it was
+            balance = results.tables["balance"]
+            row = balance.index[balance["demand"] > 0][0]
+            balance.loc[row, "served"] += 1.0
+        return results
+
+    monkeypatch.setattr(stochastic, "extract_results", one_future_misreported)
+    overrides = ["dataset=toy", "analysis=stochastic", "uncertainty=markets"]
+    config = compose_config([*overrides, "analysis.worth=false", "parallel.backend=serial"])
+    code = execute(config, Job(tmp_path, "audited"))
+    assert code == 1 and len(calls) == 6  # the six futures of `markets`
+    message = record(tmp_path)["message"]
+    assert "results fail the audit: future " in message and "served + unmet != demand" in message
+    assert not (tmp_path / "results").exists()
 
 
 @pytest.mark.slow

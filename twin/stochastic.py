@@ -33,7 +33,9 @@ by the clock still has a plan (on the reference data, 500 sampled futures of `co
 ended without any plan after 120 s before this; benchmarks/README.md, round 14).
 
 Each future's results are those of its block of the solved extensive form, audited against
-its own cost; its commodity prices are the balance rows' duals divided by its probability,
+its own cost once, with the run's tables before they are written (`twin.results.audit`:
+auditing each future here as well cost the 500 futures of `combined` 14 s more); its
+commodity prices are the balance rows' duals divided by its probability,
 and are left out under mean-CVaR, where a future's weight depends on the tail. The weight
 must stay below 1: at 1, futures outside the tail would carry no cost at all.
 
@@ -59,7 +61,6 @@ from twin.kpis import compute_kpis
 from twin.model import BuiltModel, build_model
 from twin.plan import PlanError, PlanRun
 from twin.results import Results, extract_results
-from twin.results.audit import audit
 from twin.scenario import Scenario
 from twin.solve import HighsModel, SolveResult, solve
 from twin.uncertainty import (
@@ -222,9 +223,6 @@ def solve_stochastic(
             run.results = extract_results(built, own, run_id)
             run.solved = replace(own, objective=run.results.cost)  # the future's own cost
             run.kpis = compute_kpis(run.results, built.data, plan=scenario.name)
-            problems = audit(run.results.tables, run.results.cost)
-            if problems:
-                raise PlanError(f"future {future.name}: results fail the audit: {problems[:3]}")
         runs.append(run)
     expected = None  # E[cost] from each future's, not another walk of 500 cost expressions
     if solved.ok:
