@@ -9,6 +9,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import highspy
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -22,6 +23,7 @@ from twin.decompose import (
     _distinct,
     _estimates,
     _keeps_rows,
+    _kept,
     _master,
     _master_plans,
     _neighbours,
@@ -56,14 +58,17 @@ def both(ds, scenario: Scenario, monolithic: SolverOptions = MONOLITHIC):
     return results
 
 
-@pytest.mark.parametrize("name", ["toy", "cap41", "cap71"])
-def test_benders_reaches_the_exact_optimum(tmp_path: Path, name: str):
+@pytest.mark.parametrize(
+    ("name", "keep_period"),
+    [("toy", False), ("cap41", False), ("cap71", False), ("toy", True), ("cap41", True)],
+)
+def test_benders_reaches_the_exact_optimum(tmp_path: Path, name: str, keep_period: bool):
     if name == "toy":
         ds, scenario = load_dataset(DATA / "toy"), Scenario()
     else:
         ds = orlib_dataset(read_cflp(ORLIB_DIR / f"{name}.txt"), tmp_path / name)
         scenario = ORLIB_RECOURSE
-    monolithic, benders = both(ds, scenario)
+    monolithic, benders = both(ds, scenario, replace(MONOLITHIC, keep_period=keep_period))
     assert benders.objective == pytest.approx(monolithic.objective, rel=1e-6)
     assert benders.bound <= benders.objective  # never above the plan, LP tolerances or not
     assert "Benders decomposition" in benders.message
@@ -254,6 +259,42 @@ def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
         assert len(estimates) == len(parts.subproblems)
 
 
+def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
+    """With `solver.keep_period` the master holds the operations of the last period (its
+    rows hold the most investments): with its investments fixed at a plan, the master's
+    theta for that period is that subproblem's optimum there, not a cut's under-estimate."""
+    parts, master, _ = first_milp_master()
+    kept = _kept(parts)
+    ds = load_dataset(DATA / "eaeu_china")
+    model = HighsModel(build_model(ds, Scenario()).model)
+    names = [model.columns[j].name for j in parts.subproblems[kept].columns]
+    assert {int(re.search(r"(\d{4})\]$", name).group(1)) for name in names} == {
+        max(ds.periods["period"])
+    }
+    parts.kept = kept
+    whole = _master(parts)
+    plans = _master_plans(master, parts)[:3]
+    assert len(plans) == 3
+    columns = np.arange(parts.width, dtype=np.int32)
+    others = sum(sub.floor for i, sub in enumerate(parts.subproblems) if i != kept)
+    operations = slice(parts.width + len(parts.subproblems), None)
+    for plan, _ in plans:
+        tied = np.zeros(parts.width)
+        tied[parts.tie] = plan
+        whole.changeColsBounds(parts.width, columns, tied, tied)
+        whole.run()
+        assert whole.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        values = np.asarray(whole.getSolution().col_value)
+        own, _, _ = parts.subproblems[kept].solve(plan)
+        assert parts.cost[parts.subproblems[kept].columns] @ values[operations] == pytest.approx(
+            own, rel=1e-7
+        )
+        investments = parts.cost[parts.master] @ plan
+        objective = whole.getInfo().objective_function_value
+        assert objective == pytest.approx(investments + others + own, rel=1e-7)
+        assert len(parts.unpack(values)[1]) == len(parts.subproblems)
+
+
 def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts():
     """Each neighbour moves one integer investment on which the master's plans disagree by
     one step; the master's estimate at its own plan is its theta, and at a neighbour whose
@@ -285,29 +326,33 @@ def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts()
     assert np.all(at_first <= true + 1e-6 * np.maximum(1, np.abs(true)))
 
 
-@pytest.mark.parametrize(("neighbours_from", "expected"), [(0, [0, 0, 0]), (2, [0, 1, 0])])
-def test_neighbours_are_cut_from_their_master_on_while_the_gap_is_open(
-    tmp_path: Path, neighbours_from: int, expected: list[int]
-):
-    """`green_hydrogen` at 0.1 % takes three masters by default, the third's own plans
-    closing the gap. With `solver.neighbours_from=2` the second master, which leaves the gap
-    open, evaluates its neighbours; the first (before it) and the third (closed) do not; by
-    default none does. Read from the decomposition's log, one line per MILP master."""
-    overrides = [
-        "scenario=green_hydrogen",
-        "solver.mip_gap=0.001",
-        "solver.method=benders",
-        f"solver.neighbours_from={neighbours_from}",
-    ]
-    ds, scenario = to_run_inputs(compose_config(overrides))
-    solved, _ = solve(build_model(ds, scenario).model, scenario.solver, tmp_path / "highs.log")
-    assert solved.status == "optimal"
-    lines = re.findall(
-        r"^master\s+\d+ .*  neighbours (\d+)",
-        (tmp_path / "highs.log").read_text(),
-        flags=re.MULTILINE,
-    )
-    assert [min(int(count), 1) for count in lines] == expected
+def test_neighbours_are_cut_from_their_master_on_while_the_gap_is_open(tmp_path: Path):
+    """`green_hydrogen` at 0.1 % by Benders: by default no master evaluates its neighbours,
+    and the last one's own plans close the gap. With `solver.neighbours_from` k the masters
+    before k are the default's (on any machine, whatever their count), so from the last
+    but one master its neighbours are evaluated there (the gap is still open), and from the
+    last master none are (its own plans close the gap). Read from the decomposition's log,
+    one line per MILP master."""
+
+    def neighbours(k: int) -> list[int]:
+        overrides = [
+            "scenario=green_hydrogen",
+            "solver.mip_gap=0.001",
+            "solver.method=benders",
+            f"solver.neighbours_from={k}",
+        ]
+        ds, scenario = to_run_inputs(compose_config(overrides))
+        log = tmp_path / f"highs_{k}.log"
+        solved, _ = solve(build_model(ds, scenario).model, scenario.solver, log)
+        assert solved.status == "optimal"
+        lines = re.findall(r"^master\s+\d+ .*  neighbours (\d+)", log.read_text(), re.MULTILINE)
+        return [min(int(count), 1) for count in lines]
+
+    default = neighbours(0)
+    masters = len(default)
+    assert masters >= 2 and default == [0] * masters
+    assert neighbours(masters - 1)[: masters - 1] == [0] * (masters - 2) + [1]
+    assert neighbours(masters) == [0] * masters
 
 
 def test_the_first_milp_master_does_not_start_from_the_root_phases_lp_plan():

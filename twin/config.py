@@ -218,6 +218,9 @@ class SolverConfig:
     # Benders also cuts at the neighbours of its MILP masters' plans from this master on
     # (twin.decompose): for gaps tighter than the default and hard runs; 0: never
     neighbours_from: int = 0
+    # Benders keeps the operations of one period (the one whose rows hold the most
+    # investments) whole in its master, priced exactly there (partial Benders)
+    keep_period: bool = False
 
 
 @dataclass
@@ -314,6 +317,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             method=cfg.solver.method,
             rens=cfg.solver.rens,
             neighbours_from=cfg.solver.neighbours_from,
+            keep_period=cfg.solver.keep_period,
         ),
     )
     if cfg.analysis.countries:  # a plan of these countries alone

@@ -39,7 +39,15 @@ rows may be the best plan; all neighbours or none, where their LPs number at mos
 `NEIGHBOUR_LPS`. From the second master on, this proved the reference scenarios at 0.1 % in
 115 s against 180 s and hard futures faster, but made runs at the default gap that close
 in three or four masters 1.4 times slower, so it is off by default (benchmarks/README.md,
-round 21). The
+round 21). With
+`solver.keep_period` the master also holds the operations of one period whole (partial
+Benders, after Crainic, Hewitt, Maggioni and Rei, 2021): the subproblem whose rows hold the
+most master columns, on twin's models the last period, its operations at their costs in the
+master's objective and its theta never cut, so that the master prices that period exactly
+at every plan it looks at, not by cuts from the plans it has seen. On 14 hard instances (the
+reference scenarios at 0.1 %, ten wait-and-see futures at 0.2 %) it proved all 14 in 605 s
+where the masters by cuts alone proved 10 in 1,079 s, but the reference scenarios at the
+default gap took 1.7-2.1 times as long (4.6-9.4 s), so it is off by default (round 22). The
 master's bound is a lower bound of the optimum, the best plan's
 :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
 bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
@@ -220,6 +228,7 @@ class Decomposition:
     row_upper: np.ndarray
     scale: float  # currency per unit of theta, the order of the largest investment cost
     tie: np.ndarray  # each master column's column in the master MILP (tied columns share one)
+    kept: int | None = None  # the subproblem whole in the master (`_keep_whole`): never cut
     master_iterations: int = 0  # simplex iterations of the LP and MILP masters so far
     master_nodes: int = 0  # branch-and-bound nodes of the MILP masters so far
 
@@ -260,7 +269,7 @@ class Decomposition:
         plan = np.clip(
             self.tied @ values[: self.width], self.lower[self.master], self.upper[self.master]
         )
-        return plan, values[self.width :]
+        return plan, values[self.width : self.width + len(self.subproblems)]
 
 
 def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
@@ -401,6 +410,7 @@ def benders(
     progress = Progress(log_file, options.log_to_console)
     started, mip_gap = time.perf_counter(), options.mip_gap
     deadline = started + options.time_limit
+    parts.kept = _kept(parts) if options.keep_period else None
     master = _master(parts)
     count, subs = parts.width, parts.subproblems
     threads = options.threads or thread_share()  # 0: this process's share of the cores
@@ -578,7 +588,8 @@ def _estimates(
     shape = (lp.num_row_, lp.num_col_)
     a = lp.a_matrix_
     matrix = sp.csc_matrix((a.value_, a.index_, a.start_), shape=shape).tocsr()
-    thetas = matrix[:, parts.width :].tocoo()  # a cut holds one theta, a master row none
+    end = parts.width + len(parts.subproblems)  # then a kept period's operations, if any
+    thetas = matrix[:, parts.width : end].tocoo()  # a cut holds one theta, other rows none
     slopes = matrix[thetas.row][:, : parts.width]
     floors = np.asarray(lp.col_lower_)[parts.width :]
     lower = np.asarray(lp.row_lower_)[thetas.row]
@@ -696,7 +707,8 @@ def _master(parts: Decomposition) -> highspy.Highs:
     its feasibility tolerance). Rows that tying made identical are kept once: a stochastic
     plan's futures each hold a copy of every investment row, and with 500 futures the LP
     master's 375,000 rows were 499 copies in 500 (HiGHS presolves them away for a MILP, at
-    every MILP master, but not in a warm LP re-solve)."""
+    every MILP master, but not in a warm LP re-solve). The subproblem `parts.kept`, if any,
+    is whole in the master (`_keep_whole`)."""
     columns, tied, width = parts.master, parts.tied, parts.width
     local = (parts.matrix[parts.master_rows][:, columns] @ tied).tocsr()
     rows = parts.master_rows
@@ -720,7 +732,50 @@ def _master(parts: Decomposition) -> highspy.Highs:
         parts.row_upper[rows],
         np.r_[parts.tied_integer, np.zeros(thetas, dtype=bool)],
     )
+    if parts.kept is not None:
+        _keep_whole(highs, parts, parts.kept)
     return highs
+
+
+def _kept(parts: Decomposition) -> int:
+    """The subproblem kept whole in the master: the one whose rows hold the most master
+    columns (on twin's models the last period, which every investment still alive serves)."""
+    return int(np.argmax([len(sub.links) for sub in parts.subproblems]))
+
+
+def _keep_whole(highs: highspy.Highs, parts: Decomposition, index: int) -> None:
+    """Subproblem `index` whole in the master (partial Benders): its operations' columns,
+    at their costs, and its rows, so that the master prices that period's operations exactly
+    for every plan it looks at, where cuts under-estimate plans not yet seen
+    (benchmarks/README.md, round 22). Its theta costs nothing and is never cut (`_add_cuts`).
+    The costs go in the objective, in currency: in a row with theta, over `parts.scale`,
+    30 of them fell below HiGHS's smallest matrix value (1e-9) and were dropped."""
+    sub, first = parts.subproblems[index], highs.getNumCol()
+    count = len(sub.columns)
+    highs.changeColCost(parts.width + index, 0.0)
+    highs.addCols(
+        count,
+        parts.cost[sub.columns],
+        parts.lower[sub.columns],
+        parts.upper[sub.columns],
+        0,
+        np.array([], dtype=np.int32),
+        np.array([], dtype=np.int32),
+        np.array([]),
+    )
+    investments = (parts.matrix[sub.rows][:, parts.master] @ parts.tied).tocsr()
+    thetas = sp.csr_matrix((len(sub.rows), first - parts.width))
+    rows = sp.hstack([investments, thetas, sub.matrix], format="csr")
+    starts = rows.indptr[:-1].astype(np.int32)
+    highs.addRows(
+        len(sub.rows),
+        sub.lower,
+        sub.upper,
+        rows.nnz,
+        starts,
+        rows.indices.astype(np.int32),
+        rows.data,
+    )
 
 
 def _distinct(rows: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -751,6 +806,8 @@ def _add_cuts(
     one call (HiGHS's addRow costs about as much as adding many rows at once)."""
     lower, starts, indices, values = [], [0], [], []
     for index, (sub, (value, duals, _)) in enumerate(zip(parts.subproblems, solved, strict=True)):
+        if index == parts.kept:
+            continue  # priced exactly by the master itself
         slope = sub.coupling.T @ duals / parts.scale  # on the columns sub.links
         value = value / parts.scale
         here, there = point[sub.links], at[sub.links]

@@ -34,6 +34,7 @@ class SolverOptions:
     neighbours_from: int = (
         0  # Benders cuts at its masters' neighbours from this master on; 0: never
     )
+    keep_period: bool = False  # Benders keeps one period's operations whole in its master
 
 
 @dataclass
