@@ -261,8 +261,9 @@ def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
 
 def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
     """With `solver.keep_period` the master holds the operations of the last period (its
-    rows hold the most investments): with its investments fixed at a plan, the master's
-    theta for that period is that subproblem's optimum there, not a cut's under-estimate."""
+    rows hold the most investments): with its investments fixed at a plan, the cost of that
+    period's operations in the master is that subproblem's optimum there, not a cut's
+    under-estimate, and the master's objective counts it once."""
     parts, master, _ = first_milp_master()
     kept = _kept(parts)
     ds = load_dataset(DATA / "eaeu_china")
@@ -293,6 +294,7 @@ def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
         objective = whole.getInfo().objective_function_value
         assert objective == pytest.approx(investments + others + own, rel=1e-7)
         assert len(parts.unpack(values)[1]) == len(parts.subproblems)
+        assert len(_estimates(whole, parts, [plan])[0]) == len(parts.subproblems)
 
 
 def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts():

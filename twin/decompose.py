@@ -591,7 +591,7 @@ def _estimates(
     end = parts.width + len(parts.subproblems)  # then a kept period's operations, if any
     thetas = matrix[:, parts.width : end].tocoo()  # a cut holds one theta, other rows none
     slopes = matrix[thetas.row][:, : parts.width]
-    floors = np.asarray(lp.col_lower_)[parts.width :]
+    floors = np.asarray(lp.col_lower_)[parts.width : end]
     lower = np.asarray(lp.row_lower_)[thetas.row]
     estimates = []
     for plan in plans:
@@ -763,7 +763,7 @@ def _keep_whole(highs: highspy.Highs, parts: Decomposition, index: int) -> None:
         np.array([], dtype=np.int32),
         np.array([]),
     )
-    investments = (parts.matrix[sub.rows][:, parts.master] @ parts.tied).tocsr()
+    investments = (sub.coupling @ parts.tied[sub.links]).tocsr()  # B_s, on the tied columns
     thetas = sp.csr_matrix((len(sub.rows), first - parts.width))
     rows = sp.hstack([investments, thetas, sub.matrix], format="csr")
     starts = rows.indptr[:-1].astype(np.int32)
