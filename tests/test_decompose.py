@@ -22,10 +22,12 @@ from twin.decompose import (
     _add_cuts,
     _distinct,
     _estimates,
+    _keep_whole,
     _keeps_rows,
     _kept,
     _master,
     _master_plans,
+    _may_keep,
     _neighbours,
     _root_phase,
     _start_plan,
@@ -59,21 +61,55 @@ def both(ds, scenario: Scenario, monolithic: SolverOptions = MONOLITHIC):
 
 
 @pytest.mark.parametrize(
-    ("name", "keep_period"),
-    [("toy", False), ("cap41", False), ("cap71", False), ("toy", True), ("cap41", True)],
+    ("name", "keep_period_from"),
+    [("toy", 0), ("cap41", 0), ("cap71", 0), ("toy", 1), ("toy", 2)],
 )
-def test_benders_reaches_the_exact_optimum(tmp_path: Path, name: str, keep_period: bool):
+def test_benders_reaches_the_exact_optimum(tmp_path: Path, name: str, keep_period_from: int):
     if name == "toy":
         ds, scenario = load_dataset(DATA / "toy"), Scenario()
     else:
         ds = orlib_dataset(read_cflp(ORLIB_DIR / f"{name}.txt"), tmp_path / name)
         scenario = ORLIB_RECOURSE
-    monolithic, benders = both(ds, scenario, replace(MONOLITHIC, keep_period=keep_period))
+    monolithic, benders = both(ds, scenario, replace(MONOLITHIC, keep_period_from=keep_period_from))
     assert benders.objective == pytest.approx(monolithic.objective, rel=1e-6)
     assert benders.bound <= benders.objective  # never above the plan, LP tolerances or not
     assert "Benders decomposition" in benders.message
     # its work is recorded (run.json's `solver`), as a branch and bound's is: it was 0
     assert benders.simplex_iterations > 0 and benders.nodes >= 1
+
+
+def test_a_period_is_kept_from_the_chosen_master_on_while_the_gap_is_open(tmp_path: Path):
+    """`solver.keep_period_from` k: the masters before k are those of cuts alone (on any
+    machine, whatever their count n), so for each k up to n the period is kept once, just
+    before the k-th master (the gap is still open there), and with k past n never. Read
+    from the decomposition's log, one line per MILP master."""
+    ds = load_dataset(DATA / "toy")
+
+    def masters(k: int) -> list[str]:
+        options = replace(BENDERS, keep_period_from=k)
+        log = tmp_path / f"highs_{k}.log"
+        solved, _ = solve(build_model(ds, Scenario(solver=options)).model, options, log)
+        assert solved.status == "optimal"
+        lines = re.findall(r"^(master|subproblem \d+ kept)", log.read_text(), re.MULTILINE)
+        return ["kept" if line.endswith("kept") else line for line in lines]
+
+    alone = masters(0)
+    n = len(alone)
+    assert n >= 2 and alone == ["master"] * n
+    for k in range(1, n + 1):
+        lines = masters(k)
+        assert lines[:k] == ["master"] * (k - 1) + ["kept"] and lines.count("kept") == 1, k
+    assert masters(n + 1) == alone
+
+
+def test_no_period_is_kept_where_it_would_be_the_whole_model(tmp_path: Path):
+    """A facility location has one period, so one subproblem: kept whole, the master would
+    be the whole model, so its Benders keeps to cuts; the toy's two periods may keep one."""
+    ds = orlib_dataset(read_cflp(ORLIB_DIR / "cap41.txt"), tmp_path / "cap41")
+    one = split(HighsModel(build_model(ds, ORLIB_RECOURSE).model))
+    toy = split(HighsModel(build_model(load_dataset(DATA / "toy"), Scenario()).model))
+    assert len(one.subproblems) == 1 and not _may_keep(one)
+    assert len(toy.subproblems) == 2 and _may_keep(toy)
 
 
 def test_benders_plans_pass_the_audit_of_a_run(tmp_path: Path):
@@ -260,11 +296,12 @@ def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
 
 
 def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
-    """With `solver.keep_period` the master holds the operations of the last period (its
-    rows hold the most investments): with its investments fixed at a plan, the cost of that
-    period's operations in the master is that subproblem's optimum there, not a cut's
-    under-estimate, and the master's objective counts it once."""
-    parts, master, _ = first_milp_master()
+    """With `solver.keep_period_from` a MILP master that already holds cuts also takes in
+    the operations of the last period (its rows hold the most investments): with its
+    investments fixed at a plan, the cost of that period's operations in the master is that
+    subproblem's optimum there, not a cut's under-estimate, its theta's cuts no longer
+    count, and the other periods are still priced by theirs."""
+    parts, master, evaluate = first_milp_master()
     kept = _kept(parts)
     ds = load_dataset(DATA / "eaeu_china")
     model = HighsModel(build_model(ds, Scenario()).model)
@@ -272,29 +309,42 @@ def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
     assert {int(re.search(r"(\d{4})\]$", name).group(1)) for name in names} == {
         max(ds.periods["period"])
     }
-    parts.kept = kept
-    whole = _master(parts)
-    plans = _master_plans(master, parts)[:3]
+    plans = [plan for plan, _ in _master_plans(master, parts)[:3]]
     assert len(plans) == 3
+    cuts = _estimates(master, parts, plans)
+    parts.kept = kept
+    _keep_whole(master, parts, kept)
     columns = np.arange(parts.width, dtype=np.int32)
-    others = sum(sub.floor for i, sub in enumerate(parts.subproblems) if i != kept)
     operations = slice(parts.width + len(parts.subproblems), None)
-    for plan, _ in plans:
+    others = np.arange(len(parts.subproblems)) != kept
+    short = []  # whether the kept period's cuts under-estimated its cost at each plan
+    for plan, estimates in zip(plans, cuts, strict=True):
         tied = np.zeros(parts.width)
         tied[parts.tie] = plan
-        whole.changeColsBounds(parts.width, columns, tied, tied)
-        whole.run()
-        assert whole.getModelStatus() == highspy.HighsModelStatus.kOptimal
-        values = np.asarray(whole.getSolution().col_value)
+        master.changeColsBounds(parts.width, columns, tied, tied)
+        master.run()
+        assert master.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        values = np.asarray(master.getSolution().col_value)
         own, _, _ = parts.subproblems[kept].solve(plan)
+        short.append(estimates[kept] * parts.scale < own * (1 - 1e-6))
         assert parts.cost[parts.subproblems[kept].columns] @ values[operations] == pytest.approx(
             own, rel=1e-7
         )
+        (after,) = _estimates(master, parts, [plan])
+        assert after[others] == pytest.approx(estimates[others], rel=1e-9)
         investments = parts.cost[parts.master] @ plan
-        objective = whole.getInfo().objective_function_value
-        assert objective == pytest.approx(investments + others + own, rel=1e-7)
+        objective = master.getInfo().objective_function_value
+        priced = investments + estimates[others].sum() * parts.scale + own
+        assert objective == pytest.approx(priced, rel=1e-7)
         assert len(parts.unpack(values)[1]) == len(parts.subproblems)
-        assert len(_estimates(whole, parts, [plan])[0]) == len(parts.subproblems)
+    assert any(short)  # else the kept operations would change nothing here
+    before, count = master.getNumRow(), len(parts.subproblems)
+    added = _add_cuts(master, parts, evaluate(plans[0]), plans[0], plans[0], np.full(count, -INF))
+    lp = master.getLp()
+    a = lp.a_matrix_
+    matrix = sp.csc_matrix((a.value_, a.index_, a.start_), shape=(lp.num_row_, lp.num_col_))
+    cuts = matrix.tocsr()[before:, parts.width : parts.width + count].tocoo()
+    assert added == count - 1 and sorted(cuts.col) == [s for s in range(count) if s != kept]
 
 
 def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts():
@@ -383,14 +433,15 @@ def test_auto_hands_a_stalled_decomposition_over_to_one_branch_and_bound(
 ):
     """On a synthetic network one branch and bound proves a 0.5 % gap in seconds, while the
     decomposition's root phase needs more LP masters than HAND_OVER_ROOT and, with that rule
-    lifted, its MILP masters stop raising the bound. Either way `auto` hands over: the plan
+    lifted, its MILP masters by cuts alone stop raising the bound (with the last period
+    kept whole, the first of them proves the gap). Either way `auto` hands over: the plan
     is the whole model's within the gap, from the decomposition's best plan."""
     import twin.decompose
 
     if rule == "stall":
         monkeypatch.setattr(twin.decompose, "HAND_OVER_ROOT", 10_000)
     ds = load_dataset(write_synthetic(tmp_path / "synthetic_2", 2))
-    options = SolverOptions(time_limit=120, mip_gap=0.005)
+    options = SolverOptions(time_limit=120, mip_gap=0.005, keep_period_from=0)
     whole_options = replace(options, method="monolithic")
     whole, _ = solve(build_model(ds, Scenario(solver=whole_options)).model, whole_options)
     log = tmp_path / "highs.log"

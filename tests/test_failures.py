@@ -189,6 +189,7 @@ BAD_CONFIGS = [
     ("solver.threads=-1", "solver.threads=-1: must be from 0 (HiGHS decides)"),
     ("solver.threads=1000", "solver.threads=1000: must be from 0 (HiGHS decides)"),
     ("solver.neighbours_from=-1", "solver.neighbours_from=-1: must be 0 (never) or the"),
+    ("solver.keep_period_from=-2", "solver.keep_period_from=-2: must be 0 (never) or the"),
     ("+disruption.capacity_cut.x=1.5", "disruption.capacity_cut.x=1.5"),
     ("scenario.families=[carbon]", "scenario.families=['carbon']: may list only"),
     ("scenario.risk.alpha=1", "scenario.risk.alpha=1.0: must be a number from 0 to below 1"),

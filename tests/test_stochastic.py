@@ -17,7 +17,7 @@ import pyomo.environ as pyo
 import pytest
 
 from twin.data import load_dataset
-from twin.decompose import Best, _master, _start_plan, split
+from twin.decompose import Best, _master, _may_keep, _start_plan, split
 from twin.parallel import ParallelOptions
 from twin.plan import PlanError, optimise
 from twin.results.audit import audit
@@ -364,12 +364,14 @@ def test_benders_reaches_the_extensive_forms_optimum(toy):
 
 def test_the_masters_investments_are_one_set_for_all_futures_not_a_copy_each(toy):
     """The non-anticipativity rows tie every future's copy of an investment: the master MILP
-    holds one column for them all (with 500 futures, 500 times fewer)."""
+    holds one column for them all (with 500 futures, 500 times fewer), and keeps no
+    future's period whole (a future's alone may)."""
     ef, _ = extensive_form(toy, EXACT, TOY_FUTURES, Risk())
     tied = split(HighsModel(ef))
     alone = split(HighsModel(future_model(toy, EXACT, TOY_FUTURES[1]).model))
     assert len(tied.master) == len(TOY_FUTURES) * len(alone.master)
     assert tied.width == alone.width < len(alone.master) + 1
+    assert not _may_keep(tied) and _may_keep(alone)
 
 
 def test_the_master_holds_each_investment_row_once_not_once_per_future(toy):

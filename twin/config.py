@@ -219,8 +219,9 @@ class SolverConfig:
     # (twin.decompose): for gaps tighter than the default and hard runs; 0: never
     neighbours_from: int = 0
     # Benders keeps the operations of one period (the one whose rows hold the most
-    # investments) whole in its master, priced exactly there (partial Benders)
-    keep_period: bool = False
+    # investments) whole in its master from this MILP master on, priced exactly there
+    # (partial Benders); 0: never
+    keep_period_from: int = 1
 
 
 @dataclass
@@ -317,7 +318,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             method=cfg.solver.method,
             rens=cfg.solver.rens,
             neighbours_from=cfg.solver.neighbours_from,
-            keep_period=cfg.solver.keep_period,
+            keep_period_from=cfg.solver.keep_period_from,
         ),
     )
     if cfg.analysis.countries:  # a plan of these countries alone

@@ -78,6 +78,14 @@ def some_of(options: tuple[str, ...], needed: tuple[str, ...] = ()) -> Rule:
     )
 
 
+def from_master(what: str) -> Rule:
+    """The MILP master from which Benders does `what` (`solver.*_from`), or 0 for never."""
+    return Rule(
+        lambda value: isinstance(value, int) and value >= 0,
+        f"must be 0 (never) or the MILP master from which {what}, a whole number",
+    )
+
+
 def threads() -> Rule:
     most = cores()
     return Rule(
@@ -123,10 +131,8 @@ RULES: dict[str, Rule] = {
     "solver.mip_gap": number(0, 1),
     "solver.strengthen": some_of(STRENGTHENING),
     "solver.method": one_of(METHODS),
-    "solver.neighbours_from": Rule(
-        lambda value: isinstance(value, int) and value >= 0,
-        "must be 0 (never) or the MILP master from which neighbours are cut, a whole number",
-    ),
+    "solver.neighbours_from": from_master("neighbours are cut"),
+    "solver.keep_period_from": from_master("a period is kept whole"),
     "scenario.risk.alpha": Rule(
         lambda value: number(0, 1).test(value) and value < 1, "must be a number from 0 to below 1"
     ),

@@ -39,15 +39,21 @@ rows may be the best plan; all neighbours or none, where their LPs number at mos
 `NEIGHBOUR_LPS`. From the second master on, this proved the reference scenarios at 0.1 % in
 115 s against 180 s and hard futures faster, but made runs at the default gap that close
 in three or four masters 1.4 times slower, so it is off by default (benchmarks/README.md,
-round 21). With
-`solver.keep_period` the master also holds the operations of one period whole (partial
-Benders, after Crainic, Hewitt, Maggioni and Rei, 2021): the subproblem whose rows hold the
-most master columns, on twin's models the last period, its operations at their costs in the
-master's objective and its theta never cut, so that the master prices that period exactly
-at every plan it looks at, not by cuts from the plans it has seen. On 14 hard instances (the
-reference scenarios at 0.1 %, ten wait-and-see futures at 0.2 %) it proved all 14 in 605 s
-where the masters by cuts alone proved 10 in 1,079 s, but the reference scenarios at the
-default gap took 1.7-2.1 times as long (4.6-9.4 s), so it is off by default (round 22). The
+round 21). From the
+`solver.keep_period_from`-th MILP master on (by default the first; 0: never) the master
+also holds the operations of one period whole (partial Benders, after Crainic, Hewitt,
+Maggioni and Rei, 2021): the subproblem whose rows hold the most master columns, on twin's
+models the last period, its operations' columns at their costs in the master's objective
+and its rows, so that the master prices that period exactly at every plan it looks at, not
+by cuts from the plans it has seen; its theta costs nothing from then on and gets no more
+cuts (those it has stay, and no longer count). The root phase's LP masters stay small, by
+cuts alone. Against cuts alone, this proved the reference scenarios at 0.1 % in 59 s
+against 237 s, the default frontier in 57 s against 106 s, 9 of 10 hard wait-and-see
+futures in 506 s against 7 in 820 s, and 23 runs a planner makes at the default gap in
+98 s against 130 s, though the four reference scenarios at that gap, which cuts alone
+close in two masters, took 4.2-13.9 s against 2.5-4.9 s (benchmarks/README.md, round 23); keeping
+the period in the root phase too was slower at 0.1 % (round 23). A model of one
+subproblem and a plan of many futures keep none (`_may_keep`). The
 master's bound is a lower bound of the optimum, the best plan's
 :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
 bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
@@ -410,7 +416,6 @@ def benders(
     progress = Progress(log_file, options.log_to_console)
     started, mip_gap = time.perf_counter(), options.mip_gap
     deadline = started + options.time_limit
-    parts.kept = _kept(parts) if options.keep_period else None
     master = _master(parts)
     count, subs = parts.width, parts.subproblems
     threads = options.threads or thread_share()  # 0: this process's share of the cores
@@ -443,6 +448,10 @@ def benders(
     while True:
         masters += 1
         before, began = lower_bound, time.perf_counter()
+        if masters == options.keep_period_from and _may_keep(parts):  # the gap is open
+            parts.kept = _kept(parts)
+            _keep_whole(master, parts, parts.kept)
+            progress(f"subproblem {parts.kept} kept whole in the master from here on")
         limit_time(master, max(deadline - time.perf_counter(), 1e-3), mip=True)
         master.setOptionValue("mip_rel_gap", mip_gap / 2)
         # no solution left from the last solve: HiGHS 1.16 takes a fractional one as a MIP
@@ -707,8 +716,7 @@ def _master(parts: Decomposition) -> highspy.Highs:
     its feasibility tolerance). Rows that tying made identical are kept once: a stochastic
     plan's futures each hold a copy of every investment row, and with 500 futures the LP
     master's 375,000 rows were 499 copies in 500 (HiGHS presolves them away for a MILP, at
-    every MILP master, but not in a warm LP re-solve). The subproblem `parts.kept`, if any,
-    is whole in the master (`_keep_whole`)."""
+    every MILP master, but not in a warm LP re-solve)."""
     columns, tied, width = parts.master, parts.tied, parts.width
     local = (parts.matrix[parts.master_rows][:, columns] @ tied).tocsr()
     rows = parts.master_rows
@@ -732,9 +740,15 @@ def _master(parts: Decomposition) -> highspy.Highs:
         parts.row_upper[rows],
         np.r_[parts.tied_integer, np.zeros(thetas, dtype=bool)],
     )
-    if parts.kept is not None:
-        _keep_whole(highs, parts, parts.kept)
     return highs
+
+
+def _may_keep(parts: Decomposition) -> bool:
+    """Whether a subproblem may be kept whole in the master: not the only one (the master
+    would be the whole model), nor one future's period of a plan of many futures (tied
+    master columns), too small a part of the cost to price exactly: with 500 futures the
+    master then found a worse plan in the time (0.60 % against 0.39 %, round 23)."""
+    return len(parts.subproblems) > 1 and parts.width == len(parts.master)
 
 
 def _kept(parts: Decomposition) -> int:
@@ -747,9 +761,10 @@ def _keep_whole(highs: highspy.Highs, parts: Decomposition, index: int) -> None:
     """Subproblem `index` whole in the master (partial Benders): its operations' columns,
     at their costs, and its rows, so that the master prices that period's operations exactly
     for every plan it looks at, where cuts under-estimate plans not yet seen
-    (benchmarks/README.md, round 22). Its theta costs nothing and is never cut (`_add_cuts`).
-    The costs go in the objective, in currency: in a row with theta, over `parts.scale`,
-    30 of them fell below HiGHS's smallest matrix value (1e-9) and were dropped."""
+    (benchmarks/README.md, rounds 22-23). Its theta costs nothing from then on and is no
+    longer cut (`_add_cuts`). The costs go in the objective, in currency: in a row with
+    theta, over `parts.scale`, 30 of them fell below HiGHS's smallest matrix value (1e-9)
+    and were dropped."""
     sub, first = parts.subproblems[index], highs.getNumCol()
     count = len(sub.columns)
     highs.changeColCost(parts.width + index, 0.0)

@@ -34,7 +34,7 @@ class SolverOptions:
     neighbours_from: int = (
         0  # Benders cuts at its masters' neighbours from this master on; 0: never
     )
-    keep_period: bool = False  # Benders keeps one period's operations whole in its master
+    keep_period_from: int = 1  # Benders keeps a period whole in its master from this one; 0: never
 
 
 @dataclass
