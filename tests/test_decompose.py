@@ -302,6 +302,7 @@ def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
     subproblem's optimum there, not a cut's under-estimate, its theta's cuts no longer
     count, and the other periods are still priced by theirs."""
     parts, master, evaluate = first_milp_master()
+    assert _may_keep(parts)  # by default, from the first MILP master
     kept = _kept(parts)
     ds = load_dataset(DATA / "eaeu_china")
     model = HighsModel(build_model(ds, Scenario()).model)
@@ -311,14 +312,14 @@ def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
     }
     plans = [plan for plan, _ in _master_plans(master, parts)[:3]]
     assert len(plans) == 3
-    cuts = _estimates(master, parts, plans)
+    estimated = _estimates(master, parts, plans)  # by cuts alone
     parts.kept = kept
     _keep_whole(master, parts, kept)
     columns = np.arange(parts.width, dtype=np.int32)
     operations = slice(parts.width + len(parts.subproblems), None)
     others = np.arange(len(parts.subproblems)) != kept
     short = []  # whether the kept period's cuts under-estimated its cost at each plan
-    for plan, estimates in zip(plans, cuts, strict=True):
+    for plan, estimates in zip(plans, estimated, strict=True):
         tied = np.zeros(parts.width)
         tied[parts.tie] = plan
         master.changeColsBounds(parts.width, columns, tied, tied)
