@@ -313,8 +313,8 @@ def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
     plans = [plan for plan, _ in _master_plans(master, parts)[:3]]
     assert len(plans) == 3
     estimated = _estimates(master, parts, plans)  # by cuts alone
-    parts.kept = kept
-    _keep_whole(master, parts, kept)
+    _keep_whole(master, parts)
+    assert parts.kept == kept
     columns = np.arange(parts.width, dtype=np.int32)
     operations = slice(parts.width + len(parts.subproblems), None)
     others = np.arange(len(parts.subproblems)) != kept

@@ -51,8 +51,8 @@ cuts alone. Against cuts alone, this proved the reference scenarios at 0.1 % in 
 against 237 s, the default frontier in 57 s against 106 s, 9 of 10 hard wait-and-see
 futures in 506 s against 7 in 820 s, and 23 runs a planner makes at the default gap in
 98 s against 130 s, though the four reference scenarios at that gap, which cuts alone
-close in two masters, took 4.2-13.9 s against 2.5-4.9 s (benchmarks/README.md, round 23); keeping
-the period in the root phase too was slower at 0.1 % (round 23). A model of one
+close in two masters, took 4.2-13.9 s against 2.5-4.9 s (benchmarks/README.md, round 23);
+keeping the period in the root phase too was slower at 0.1 % (round 23). A model of one
 subproblem and a plan of many futures keep none (`_may_keep`). The
 master's bound is a lower bound of the optimum, the best plan's
 :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
@@ -234,7 +234,7 @@ class Decomposition:
     row_upper: np.ndarray
     scale: float  # currency per unit of theta, the order of the largest investment cost
     tie: np.ndarray  # each master column's column in the master MILP (tied columns share one)
-    kept: int | None = None  # the subproblem whole in the master (`_keep_whole`): never cut
+    kept: int | None = None  # the subproblem whole in the master (`_keep_whole`): no more cuts
     master_iterations: int = 0  # simplex iterations of the LP and MILP masters so far
     master_nodes: int = 0  # branch-and-bound nodes of the MILP masters so far
 
@@ -449,8 +449,7 @@ def benders(
         masters += 1
         before, began = lower_bound, time.perf_counter()
         if masters == options.keep_period_from and _may_keep(parts):  # the gap is open
-            parts.kept = _kept(parts)
-            _keep_whole(master, parts, parts.kept)
+            _keep_whole(master, parts)
             progress(f"subproblem {parts.kept} kept whole in the master from here on")
         limit_time(master, max(deadline - time.perf_counter(), 1e-3), mip=True)
         master.setOptionValue("mip_rel_gap", mip_gap / 2)
@@ -759,19 +758,19 @@ def _kept(parts: Decomposition) -> int:
     return int(np.argmax([len(sub.links) for sub in parts.subproblems]))
 
 
-def _keep_whole(highs: highspy.Highs, parts: Decomposition, index: int) -> None:
-    """Subproblem `index` whole in the master (partial Benders): its operations' columns,
-    at their costs, and its rows, so that the master prices that period's operations exactly
-    for every plan it looks at, where cuts under-estimate plans not yet seen
-    (benchmarks/README.md, rounds 22-23). Its theta costs nothing from then on and is no
-    longer cut (`_add_cuts`). The costs go in the objective, in currency: in a row with
-    theta, over `parts.scale`, 30 of them fell below HiGHS's smallest matrix value (1e-9)
-    and were dropped."""
-    sub, first = parts.subproblems[index], highs.getNumCol()
-    count = len(sub.columns)
+def _keep_whole(highs: highspy.Highs, parts: Decomposition) -> None:
+    """Subproblem `_kept` whole in the master, recorded as `parts.kept` (partial Benders):
+    its operations' columns, at their costs, and its rows, so that the master prices that
+    period's operations exactly for every plan it looks at, where cuts under-estimate plans
+    not yet seen (benchmarks/README.md, rounds 22-23). Its theta costs nothing from then on
+    and is no longer cut (`_add_cuts`). The costs go in the objective, in currency: in a row
+    with theta, over `parts.scale`, 30 of them fell below HiGHS's smallest matrix value
+    (1e-9) and were dropped."""
+    index = parts.kept = _kept(parts)
+    sub = parts.subproblems[index]
     highs.changeColCost(parts.width + index, 0.0)
     highs.addCols(
-        count,
+        len(sub.columns),
         parts.cost[sub.columns],
         parts.lower[sub.columns],
         parts.upper[sub.columns],
@@ -781,7 +780,7 @@ def _keep_whole(highs: highspy.Highs, parts: Decomposition, index: int) -> None:
         np.array([]),
     )
     investments = (sub.coupling @ parts.tied[sub.links]).tocsr()  # B_s, on the tied columns
-    thetas = sp.csr_matrix((len(sub.rows), first - parts.width))
+    thetas = sp.csr_matrix((len(sub.rows), len(parts.subproblems)))
     rows = sp.hstack([investments, thetas, sub.matrix], format="csr")
     starts = rows.indptr[:-1].astype(np.int32)
     highs.addRows(
