@@ -18,8 +18,10 @@ from benchmarks.synthetic import write_synthetic
 from twin.config import compose_config, to_run_inputs
 from twin.data import load_dataset
 from twin.decompose import (
+    Best,
     Progress,
     _add_cuts,
+    _cross,
     _distinct,
     _estimates,
     _keep_whole,
@@ -31,6 +33,7 @@ from twin.decompose import (
     _neighbours,
     _root_phase,
     _start_plan,
+    _whole,
     split,
 )
 from twin.mcnd import MCND_SCENARIO, read_mcnd
@@ -80,13 +83,14 @@ def test_benders_reaches_the_exact_optimum(tmp_path: Path, name: str, keep_perio
 
 def test_a_period_is_kept_from_the_chosen_master_on_while_the_gap_is_open(tmp_path: Path):
     """`solver.keep_period_from` k: the masters before k are those of cuts alone (on any
-    machine, whatever their count n), so for each k up to n the period is kept once, just
-    before the k-th master (the gap is still open there), and with k past n never. Read
-    from the decomposition's log, one line per MILP master."""
+    machine, whatever their count n; no crossovers, whose time limits may differ between
+    machines), so for each k up to n the period is kept once, just before the k-th master
+    (the gap is still open there), and with k past n never. Read from the decomposition's
+    log, one line per MILP master."""
     ds = load_dataset(DATA / "toy")
 
     def masters(k: int) -> list[str]:
-        options = replace(BENDERS, keep_period_from=k)
+        options = replace(BENDERS, keep_period_from=k, crossover=False)
         log = tmp_path / f"highs_{k}.log"
         solved, _ = solve(build_model(ds, Scenario(solver=options)).model, options, log)
         assert solved.status == "optimal"
@@ -348,6 +352,56 @@ def test_a_kept_period_is_priced_exactly_by_the_master_at_its_plans():
     assert added == count - 1 and sorted(cuts.col) == [s for s in range(count) if s != kept]
 
 
+def test_a_crossover_of_a_masters_plans_is_a_better_plan_of_the_model_priced_whole():
+    """`solver.crossover`: the whole model searched where the MILP master's plans disagree
+    gives a plan of the model (integral, within the range of those plans and the master's
+    rows) whose operations the subproblems price at the whole model's own cost, cheaper
+    than every plan of the master (which its cuts priced)."""
+    parts, master, evaluate = first_milp_master()
+    plans = [plan for plan, _ in _master_plans(master, parts)]
+    best = min((Best.of(parts, plan, evaluate(plan)) for plan in plans), key=lambda b: b.objective)
+    ds = load_dataset(DATA / "eaeu_china")
+    whole = _whole(HighsModel(build_model(ds, Scenario()).model), parts)
+    bound = parts.offset + master.getInfo().mip_dual_bound
+    crossed = _cross(whole, parts, plans, best, (bound, 1e-3), 60.0, Progress(None, False))
+    assert crossed is not None
+    integer = np.array([plan[parts.integer] for plan in plans])
+    assert whole.free(integer) > 0
+    assert np.all(crossed[parts.integer] >= integer.min(axis=0))
+    assert np.all(crossed[parts.integer] <= integer.max(axis=0))
+    assert np.array_equal(crossed[parts.integer], np.round(crossed[parts.integer]))
+    assert _keeps_rows(parts, crossed)
+    priced = Best.of(parts, crossed, evaluate(crossed)).objective
+    assert priced == pytest.approx(whole.highs.getInfo().objective_function_value, rel=1e-7)
+    assert priced < best.objective * (1 - 1e-5)
+
+
+def test_a_crossovers_plan_becomes_the_best_and_the_run_proves_it(tmp_path: Path):
+    """`green_hydrogen` at 0.1 %, by default: a master's plans leave the gap open and a
+    crossover finds a better plan. That plan is the best at that master (its line in the
+    log), the run's plan is no dearer than any crossover's, and it is proven, its results
+    passing the audit of a run. Without crossovers no line says one ran."""
+    from twin.plan import optimise
+    from twin.results.audit import audit
+
+    def run(crossover: bool) -> tuple[object, str]:
+        overrides = ["scenario=green_hydrogen", "solver.mip_gap=0.001"]
+        overrides.append(f"solver.crossover={str(crossover).lower()}")
+        ds, scenario = to_run_inputs(compose_config(overrides))
+        log = tmp_path / f"highs_{crossover}.log"
+        return optimise(ds, scenario, "crossover", log), log.read_text()
+
+    plan, text = run(True)
+    assert plan.solved.status == "optimal" and "Benders" in plan.solved.message
+    assert audit(plan.results.tables, plan.results.cost) == []
+    crossed = re.findall(r"^crossover .*: plan (\S+).*\nmaster .* best (\S+)", text, re.MULTILINE)
+    assert crossed  # else this run tells nothing about crossovers
+    for found, best in crossed:
+        assert float(best) == pytest.approx(float(found), rel=1e-9)
+        assert plan.solved.objective <= float(found) * (1 + 1e-9)
+    assert "crossover" not in run(False)[1]
+
+
 def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts():
     """Each neighbour moves one integer investment on which the master's plans disagree by
     one step; the master's estimate at its own plan is its theta, and at a neighbour whose
@@ -380,7 +434,8 @@ def test_a_masters_neighbours_are_one_step_away_and_its_estimates_are_its_cuts()
 
 
 def test_neighbours_are_cut_from_their_master_on_while_the_gap_is_open(tmp_path: Path):
-    """`green_hydrogen` at 0.1 % by Benders: by default no master evaluates its neighbours,
+    """`green_hydrogen` at 0.1 % by Benders without crossovers: by default no master
+    evaluates its neighbours,
     and the last one's own plans close the gap. With `solver.neighbours_from` k the masters
     before k are the default's (on any machine, whatever their count), so from the last
     but one master its neighbours are evaluated there (the gap is still open), and from the
@@ -393,6 +448,7 @@ def test_neighbours_are_cut_from_their_master_on_while_the_gap_is_open(tmp_path:
             "solver.mip_gap=0.001",
             "solver.method=benders",
             f"solver.neighbours_from={k}",
+            "solver.crossover=false",  # which closes the gap after the first master
         ]
         ds, scenario = to_run_inputs(compose_config(overrides))
         log = tmp_path / f"highs_{k}.log"
@@ -435,14 +491,15 @@ def test_auto_hands_a_stalled_decomposition_over_to_one_branch_and_bound(
     """On a synthetic network one branch and bound proves a 0.5 % gap in seconds, while the
     decomposition's root phase needs more LP masters than HAND_OVER_ROOT and, with that rule
     lifted, its MILP masters by cuts alone stop raising the bound (with the last period
-    kept whole, the first of them proves the gap). Either way `auto` hands over: the plan
-    is the whole model's within the gap, from the decomposition's best plan."""
+    kept whole, or with crossovers of their plans, the first of them proves the gap).
+    Either way `auto` hands over: the plan is the whole model's within the gap, from the
+    decomposition's best plan."""
     import twin.decompose
 
     if rule == "stall":
         monkeypatch.setattr(twin.decompose, "HAND_OVER_ROOT", 10_000)
     ds = load_dataset(write_synthetic(tmp_path / "synthetic_2", 2))
-    options = SolverOptions(time_limit=120, mip_gap=0.005, keep_period_from=0)
+    options = SolverOptions(time_limit=120, mip_gap=0.005, keep_period_from=0, crossover=False)
     whole_options = replace(options, method="monolithic")
     whole, _ = solve(build_model(ds, Scenario(solver=whole_options)).model, whole_options)
     log = tmp_path / "highs.log"

@@ -222,6 +222,9 @@ class SolverConfig:
     # investments) whole in its master from this MILP master on, priced exactly there
     # (partial Benders); 0: never
     keep_period_from: int = 1
+    # Benders searches the whole model, operations priced exactly, where its MILP master's
+    # plans disagree, for a better plan (twin.crossover), while its gap is open
+    crossover: bool = True
 
 
 @dataclass
@@ -319,6 +322,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             rens=cfg.solver.rens,
             neighbours_from=cfg.solver.neighbours_from,
             keep_period_from=cfg.solver.keep_period_from,
+            crossover=cfg.solver.crossover,
         ),
     )
     if cfg.analysis.countries:  # a plan of these countries alone

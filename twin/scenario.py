@@ -35,6 +35,7 @@ class SolverOptions:
         0  # Benders cuts at its masters' neighbours from this master on; 0: never
     )
     keep_period_from: int = 1  # Benders keeps a period whole in its master from this one; 0: never
+    crossover: bool = True  # Benders searches the whole model around its masters' plans
 
 
 @dataclass

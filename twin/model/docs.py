@@ -26,6 +26,7 @@ SECTIONS = (
     ("Discounting", "twin.model.discounting"),
     ("Rows stored as arrays", "twin.model.array_constraint"),
     ("Benders decomposition (solver.method=benders)", "twin.decompose"),
+    ("Crossovers of the Benders masters' plans (solver.crossover)", "twin.crossover"),
     ("RENS beside a branch and bound (solver.rens)", "twin.rens"),
     ("What-ifs: disruptions and N-1 on a fixed plan", "twin.whatif"),
     ("The cost-carbon frontier", "twin.pareto"),
