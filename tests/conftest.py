@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,15 @@ def twin_run(*overrides: str) -> subprocess.CompletedProcess:
 def assert_ran(result: subprocess.CompletedProcess) -> None:
     """A run that exited 0; else its output's end, to say why."""
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
+@pytest.fixture
+def ctrl_c_as_in_a_terminal():
+    """Python's own Ctrl-C handler, as in a terminal: a background job (`make test &`, some
+    CI runners) starts with SIGINT ignored, and then twin leaves Ctrl-C alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

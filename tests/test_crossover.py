@@ -5,12 +5,30 @@ gap; hand-solvable models."""
 from __future__ import annotations
 
 import math
+import signal
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from twin.crossover import Crossover
+
+
+def covering() -> tuple[Crossover, np.ndarray, np.ndarray]:
+    """A covering model that HiGHS's presolve does not solve: the crossover, its plans (all
+    columns at their least and at their most) and its costs."""
+    rng = np.random.default_rng(0)
+    rows, columns = 15, 40
+    matrix = sp.csr_matrix(rng.integers(1, 20, (rows, columns)).astype(float))
+    cost = rng.integers(5, 30, columns).astype(float)
+    bounds = (
+        np.zeros(columns),
+        np.full(columns, 5.0),
+        np.full(rows, 150.0),
+        np.full(rows, math.inf),
+    )
+    crossover = Crossover(matrix, cost, bounds, np.ones(columns, dtype=bool), 0.0)
+    return crossover, np.array([np.zeros(columns), np.full(columns, 5.0)]), cost
 
 
 def three_columns() -> Crossover:
@@ -41,22 +59,11 @@ def test_a_crossover_looks_only_for_plans_better_than_its_cutoff():
 
 
 def test_a_crossover_stops_at_a_plan_that_closes_the_callers_gap():
-    """A covering model that HiGHS's presolve does not solve: with a target the start
-    already meets (within 50 % of its own cost) the search stops at the start; with none
-    it finds the optimum, also after a search that was stopped (a HiGHS instance that was
-    interrupted once stays interrupted, so each search has its own)."""
-    rng = np.random.default_rng(0)
-    rows, columns = 15, 40
-    matrix = sp.csr_matrix(rng.integers(1, 20, (rows, columns)).astype(float))
-    cost = rng.integers(5, 30, columns).astype(float)
-    bounds = (
-        np.zeros(columns),
-        np.full(columns, 5.0),
-        np.full(rows, 150.0),
-        np.full(rows, math.inf),
-    )
-    crossover = Crossover(matrix, cost, bounds, np.ones(columns, dtype=bool), 0.0)
-    plans = np.array([np.zeros(columns), np.full(columns, 5.0)])
+    """With a target the start already meets (within 50 % of its own cost) the search stops
+    at the start; with none it finds the optimum, also after a search that was stopped (a
+    HiGHS instance that was interrupted once stays interrupted, so each search has its
+    own)."""
+    crossover, plans, cost = covering()
     start = plans[1]
 
     def searched(target: tuple[float, float]) -> float:
@@ -67,3 +74,22 @@ def test_a_crossover_stops_at_a_plan_that_closes_the_callers_gap():
     assert optimum < 0.1 * (cost @ start)  # the start is far from the optimum
     assert searched((float(cost @ start), 0.5)) == cost @ start
     assert searched((-math.inf, 0.0)) == pytest.approx(optimum, rel=1e-9)
+
+
+def test_ctrl_c_during_a_crossover_reaches_the_caller(
+    ctrl_c_as_in_a_terminal, monkeypatch: pytest.MonkeyPatch
+):
+    """highspy swallows an exception raised in a callback: Ctrl-C while HiGHS is in one
+    (here, as it reports a plan) would end the search as a solve error, and the
+    decomposition would carry on."""
+    crossover, plans, _ = covering()
+    found = Crossover._found
+
+    def ctrl_c_then_found(self: Crossover, event) -> None:
+        signal.raise_signal(signal.SIGINT)
+        found(self, event)
+
+    monkeypatch.setattr(Crossover, "_found", ctrl_c_then_found)
+    with pytest.raises(KeyboardInterrupt):
+        crossover.search(plans, plans[1], math.inf, (-math.inf, 0.0), 60.0)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -198,15 +198,6 @@ def test_a_search_still_running_is_stopped_when_the_branch_and_bound_fails(
     assert highs.cbMipUserSolution.callbacks == []
 
 
-@pytest.fixture
-def ctrl_c_as_in_a_terminal():
-    """Python's own Ctrl-C handler, as in a terminal: a background job (`make test &`, some
-    CI runners) starts with SIGINT ignored, and then twin leaves Ctrl-C alone."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 def test_ctrl_c_stops_the_solve_and_reaches_the_caller(
     cap41, everywhere, ctrl_c_as_in_a_terminal, monkeypatch: pytest.MonkeyPatch
 ):

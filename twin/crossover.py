@@ -27,6 +27,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from twin.interrupt import ctrl_c_stops
 from twin.solve import limit_time, new_highs, pass_model, relative_gap
 
 
@@ -81,7 +82,8 @@ class Crossover:
         self.target, self.stop = target, False
         highs.cbMipImprovingSolution.subscribe(self._found)
         highs.cbMipInterrupt.subscribe(self._interrupt)
-        highs.run()
+        with ctrl_c_stops(highs):
+            highs.run()
         info = highs.getInfo()
         margin = 1e-9 * abs(cutoff) if math.isfinite(cutoff) else 0.0  # not the start again
         better = info.objective_function_value < cutoff - margin

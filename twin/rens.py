@@ -28,7 +28,6 @@ masters go without it. `solver.rens=false` turns it off; it is off where a solve
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from contextlib import contextmanager
 import highspy
 import numpy as np
 
+from twin.interrupt import ctrl_c_stops
 from twin.parallel import thread_share
 from twin.scenario import SolverOptions
 
@@ -171,7 +171,7 @@ def alongside(
     rens = Rens(highs.getLp(), integer, options.time_limit)
     highs.cbMipUserSolution.subscribe(rens.offer)
     try:
-        with _ctrl_c_stops(highs):
+        with ctrl_c_stops(highs):
             rens.start()
             yield rens
     finally:
@@ -185,30 +185,3 @@ def alongside(
             rens.found,
             rens.plan_cost,
         )
-
-
-@contextmanager
-def _ctrl_c_stops(highs: highspy.Highs) -> Iterator[None]:
-    """Ctrl-C during a solve that calls Python: highspy 1.16 swallows an exception raised
-    in a callback (the run ends in a solve error, its plan lost), and the callbacks run on
-    the solving thread. So, on the main thread, Ctrl-C only asks HiGHS to stop at its next
-    check, and KeyboardInterrupt is raised once it has."""
-    on_main = threading.current_thread() is threading.main_thread()
-    if not on_main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield  # Ctrl-C goes elsewhere, or is handled by someone else
-        return
-    asked = threading.Event()
-
-    def stop_if_asked(event) -> None:
-        if asked.is_set():
-            event.interrupt()
-
-    previous = signal.signal(signal.SIGINT, lambda *_: asked.set())
-    highs.cbMipInterrupt.subscribe(stop_if_asked)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        highs.cbMipInterrupt.unsubscribe(stop_if_asked)
-    if asked.is_set():
-        raise KeyboardInterrupt
