@@ -61,11 +61,11 @@ class Crossover:
         seconds: float,
     ) -> np.ndarray | None:
         """The best solution (every column) found with each integer column between its
-        least and its most over `plans` (one row per plan, the integer columns' values),
-        better than `cutoff`; None if none. `start` (every column) is a solution within that
-        range, the search's first incumbent. With `target` (bound, gap) it stops at a
-        solution within that gap of that bound (the caller's gap closed), at half that gap
-        of its own bound, or after `seconds`."""
+        least and its most over `plans` (one row per plan: its integer columns' values, in
+        column order), better than `cutoff`; None if none. `start` (every column) is a
+        solution within that range, the search's first incumbent. With `target` (bound,
+        gap) it stops at a solution within that gap of that bound (the caller's gap
+        closed), at half that gap of its own bound, or after `seconds`."""
         lower, upper, row_lower, row_upper = self.bounds
         lower, upper = lower.copy(), upper.copy()
         lower[self.integer] = np.clip(plans.min(axis=0), lower[self.integer], upper[self.integer])
