@@ -232,6 +232,24 @@ def test_the_shipped_configs_break_no_rule():
             assert config_problems(cfg, TwinConfig) == [], file
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("solver.crossover=maybe", "Value 'maybe' is not a valid bool"),
+        ("solver.threads=two", "Value 'two' of type 'str' could not be converted to Integer"),
+        ("scenario=nope", "Could not find 'scenario/nope'"),
+    ],
+)
+def test_an_override_hydra_refuses_exits_2_without_a_traceback(
+    tmp_path: Path, override: str, message: str
+):
+    """Hydra checks types and config names before any run begins, prints why and exits 1;
+    twin's own config errors exit 2, and so do these."""
+    result = twin_run(override, f"hydra.run.dir={tmp_path}")
+    assert_clean_failure(result, 2, message)
+    assert not (tmp_path / "run.json").exists()
+
+
 @pytest.mark.parametrize("override", ["scenario.discount_rate=-1", "+scenario.budget_shares.XXX=1"])
 def test_a_bad_config_exits_2_with_an_error_record_and_no_traceback(tmp_path: Path, override):
     result = twin_run(override, f"hydra.run.dir={tmp_path}")

@@ -163,7 +163,12 @@ def run(argv: list[str]) -> int:
 
     sys.argv = ["twin run", *argv]
     lifeline.mark_launcher()
-    app.run_app()
+    try:
+        app.run_app()
+    except SystemExit as stop:  # Hydra's: it printed why it could not compose a config
+        if stop.code == 1 and not app.EXIT_CODES and not sweep.LAST_SWEEP:
+            return USER_ERROR  # no run began: an override or config it refused
+        raise
     if not sweep.LAST_SWEEP:  # a single run: its own exit code
         return max(app.EXIT_CODES, default=0)
     summary = sweep.LAST_SWEEP[0]  # a sweep (whatever the launcher): 1 if any run failed
