@@ -63,7 +63,9 @@ plans they have not seen, so its plans are good but rarely the best: at 0.1 % th
 master's bound was enough in three of the four reference scenarios, and its plans were
 not. With crossovers the four took 37 s against 61 s at 0.1 % and 20 s against 33 s at
 0.2 %, ten hard wait-and-see futures 312 s against 498 s (all ten proven, against nine),
-23 runs a planner makes 98 s against 103 s (round 24). The
+23 runs a planner makes 98 s against 103 s, but the default frontier 67-73 s against 53 s
+(one point, started from another neighbour's plan, took its masters down a slower path;
+round 24). The
 master's bound is a lower bound of the optimum, the best plan's
 :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
 bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
