@@ -360,8 +360,7 @@ def test_a_crossover_of_a_masters_plans_is_a_better_plan_of_the_model_priced_who
     parts, master, evaluate = first_milp_master()
     plans = [plan for plan, _ in _master_plans(master, parts)]
     best = min((Best.of(parts, plan, evaluate(plan)) for plan in plans), key=lambda b: b.objective)
-    ds = load_dataset(DATA / "eaeu_china")
-    whole = _whole(HighsModel(build_model(ds, Scenario()).model), parts)
+    whole = _whole(parts)
     bound = parts.offset + master.getInfo().mip_dual_bound
     crossed = _cross(whole, parts, plans, best, (bound, 1e-3), 60.0, Progress(None, False))
     assert crossed is not None

@@ -485,7 +485,7 @@ def benders(
         gap = relative_gap(best.objective, lower_bound)
         seconds = min(took, deadline - time.perf_counter())  # a crossover's, at most
         if options.crossover and gap > mip_gap and seconds > 0:
-            whole = whole or _whole(model, parts)
+            whole = whole or _whole(parts)
             plans = [best.plan, *(plan for plan, _, _ in found)]
             crossed = _cross(whole, parts, plans, best, (lower_bound, mip_gap), seconds, progress)
             if crossed is not None:
@@ -535,10 +535,13 @@ def benders(
     return result, iterations + masters
 
 
-def _whole(model: HighsModel, parts: Decomposition) -> Crossover:
-    """The whole model, for crossovers of the masters' plans."""
+def _whole(parts: Decomposition) -> Crossover:
+    """The whole model, for crossovers of the masters' plans: its integer columns are the
+    master's (every integer column is one), in the same order."""
+    integer = np.zeros(len(parts.cost), dtype=bool)
+    integer[parts.master[parts.integer]] = True
     bounds = (parts.lower, parts.upper, parts.row_lower, parts.row_upper)
-    return Crossover(parts.matrix, parts.cost, bounds, model.integer, parts.offset)
+    return Crossover(parts.matrix, parts.cost, bounds, integer, parts.offset)
 
 
 def _cross(
@@ -560,7 +563,8 @@ def _cross(
         return None
     began = time.perf_counter()
     values = whole.search(integer, _columns(parts, best), best.objective, target, seconds)
-    said = "no better plan" if values is None else f"plan {values @ parts.cost + parts.offset:.10g}"
+    objective = whole.highs.getInfo().objective_function_value
+    said = "no better plan" if values is None else f"plan {objective:.10g}"
     progress(
         f"crossover of {len(plans)} plans, {free} integer columns free, "
         f"{time.perf_counter() - began:.1f} s: {said}"
