@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,12 +17,14 @@ import scipy.sparse as sp
 
 from benchmarks.synthetic import write_synthetic
 from twin.config import compose_config, to_run_inputs
+from twin.crossover import Goal
 from twin.data import load_dataset
 from twin.decompose import (
     Best,
     Progress,
     _add_cuts,
     _cross,
+    _crossed,
     _distinct,
     _estimates,
     _keep_whole,
@@ -33,6 +36,7 @@ from twin.decompose import (
     _neighbours,
     _root_phase,
     _start_plan,
+    _stops_at,
     _whole,
     split,
 )
@@ -260,19 +264,44 @@ def test_the_root_phase_bound_is_the_lp_relaxation_at_most(tmp_path: Path, name:
     assert bound >= lp * (1 - gap)
 
 
-def first_milp_master():
-    """The reference's decomposition, its master solved once as a MILP (to 0.05 %) after its
-    root phase, and a function evaluating every subproblem at a plan."""
+def root_phase_master():
+    """The reference's decomposition, its master after its root phase, the bound that phase
+    proved, and a function evaluating every subproblem at a plan."""
     parts = split(HighsModel(build_model(load_dataset(DATA / "eaeu_china"), Scenario()).model))
     master = _master(parts)
 
     def evaluate(point):
         return [sub.solve(point) for sub in parts.subproblems]
 
-    _root_phase(master, parts, evaluate, math.inf, 1e-3, Progress(None, False))
+    bound, _, _ = _root_phase(master, parts, evaluate, math.inf, 1e-3, Progress(None, False))
+    return parts, master, bound, evaluate
+
+
+def first_milp_master():
+    """The reference's decomposition, its master solved once as a MILP (to 0.05 %) after its
+    root phase, and a function evaluating every subproblem at a plan."""
+    parts, master, _, evaluate = root_phase_master()
     master.setOptionValue("mip_rel_gap", 5e-4)
     master.run()
     return parts, master, evaluate
+
+
+def test_a_master_stops_once_its_bound_proves_the_best_plan():
+    """`_stops_at`: while the MILP master runs, the bound HiGHS reports raises the goal's,
+    and HiGHS stops once that proves the best plan known, its own gap (5e-4, to its own
+    plans) no longer the point. Here the best plan lies 0.1 % above the root phase's bound,
+    so the master's root node proves it: the master stops there, short of its own gap."""
+    parts, master, root, _ = root_phase_master()
+    gap = 1e-3
+    goal = Goal(bound=-math.inf, plan=root / (1 - gap), gap=gap)
+    master.setOptionValue("mip_rel_gap", 5e-4)
+    with _stops_at(master, goal, parts.offset):
+        master.run()
+    assert master.getModelStatus() == highspy.HighsModelStatus.kInterrupt
+    assert goal.closed() and goal.bound >= root * (1 - 1e-9)
+    # the bound that stopped it is the goal's: HiGHS's own report, after a stop at the root,
+    # has none, and a decomposition reading that would carry on with the gap open
+    assert master.getInfo().mip_dual_bound == -math.inf
 
 
 def test_every_incumbent_of_a_milp_master_is_a_distinct_plan_of_its_rows():
@@ -361,25 +390,28 @@ def test_a_crossover_of_a_masters_plans_is_a_better_plan_of_the_model_priced_who
     plans = [plan for plan, _ in _master_plans(master, parts)]
     best = min((Best.of(parts, plan, evaluate(plan)) for plan in plans), key=lambda b: b.objective)
     whole = _whole(parts)
-    bound = parts.offset + master.getInfo().mip_dual_bound
-    crossed = _cross(whole, parts, plans, best, (bound, 1e-3), 60.0, Progress(None, False))
-    assert crossed is not None
+    goal = Goal(parts.offset + master.getInfo().mip_dual_bound, best.objective, 1e-3)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        crossing = _cross(whole, parts, plans, best, goal, 60.0, beside)
+        taken = _crossed(crossing, whole, master, parts, evaluate, Progress(None, False))
+    ((crossed, _, solved),) = taken  # one plan, priced by the subproblems
     integer = np.array([plan[parts.integer] for plan in plans])
     assert whole.free(integer) > 0
     assert np.all(crossed[parts.integer] >= integer.min(axis=0))
     assert np.all(crossed[parts.integer] <= integer.max(axis=0))
     assert np.array_equal(crossed[parts.integer], np.round(crossed[parts.integer]))
     assert _keeps_rows(parts, crossed)
-    priced = Best.of(parts, crossed, evaluate(crossed)).objective
+    priced = Best.of(parts, crossed, solved).objective
     assert priced == pytest.approx(whole.highs.getInfo().objective_function_value, rel=1e-7)
     assert priced < best.objective * (1 - 1e-5)
 
 
 def test_a_crossovers_plan_becomes_the_best_and_the_run_proves_it(tmp_path: Path):
     """`green_hydrogen` at 0.1 %, by default: a master's plans leave the gap open and a
-    crossover finds a better plan. That plan is the best at that master (its line in the
-    log), the run's plan is no dearer than any crossover's, and it is proven, its results
-    passing the audit of a run. Without crossovers no line says one ran."""
+    crossover of them, beside the next master (its line between theirs), finds a better
+    plan. That plan is among the best at that next master (its line in the log), the run's
+    plan is no dearer than any crossover's, and it is proven, its results passing the audit
+    of a run. Without crossovers no line says one ran."""
     from twin.plan import optimise
     from twin.results.audit import audit
 
@@ -393,10 +425,12 @@ def test_a_crossovers_plan_becomes_the_best_and_the_run_proves_it(tmp_path: Path
     plan, text = run(True)
     assert plan.solved.status == "optimal" and "Benders" in plan.solved.message
     assert audit(plan.results.tables, plan.results.cost) == []
-    crossed = re.findall(r"^crossover .*: plan (\S+).*\nmaster .* best (\S+)", text, re.MULTILINE)
+    pattern = r"^master +(\d+) .*\ncrossover .*: plan (\S+).*\nmaster +(\d+) .* best (\S+)"
+    crossed = re.findall(pattern, text, re.MULTILINE)
     assert crossed  # else this run tells nothing about crossovers
-    for found, best in crossed:
-        assert float(best) == pytest.approx(float(found), rel=1e-9)
+    for before, found, beside, best in crossed:
+        assert int(beside) == int(before) + 1
+        assert float(best) <= float(found) * (1 + 1e-9)
         assert plan.solved.objective <= float(found) * (1 + 1e-9)
     assert "crossover" not in run(False)[1]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import numpy as np
 import pyomo.environ as pyo
 import pytest
 
+import twin.solve
 from twin.data import load_dataset
 from twin.model import build_model
 from twin.scenario import Scenario, SolverOptions
-from twin.solve import HighsModel, LpRows, limit_time, solve, status_name
+from twin.solve import HighsModel, LpRows, limit_time, new_highs, solve, status_name
 
 from .conftest import CsvEdit
 from .drifting import Drifting
@@ -257,3 +259,18 @@ def test_an_lp_re_solved_in_place_is_solved_again_only_where_it_misses_its_rows(
     assert again.objective == pytest.approx(first.objective, rel=1e-12)
     values = np.array([v.value for v in model.columns])
     assert not LpRows.of(drifting.highs).missed_by(values)  # what was loaded keeps the rows
+
+
+def test_only_the_first_highs_instance_points_stdout_away(monkeypatch: pytest.MonkeyPatch):
+    """HiGHS prints its banner at the first instance only; pointing the process's stdout
+    away for a later one, made on a crossover's thread beside a Benders master, would
+    swallow what the main thread prints meanwhile."""
+    pointed = []
+    monkeypatch.setattr(twin.solve.os, "dup2", lambda *fds: pointed.append(fds))
+    monkeypatch.setattr(twin.solve, "BANNER_SHOWN", threading.Event())
+    twin.solve.BANNER_SHOWN.set()  # an instance was made before
+    assert new_highs().getOptionValue("output_flag")[1] is False
+    assert pointed == []
+    twin.solve.BANNER_SHOWN.clear()  # the first instance: stdout away, then back
+    new_highs()
+    assert len(pointed) == 2 and twin.solve.BANNER_SHOWN.is_set()

@@ -14,14 +14,17 @@ the reference data it took 0.6-2.2 s to find the plan that closed the gap after 
 master in three of the four scenarios; in the fourth its best plan, found in 4.8 s, fell
 0.0013 % short (benchmarks/README.md, round 24).
 
-It stops at a plan that closes the caller's gap, at its own gap, or at its time limit.
-Only plans cheaper than the best known are looked for (`cutoff`), so that its branch and
-bound prunes every node that cannot beat it.
+It stops once the caller's gap is closed (`Goal`: by its own plan, or by a bound that the
+next master raises while the crossover runs beside it), at its own gap, or at its time
+limit. Only plans cheaper than the best known are looked for (`cutoff`), so that its
+branch and bound prunes every node that cannot beat it.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -29,6 +32,27 @@ import scipy.sparse as sp
 
 from twin.interrupt import ctrl_c_stops
 from twin.solve import limit_time, new_highs, pass_model, relative_gap
+
+
+@dataclass
+class Goal:
+    """A gap to close, shared by searches that run at once (a Benders master and a
+    crossover beside it): the best bound and the best plan's cost known so far, each
+    raised or lowered by whichever finds it, and a stop asked from outside."""
+
+    bound: float
+    plan: float
+    gap: float
+    stop: bool = False
+
+    def closed(self) -> bool:
+        """Whether the best plan known is proven within the gap by the best bound."""
+        finite = math.isfinite(self.plan) and math.isfinite(self.bound)
+        return finite and relative_gap(self.plan, self.bound) <= self.gap
+
+    def over(self) -> bool:
+        """Whether a search toward it may end: closed, or asked to stop."""
+        return self.stop or self.closed()
 
 
 class Crossover:
@@ -48,24 +72,25 @@ class Crossover:
         (`bounds`: column lower, upper, row lower, upper), `integer` columns integral."""
         self.matrix, self.cost, self.bounds = matrix.tocsc(), cost, bounds
         self.integer, self.offset = np.asarray(integer, dtype=bool), offset
-        self.target = (-math.inf, 0.0)
-        self.stop = False
+        self.goal = Goal(-math.inf, math.inf, 0.0)
         self.highs: highspy.Highs | None = None  # the last search's (its status and work)
+        self.took = 0.0  # the last search's seconds
 
     def search(
         self,
         plans: np.ndarray,
         start: np.ndarray,
         cutoff: float,
-        target: tuple[float, float],
+        goal: Goal,
         seconds: float,
     ) -> np.ndarray | None:
         """The best solution (every column) found with each integer column between its
         least and its most over `plans` (one row per plan: its integer columns' values, in
         column order), better than `cutoff`; None if none. `start` (every column) is a
-        solution within that range, the search's first incumbent. With `target` (bound,
-        gap) it stops at a solution within that gap of that bound (the caller's gap
-        closed), at half that gap of its own bound, or after `seconds`."""
+        solution within that range, the search's first incumbent. Each solution it finds
+        lowers `goal.plan`; it stops once `goal` is over, at half its gap of its own bound,
+        or after `seconds`."""
+        began = time.perf_counter()
         lower, upper, row_lower, row_upper = self.bounds
         lower, upper = lower.copy(), upper.copy()
         lower[self.integer] = np.clip(plans.min(axis=0), lower[self.integer], upper[self.integer])
@@ -77,13 +102,14 @@ class Crossover:
         solution.col_value = start
         highs.setSolution(solution)
         highs.setOptionValue("objective_bound", float(cutoff))
-        highs.setOptionValue("mip_rel_gap", target[1] / 2)
+        highs.setOptionValue("mip_rel_gap", goal.gap / 2)
         limit_time(highs, max(seconds, 1e-3), mip=True)
-        self.target, self.stop = target, False
+        self.goal = goal
         highs.cbMipImprovingSolution.subscribe(self._found)
         highs.cbMipInterrupt.subscribe(self._interrupt)
         with ctrl_c_stops(highs):
             highs.run()
+        self.took = time.perf_counter() - began
         info = highs.getInfo()
         margin = 1e-9 * abs(cutoff) if math.isfinite(cutoff) else 0.0  # not the start again
         better = info.objective_function_value < cutoff - margin
@@ -96,10 +122,8 @@ class Crossover:
         return int(np.count_nonzero(plans.min(axis=0) < plans.max(axis=0)))
 
     def _found(self, event) -> None:
-        bound, gap = self.target
-        if relative_gap(event.data_out.objective_function_value, bound) <= gap:
-            self.stop = True  # the caller's gap is closed
+        self.goal.plan = min(self.goal.plan, float(event.data_out.objective_function_value))
 
     def _interrupt(self, event) -> None:
-        if self.stop:
+        if self.goal.over():
             event.interrupt()

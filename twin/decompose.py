@@ -56,16 +56,25 @@ keeping the period in the root phase too was slower at 0.1 % (round 23). A model
 subproblem and a plan of many futures keep none (`_may_keep`). While a MILP master's plans
 leave the gap open, `solver.crossover` (on by default) searches the whole model, its
 operations priced exactly, where those plans and the best plan so far disagree: each
-integer column within the range of its values over them (a crossover, `twin.crossover`),
-for at most as long as the master took, stopping at a plan that closes the gap; its plan
-is priced and cut as the master's are. The master's cuts under-estimate the operations of
-plans they have not seen, so its plans are good but rarely the best: at 0.1 % the first
-master's bound was enough in three of the four reference scenarios, and its plans were
-not. With crossovers the four took 37 s against 61 s at 0.1 % and 20 s against 33 s at
-0.2 %, ten hard wait-and-see futures 312 s against 498 s (all ten proven, against nine),
-23 runs a planner makes 98 s against 103 s, but the default frontier 67-73 s against 53 s
-(one point, started from another neighbour's plan, took its masters down a slower path;
-round 24). The
+integer column within the range of its values over them (a crossover, `twin.crossover`).
+It runs on a thread of its own beside the next master (HiGHS lets go of Python while it
+solves), for at most as long as the last master took; its plan is priced when both have
+ended and cut as the master's are. Both stop once the gap is closed (`Goal`): HiGHS
+reports the master's bound while it runs, and the crossover each plan it finds, so a
+master stops once its bound proves the best plan (its own gap, to its own plans, no
+longer the point) or a crossover's plan is proven by the bound already known. The
+master's cuts under-estimate the operations of plans they have not seen, so its plans are
+good but rarely the best: at 0.1 % the first master's bound was enough in three of the
+four reference scenarios, and its plans were not. With crossovers after each master the
+four took 37 s against 61 s at 0.1 % and 20 s against 33 s at 0.2 %, ten hard
+wait-and-see futures 312 s against 498 s (all ten proven, against nine), 23 runs a
+planner makes 98 s against 103 s (round 24); beside the next master rather than after
+it, high_carbon_price at 0.1 % took 11.6-12.1 s against 16.0 s (the three others, which
+the first crossover closes, 0.3-0.8 s longer: the master beside it shares the cores),
+23 runs a planner makes 77 s against 85 s, the default frontier 44 s against 65 s and
+ten hard futures 259 s against 273 s, all proven either way (geometric mean of the
+ratios 0.89, from 0.43 to 2.5: the crossover's cuts reach the master after next, and
+some futures' masters take another path; round 25). The
 master's bound is a lower bound of the optimum, the best plan's
 :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
 bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
@@ -105,6 +114,9 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -115,7 +127,7 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from scipy.sparse.csgraph import connected_components
 
-from twin.crossover import Crossover
+from twin.crossover import Crossover, Goal
 from twin.parallel import chunks, thread_share
 from twin.scenario import SolverOptions
 from twin.solve import (
@@ -459,80 +471,118 @@ def benders(
         _hand_over(progress, "its root phase did not converge", parts, best, lower_bound)
     masters = stalled = 0  # MILP masters; those in a row that raised the bound too little
     whole = None  # the whole model, for crossovers of the masters' plans (built if needed)
-    while True:
-        masters += 1
-        before, began = lower_bound, time.perf_counter()
-        if masters == options.keep_period_from and _may_keep(parts):  # the gap is open
-            _keep_whole(master, parts)
-            progress(f"subproblem {parts.kept} kept whole in the master from here on")
-        limit_time(master, max(deadline - time.perf_counter(), 1e-3), mip=True)
-        master.setOptionValue("mip_rel_gap", mip_gap / 2)
-        # no solution left from the last solve: HiGHS 1.16 takes a fractional one as a MIP
-        # start, repairs it, and (when presolve empties the model) reports that plan as
-        # optimal at an objective and bound that leave out presolve's offset
-        master.clearSolver()
-        master.run()
-        took = time.perf_counter() - began  # the master's seconds
-        parts.count(master, mip=True)
-        if master.getInfo().primal_solution_status != 2:
-            break  # out of time before the master found a plan
-        lower_bound = max(lower_bound, parts.offset + float(master.getInfo().mip_dual_bound))
-        found = [
-            (plan, estimates, evaluate(plan)) for plan, estimates in _master_plans(master, parts)
-        ]
-        candidates = [Best.of(parts, plan, solved) for plan, _, solved in found]
-        best = min([best, *candidates], key=lambda kept: kept.objective)
-        gap = relative_gap(best.objective, lower_bound)
-        seconds = min(took, deadline - time.perf_counter())  # a crossover's, at most
-        if options.crossover and gap > mip_gap and seconds > 0:
-            whole = whole or _whole(parts)
-            plans = [best.plan, *(plan for plan, _, _ in found)]
-            crossed = _cross(whole, parts, plans, best, (lower_bound, mip_gap), seconds, progress)
-            if crossed is not None:
-                solved = evaluate(crossed)
-                found.append((crossed, _estimates(master, parts, [crossed])[0], solved))
-                best = min(best, Best.of(parts, crossed, solved), key=lambda kept: kept.objective)
+    goal = Goal(lower_bound, best.objective, mip_gap)  # shared with a crossover beside a master
+    crossing = None  # a crossover of the last master's plans, running beside the next master
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crossover") as beside:
+        try:
+            while True:
+                masters += 1
+                before, began = lower_bound, time.perf_counter()
+                if masters == options.keep_period_from and _may_keep(parts):  # the gap is open
+                    _keep_whole(master, parts)
+                    progress(f"subproblem {parts.kept} kept whole in the master from here on")
+                limit_time(master, max(deadline - time.perf_counter(), 1e-3), mip=True)
+                master.setOptionValue("mip_rel_gap", mip_gap / 2)
+                # no solution left from the last solve: HiGHS 1.16 takes a fractional one as a
+                # MIP start, repairs it, and (when presolve empties the model) reports that plan
+                # as optimal at an objective and bound that leave out presolve's offset
+                master.clearSolver()
+                with _stops_at(master, goal, parts.offset):
+                    master.run()
+                took = time.perf_counter() - began  # the master's seconds
+                parts.count(master, mip=True)
+                lower_bound = goal.bound  # raised by the master's
+                found = [
+                    (plan, estimates, evaluate(plan))
+                    for plan, estimates in ([] if goal.closed() else _master_plans(master, parts))
+                ]  # none: out of time before the master found a plan, or the best plan proven
+                own = len(found)  # the master's plans come first
+                if crossing is not None:  # beside this master: its plan is cut like the master's
+                    found += _crossed(crossing, whole, master, parts, evaluate, progress)
+                    crossing = None
+                priced = [Best.of(parts, plan, solved) for plan, _, solved in found]
+                best = min([best, *priced], key=_cost)
+                goal.plan = min(goal.plan, best.objective)
                 gap = relative_gap(best.objective, lower_bound)
-        near = []
-        if 0 < options.neighbours_from <= masters and gap > mip_gap:
-            near = _neighbours(parts, [plan for plan, _, _ in found])
-            near = near if len(near) * len(subs) <= NEIGHBOUR_LPS else []
-            near = [
-                (plan, guess, evaluate(plan))
-                for plan, guess in zip(near, _estimates(master, parts, near), strict=True)
-            ]
-            operable = [
-                Best.of(parts, plan, solved) for plan, _, solved in near if _keeps_rows(parts, plan)
-            ]
-            best = min([best, *operable], key=lambda kept: kept.objective)
-            gap = relative_gap(best.objective, lower_bound)
-        progress(
-            f"master {masters:4d}  bound {lower_bound:.10g}  plan {candidates[0].objective:.10g}  "
-            f"best {best.objective:.10g}  gap {gap:.4%}  plans {len(found)}  "
-            f"neighbours {len(near)}"
-        )
-        if gap <= mip_gap or time.perf_counter() >= deadline:
-            break
-        low = lower_bound - before < HAND_OVER_RISE * (best.objective - before)
-        stalled = stalled + 1 if low else 0
-        if hand_over and stalled == HAND_OVER_STALL:
-            reason = f"{stalled} MILP masters barely raised its bound"
-            _hand_over(progress, reason, parts, best, lower_bound)
-        if hand_over and took > slow:
-            reason = "a MILP master took over a quarter of the time limit"
-            _hand_over(progress, reason, parts, best, lower_bound)
-        added = [
-            _add_cuts(master, parts, solved, plan, plan, guess)
-            for plan, guess, solved in found + near
-        ]
-        if not added[0]:
-            break  # every estimate exact: the master's plan is optimal within its gap
+                seconds = min(took, deadline - time.perf_counter())  # a crossover's, at most
+                if options.crossover and gap > mip_gap and seconds > 0 and own:
+                    whole = whole or _whole(parts)
+                    plans = [best.plan, *(plan for plan, _, _ in found)]
+                    crossing = _cross(whole, parts, plans, best, goal, seconds, beside)
+                near = []
+                if 0 < options.neighbours_from <= masters and gap > mip_gap and own:
+                    near = _neighbours(parts, [plan for plan, _, _ in found])
+                    near = near if len(near) * len(subs) <= NEIGHBOUR_LPS else []
+                    near = [
+                        (plan, guess, evaluate(plan))
+                        for plan, guess in zip(near, _estimates(master, parts, near), strict=True)
+                    ]
+                    operable = [
+                        Best.of(parts, plan, solved)
+                        for plan, _, solved in near
+                        if _keeps_rows(parts, plan)
+                    ]
+                    best = min([best, *operable], key=_cost)
+                    goal.plan = min(goal.plan, best.objective)
+                    gap = relative_gap(best.objective, lower_bound)
+                said = f"plan {priced[0].objective:.10g}" if own else "no plan"
+                progress(
+                    f"master {masters:4d}  bound {lower_bound:.10g}  {said}  "
+                    f"best {best.objective:.10g}  gap {gap:.4%}  plans {len(found)}  "
+                    f"neighbours {len(near)}"
+                )
+                if gap <= mip_gap or time.perf_counter() >= deadline or not found:
+                    break
+                low = lower_bound - before < HAND_OVER_RISE * (best.objective - before)
+                stalled = stalled + 1 if low else 0
+                reason = None
+                if stalled == HAND_OVER_STALL:
+                    reason = f"{stalled} MILP masters barely raised its bound"
+                elif took > slow:
+                    reason = "a MILP master took over a quarter of the time limit"
+                if hand_over and reason is not None:
+                    if crossing is not None:  # stopped where it is, its plan kept
+                        goal.stop = True
+                        crossed = _crossed(crossing, whole, master, parts, evaluate, progress)
+                        best = min(
+                            [best, *(Best.of(parts, p, z) for p, _, z in crossed)], key=_cost
+                        )
+                    _hand_over(progress, reason, parts, best, lower_bound)
+                added = [
+                    _add_cuts(master, parts, solved, plan, plan, guess)
+                    for plan, guess, solved in found + near
+                ]
+                if own and not added[0]:
+                    break  # every estimate exact: the master's plan is optimal within its gap
+        finally:
+            goal.stop = True  # a crossover still running stops at its next check
     result = _result(model, parts, best, lower_bound, mip_gap, time.perf_counter() - started)
     progress(
         f"{result.status}: objective {result.objective}, bound {result.bound}, "
         f"gap {result.gap}, {iterations} LP and {masters} MILP masters"
     )
     return result, iterations + masters
+
+
+@contextmanager
+def _stops_at(master: highspy.Highs, goal: Goal, offset: float) -> Iterator[None]:
+    """While the body runs `master`, its dual bound (plus `offset`) raises `goal.bound`,
+    and HiGHS stops once `goal` is closed: with the best plan proven, by the master's bound
+    or by a plan a crossover beside it finds, the master's own gap no longer matters. The
+    bound is read as HiGHS reports it while it runs: after a stop at its root node HiGHS
+    1.16 reports none (-inf)."""
+
+    def enough(event) -> None:
+        goal.bound = max(goal.bound, offset + event.data_out.mip_dual_bound)
+        if goal.closed():
+            event.interrupt()
+
+    master.cbMipInterrupt.subscribe(enough)
+    try:
+        yield
+    finally:
+        master.cbMipInterrupt.unsubscribe(enough)
+    goal.bound = max(goal.bound, offset + float(master.getInfo().mip_dual_bound))
 
 
 def _whole(parts: Decomposition) -> Crossover:
@@ -544,35 +594,66 @@ def _whole(parts: Decomposition) -> Crossover:
     return Crossover(parts.matrix, parts.cost, bounds, integer, parts.offset)
 
 
+@dataclass
+class _Crossing:
+    """A crossover running beside the next master: how many plans, how many integer
+    columns they leave free, and its answer to come."""
+
+    plans: int
+    free: int
+    answer: Future
+
+
 def _cross(
     whole: Crossover,
     parts: Decomposition,
     plans: list[np.ndarray],
     best: Best,
-    target: tuple[float, float],
+    goal: Goal,
     seconds: float,
-    progress: Progress,
-) -> np.ndarray | None:
-    """A plan (master columns) better than the best, from the whole model with each integer
-    column within the range `plans` give it (`twin.crossover`), or None; logged. It stops
-    at a plan within the gap of the bound of `target` (bound, gap), at half that gap on its
-    own, or after `seconds`."""
+    beside: ThreadPoolExecutor,
+) -> _Crossing | None:
+    """A crossover of `plans` started on `beside`'s thread: a search of the whole model,
+    each integer column within the range `plans` give it (`twin.crossover`), for a plan
+    better than the best, until `goal` is over, at half its gap on its own, or after
+    `seconds`; None where the plans agree on every integer column."""
     integer = np.array([plan[parts.integer] for plan in plans])
     free = whole.free(integer)
     if free == 0:
         return None
-    began = time.perf_counter()
-    values = whole.search(integer, _columns(parts, best), best.objective, target, seconds)
-    objective = whole.highs.getInfo().objective_function_value
-    said = "no better plan" if values is None else f"plan {objective:.10g}"
+    start = _columns(parts, best)
+    answer = beside.submit(whole.search, integer, start, best.objective, goal, seconds)
+    return _Crossing(len(plans), free, answer)
+
+
+def _crossed(
+    crossing: _Crossing,
+    whole: Crossover,
+    master: highspy.Highs,
+    parts: Decomposition,
+    evaluate: Callable[[np.ndarray], list],
+    progress: Progress,
+) -> list[tuple[np.ndarray, np.ndarray, list]]:
+    """The plan a crossover found, once it has ended, as the master's plans are kept: its
+    master columns, the master's estimates there and its subproblems' answers; none if it
+    found none. Logged."""
+    values = crossing.answer.result()
+    said = "no better plan"
+    if values is not None:
+        said = f"plan {whole.highs.getInfo().objective_function_value:.10g}"
     progress(
-        f"crossover of {len(plans)} plans, {free} integer columns free, "
-        f"{time.perf_counter() - began:.1f} s: {said}"
+        f"crossover of {crossing.plans} plans, {crossing.free} integer columns free, "
+        f"{whole.took:.1f} s: {said}"
     )
     if values is None:
-        return None
+        return []
     plan = np.clip(values[parts.master], parts.lower[parts.master], parts.upper[parts.master])
-    return np.where(parts.integer, np.round(plan), plan)
+    plan = np.where(parts.integer, np.round(plan), plan)
+    return [(plan, _estimates(master, parts, [plan])[0], evaluate(plan))]
+
+
+def _cost(best: Best) -> float:
+    return best.objective
 
 
 def _solve_all(subs: list[Subproblem], plan: np.ndarray) -> list:

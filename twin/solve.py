@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 INF = highspy.kHighsInf
+BANNER_SHOWN = threading.Event()  # HiGHS's banner went to the null device (`new_highs`)
 FINISHED = ("optimal", "time_limit")  # statuses of a run with a usable plan
 # Below this gap `auto` solves whole: the decomposition's bound rests on its subproblems'
 # duals, good to the LPs' tolerances (1e-7 relative), and a gap near them is HiGHS's to prove.
@@ -65,16 +67,22 @@ ELASTIC_FAMILIES = (
 
 def new_highs() -> highspy.Highs:
     """A silent HiGHS instance. HiGHS prints its banner to the process's stdout when the
-    first instance is made, which would corrupt machine-readable output (`--json`)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            highs = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    first instance is made, which would corrupt machine-readable output (`--json`); stdout
+    is pointed away for that one only, so that a later instance made on another thread (a
+    crossover beside a Benders master) swallows nothing the process prints meanwhile."""
+    if BANNER_SHOWN.is_set():
+        highs = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                highs = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        BANNER_SHOWN.set()
     highs.setOptionValue("output_flag", False)
     return highs
 
