@@ -267,10 +267,10 @@ def test_only_the_first_highs_instance_points_stdout_away(monkeypatch: pytest.Mo
     swallow what the main thread prints meanwhile."""
     pointed = []
     monkeypatch.setattr(twin.solve.os, "dup2", lambda *fds: pointed.append(fds))
-    monkeypatch.setattr(twin.solve, "BANNER_SHOWN", threading.Event())
-    twin.solve.BANNER_SHOWN.set()  # an instance was made before
+    monkeypatch.setattr(twin.solve, "BANNER_HIDDEN", threading.Event())
+    twin.solve.BANNER_HIDDEN.set()  # an instance was made before
     assert new_highs().getOptionValue("output_flag")[1] is False
     assert pointed == []
-    twin.solve.BANNER_SHOWN.clear()  # the first instance: stdout away, then back
+    twin.solve.BANNER_HIDDEN.clear()  # the first instance: stdout away, then back
     new_highs()
-    assert len(pointed) == 2 and twin.solve.BANNER_SHOWN.is_set()
+    assert len(pointed) == 2 and twin.solve.BANNER_HIDDEN.is_set()

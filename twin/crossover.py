@@ -75,6 +75,7 @@ class Crossover:
         self.goal = Goal(-math.inf, math.inf, 0.0)
         self.highs: highspy.Highs | None = None  # the last search's (its status and work)
         self.took = 0.0  # the last search's seconds
+        self.objective = math.inf  # the cost of the last search's solution
 
     def search(
         self,
@@ -110,19 +111,28 @@ class Crossover:
         with ctrl_c_stops(highs):
             highs.run()
         self.took = time.perf_counter() - began
-        info = highs.getInfo()
-        margin = 1e-9 * abs(cutoff) if math.isfinite(cutoff) else 0.0  # not the start again
-        better = info.objective_function_value < cutoff - margin
-        if info.primal_solution_status != 2 or not better:
+        if highs.getInfo().primal_solution_status != 2:
             return None
-        return np.asarray(highs.getSolution().col_value)
+        values = np.asarray(highs.getSolution().col_value)
+        self.objective = self._cost(values)
+        margin = 1e-9 * abs(cutoff) if math.isfinite(cutoff) else 0.0  # not the start again
+        return values if self.objective < cutoff - margin else None
 
     def free(self, plans: np.ndarray) -> int:
         """How many integer columns `plans` leave free (disagree on)."""
         return int(np.count_nonzero(plans.min(axis=0) < plans.max(axis=0)))
 
+    def _cost(self, values: np.ndarray) -> float:
+        """A solution's cost, from its columns, not as HiGHS reports it: HiGHS 1.16, given
+        a start and a cutoff at the start's cost, reported the start 4.7e7 USD (0.08 %)
+        under that cost on a coalition of the reference data, in its improving-solution
+        callback and in its info alike; taken at its word, the goal closed with the gap
+        still open, and the decomposition stopped short of its gap."""
+        return float(self.offset + self.cost @ values)
+
     def _found(self, event) -> None:
-        self.goal.plan = min(self.goal.plan, float(event.data_out.objective_function_value))
+        plan = self._cost(np.asarray(event.data_out.mip_solution))
+        self.goal.plan = min(self.goal.plan, plan)
 
     def _interrupt(self, event) -> None:
         if self.goal.over():

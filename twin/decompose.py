@@ -638,9 +638,7 @@ def _crossed(
     master columns, the master's estimates there and its subproblems' answers; none if it
     found none. Logged."""
     values = crossing.answer.result()
-    said = "no better plan"
-    if values is not None:
-        said = f"plan {whole.highs.getInfo().objective_function_value:.10g}"
+    said = "no better plan" if values is None else f"plan {whole.objective:.10g}"
     progress(
         f"crossover of {crossing.plans} plans, {crossing.free} integer columns free, "
         f"{whole.took:.1f} s: {said}"

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 INF = highspy.kHighsInf
-BANNER_SHOWN = threading.Event()  # HiGHS's banner went to the null device (`new_highs`)
+BANNER_HIDDEN = threading.Event()  # HiGHS's banner went to the null device (`new_highs`)
 FINISHED = ("optimal", "time_limit")  # statuses of a run with a usable plan
 # Below this gap `auto` solves whole: the decomposition's bound rests on its subproblems'
 # duals, good to the LPs' tolerances (1e-7 relative), and a gap near them is HiGHS's to prove.
@@ -70,7 +70,7 @@ def new_highs() -> highspy.Highs:
     first instance is made, which would corrupt machine-readable output (`--json`); stdout
     is pointed away for that one only, so that a later instance made on another thread (a
     crossover beside a Benders master) swallows nothing the process prints meanwhile."""
-    if BANNER_SHOWN.is_set():
+    if BANNER_HIDDEN.is_set():
         highs = highspy.Highs()
     else:
         sys.stdout.flush()
@@ -82,7 +82,7 @@ def new_highs() -> highspy.Highs:
         finally:
             os.dup2(saved, 1)
             os.close(saved)
-        BANNER_SHOWN.set()
+        BANNER_HIDDEN.set()
     highs.setOptionValue("output_flag", False)
     return highs
 
