@@ -69,11 +69,11 @@ four reference scenarios, and its plans were not. With crossovers after each mas
 four took 37 s against 61 s at 0.1 % and 20 s against 33 s at 0.2 %, ten hard
 wait-and-see futures 312 s against 498 s (all ten proven, against nine), 23 runs a
 planner makes 98 s against 103 s (round 24); beside the next master rather than after
-it, high_carbon_price at 0.1 % took 11.6-12.1 s against 16.0 s (the three others, which
-the first crossover closes, 0.3-0.8 s longer: the master beside it shares the cores),
-23 runs a planner makes 77 s against 85 s, the default frontier 44 s against 65 s and
-ten hard futures 259 s against 273 s, all proven either way (geometric mean of the
-ratios 0.89, from 0.43 to 2.5: the crossover's cuts reach the master after next, and
+it, high_carbon_price at 0.1 % took 12.0-12.1 s against 15.6-16.0 s (the three others,
+which the first crossover closes, up to 1.0 s longer: the master beside it shares the cores),
+23 runs a planner makes 77 s against 85 s, the default frontier 40-46 s against 65-68 s and
+ten hard futures 255 s against 273 s, all proven either way (geometric mean of the
+ratios 0.88, from 0.41 to 2.4: the crossover's cuts reach the master after next, and
 some futures' masters take another path; round 25). The
 master's bound is a lower bound of the optimum, the best plan's
 :math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
