@@ -73,7 +73,6 @@ class Crossover:
         self.matrix, self.cost, self.bounds = matrix.tocsc(), cost, bounds
         self.integer, self.offset = np.asarray(integer, dtype=bool), offset
         self.goal = Goal(-math.inf, math.inf, 0.0)
-        self.highs: highspy.Highs | None = None  # the last search's (its status and work)
         self.took = 0.0  # the last search's seconds
         self.objective = math.inf  # the cost of the last search's solution
 
@@ -96,7 +95,7 @@ class Crossover:
         lower, upper = lower.copy(), upper.copy()
         lower[self.integer] = np.clip(plans.min(axis=0), lower[self.integer], upper[self.integer])
         upper[self.integer] = np.clip(plans.max(axis=0), lower[self.integer], upper[self.integer])
-        highs = self.highs = new_highs()
+        highs = new_highs()
         bounds = (lower, upper, row_lower, row_upper)
         pass_model(highs, self.matrix, self.cost, *bounds, self.integer, self.offset)
         solution = highspy.HighsSolution()
