@@ -15,7 +15,10 @@ constraint `cost_cap`), that goes as far as it can in one direction:
 
 Capex here is overnight capex before agglomeration savings; a site's belongs to its region's
 country and its chain, a link expansion to its origin's country, a crossing expansion to its
-first country (`country_a`), both to logistics. Each alternative starts from the optimum's
+first country (`country_a`), both to logistics. It counts in full in the period built,
+while the cost counts only the annuities paid within the horizon (about a fifth of a last
+period's capex on the reference data), so a share pushed up is mostly last-period
+investment. Each alternative starts from the optimum's
 plan (a MIP start that satisfies the slack) and is solved to the solver's gap in its own
 objective; alternatives run in parallel (`twin.parallel`).
 
@@ -24,7 +27,8 @@ currency or tCO2e) and the most any plan within the slack can go (`reach_bound`:
 solve's bound, the least for a "min" direction), with the solve's `gap`. An alternative
 left at the time limit is a plan, not the furthest one: its direction lies between the two,
 and the run warns which (on the reference data, most directions are not proven within the
-default 120 s: benchmarks/README.md, round 14).
+default 120 s: each fills the cost slack like a knapsack, and the branch and bound's plan
+and bound both stay percents from the optimum; benchmarks/README.md, rounds 14 and 26).
 
 What this is not: the alternatives span the near-optimal region in the directions asked,
 not every plan in it; a range read off them ("KAZ can hold 12 to 31 % of the investment")
