@@ -21,7 +21,7 @@ from twin.scenario import Scenario, SolverOptions
 class Case:
     name: str
     tiers: tuple[str, ...]
-    kind: str  # orlib / mcnd / config / pareto / synthetic / stress / stochastic
+    kind: str  # orlib / mcnd / config / pareto / alternatives / synthetic / stress / stochastic
     source: str  # instance file, `twin run` overrides (dataset, scenario), or synthetic scale
     relax: bool = False  # solve the LP relaxation
     time_limit: float = 120.0
@@ -54,7 +54,7 @@ class Case:
             known = known_optimum(instance.name) or {}
             optimum = float(known["objective"]) if known.get("status") == "optimal" else None
             return ds, replace(MCND_SCENARIO, solver=replace(options, mip_gap=1e-7)), optimum
-        if self.kind in ("config", "pareto", "stress", "stochastic"):  # `twin run <source>`
+        if self.kind in ("config", "pareto", "alternatives", "stress", "stochastic"):  # twin run
             ds, scenario = to_run_inputs(compose_config(self.source.split()))
             return ds, replace(scenario, solver=options), None
         ds = load_dataset(write_synthetic(workdir / f"synthetic_{self.source}", int(self.source)))
@@ -114,6 +114,16 @@ CASES = (
         "analysis=pareto scenario.pareto_method=epsilon",
         mip_gap=0.002,
         alone=False,
+    ),
+    Case(  # the plans near the optimum as the README runs them (solver=fast: 1 %, 60 s)
+        "eaeu_china_alternatives",
+        FULL,
+        "alternatives",
+        "analysis=alternatives",
+        mip_gap=0.01,
+        time_limit=60,
+        alone=False,
+        method="auto",
     ),
     Case("synthetic_2_lp", SMOKE, "synthetic", "2", relax=True),
     Case("synthetic_2", SMOKE, "synthetic", "2", time_limit=30, mip_gap=0.01),

@@ -7,7 +7,8 @@ solved by highspy alone, measured in the same process, so
 power, from HiGHS's log (`benchmarks.progress`): root_gap, first_incumbent_s, to_1pct_s,
 to_target_s, nodes. Where a textbook model exists (facility location), it is solved in the
 same process by highspy alone (`peer_s`, `benchmarks.peers`). The cost-carbon frontier is
-one case: its solves summed, and how many of its points were proven optimal. A stress case
+one case: its solves summed, and how many of its points were proven optimal; so are the
+plans near the optimum (`analysis=alternatives`), whose directions a time limit stops. A stress case
 times the reference plan's operations in every sampled future (futures_per_second); a
 stochastic case the extensive form of n futures, whole or by Benders.
 """
@@ -29,7 +30,7 @@ import pyomo.environ as pyo
 
 from benchmarks.cases import Case, frontier_settings, scratch
 from benchmarks.progress import progress
-from twin.analysis import parallel_options, uncertainty_of
+from twin.analysis import near_optimal, parallel_options, uncertainty_of
 from twin.config import compose_config, to_run_inputs
 from twin.model import build_model
 from twin.parallel import release_workers
@@ -47,6 +48,8 @@ def measure(case: Case) -> dict:
     textbook peer, where the case has them."""
     if case.kind == "pareto":
         return measure_frontier(case)
+    if case.kind == "alternatives":
+        return measure_alternatives(case)
     if case.kind == "stress":
         return measure_stress(case)
     if case.kind == "stochastic":
@@ -113,15 +116,36 @@ def measure_frontier(case: Case) -> dict:
         seconds = time.perf_counter() - start
     statuses = [point.run.solved.status for point in points]
     gaps = [point.run.solved.gap for point in points]  # None: a point without a plan
+    nodes = sum(point.run.solved.nodes for point in points)
+    return _points(case, statuses, gaps, seconds) | {"nodes": nodes}
+
+
+def measure_alternatives(case: Case) -> dict:
+    """The plans near the optimum `twin run <source>` makes (the least-cost plan, then one
+    MILP per direction, as the app runs them), timed as a whole."""
+    with scratch() as directory:
+        workdir = Path(directory)
+        ds, scenario, _ = case.inputs(workdir)
+        cfg = compose_config(case.source.split())
+        start = time.perf_counter()
+        outcome = near_optimal(cfg, ds, scenario, case.name, workdir)
+        seconds = time.perf_counter() - start
+    table = outcome.tables["alternatives"]
+    gaps = [None if pd.isna(gap) else float(gap) for gap in table["gap"]]
+    return _points(case, list(table["status"]), gaps, seconds) | {"peak_rss_mb": _peak_mb()}
+
+
+def _points(case: Case, statuses: list[str], gaps: list[float | None], seconds: float) -> dict:
+    """The row of a case of many solves: how many, how many proven, the widest gap (nan
+    where one has no plan)."""
     return {
         "case": case.name,
         "status": "optimal" if set(statuses) == {"optimal"} else "time_limit",
         "solve_s": seconds,
         "total_s": seconds,
-        "points": len(points),
+        "points": len(statuses),
         "points_optimal": statuses.count("optimal"),
         "gap": float("nan") if None in gaps else max(gaps),
-        "nodes": sum(point.run.solved.nodes for point in points),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 

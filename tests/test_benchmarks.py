@@ -95,6 +95,27 @@ def test_synthetic_is_deterministic_and_grows_with_its_knob(tmp_path: Path):
     assert sizes[1] > 2 * sizes[0]
 
 
+def test_the_alternatives_case_counts_every_direction_and_those_proven():
+    """A case of plans near the optimum runs them as `twin run` does and reports how many
+    directions it solved and proved: on the toy, every country and chain up and down,
+    emissions down and up and the default random directions, all proven at its gap."""
+    from benchmarks.cases import Case
+    from benchmarks.runner import measure
+    from twin.alternatives import directions
+    from twin.config import compose_config
+
+    source = "dataset=toy analysis=alternatives"
+    case = Case("toy_alternatives", ("test",), "alternatives", source, mip_gap=1e-6, method="auto")
+    row = measure(case)
+    ds = load_dataset(ROOT / "data" / "toy")
+    countries = sorted(set(ds.regions["country"]))
+    chains = sorted(set(ds.commodities["chain"]))
+    random = compose_config(source.split()).analysis.directions
+    assert row["points"] == len(directions(countries, chains, random)) == 14
+    assert row["points_optimal"] == row["points"] and row["status"] == "optimal"
+    assert np.isfinite(row["gap"]) and row["solve_s"] > 0
+
+
 @pytest.mark.slow
 def test_smoke_tier_runs_and_matches_its_baseline(tmp_path: Path):
     """The CI gate: published optima reproduced, model sizes as in benchmarks/baseline.json."""
