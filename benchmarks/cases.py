@@ -62,6 +62,7 @@ class Case:
 
 
 SMOKE, FULL = ("smoke", "full"), ("full",)
+AS_RUN = {"alone": False, "method": "auto"}  # a case that stands for a whole `twin run`
 CAPACITIES = {  # OR-Library capopt: the capacities each of capa, capb, capc stands for
     "capa": (8000, 10000, 12000, 14000),
     "capb": (5000, 6000, 7000, 8000),
@@ -106,24 +107,25 @@ CASES = (
             *((f"eaeu_china_{n}", f"scenario={n}", 0.001) for n in REFERENCE_SCENARIOS),
         )
     ),
-    Case("eaeu_china_pareto", FULL, "pareto", "analysis=pareto", mip_gap=0.002, alone=False),
+    # analyses as a planner runs them: the solver options of `twin run <source>`, Benders
+    # where it splits the model (`auto`), as the app's
+    Case("eaeu_china_pareto", FULL, "pareto", "analysis=pareto", **AS_RUN, mip_gap=0.002),
     Case(  # the same frontier by emission budgets: dents found, but a branch and bound each
         "eaeu_china_pareto_epsilon",
         FULL,
         "pareto",
         "analysis=pareto scenario.pareto_method=epsilon",
+        **AS_RUN,
         mip_gap=0.002,
-        alone=False,
     ),
-    Case(  # the plans near the optimum as the README runs them (solver=fast: 1 %, 60 s)
+    Case(  # the plans near the optimum as the README runs them
         "eaeu_china_alternatives",
         FULL,
         "alternatives",
-        "analysis=alternatives",
+        "analysis=alternatives solver=fast",
+        **AS_RUN,
         mip_gap=0.01,
         time_limit=60,
-        alone=False,
-        method="auto",
     ),
     Case("synthetic_2_lp", SMOKE, "synthetic", "2", relax=True),
     Case("synthetic_2", SMOKE, "synthetic", "2", time_limit=30, mip_gap=0.01),
