@@ -8,9 +8,10 @@ power, from HiGHS's log (`benchmarks.progress`): root_gap, first_incumbent_s, to
 to_target_s, nodes. Where a textbook model exists (facility location), it is solved in the
 same process by highspy alone (`peer_s`, `benchmarks.peers`). The cost-carbon frontier is
 one case: its solves summed, and how many of its points were proven optimal; so are the
-plans near the optimum (`analysis=alternatives`), whose directions a time limit stops. A stress case
-times the reference plan's operations in every sampled future (futures_per_second); a
-stochastic case the extensive form of n futures, whole or by Benders.
+plans near the optimum (`analysis=alternatives`), whose directions a time limit stops. A
+stress case times the reference plan's operations in every sampled future
+(futures_per_second); a stochastic case the extensive form of n futures, whole or by
+Benders.
 """
 
 from __future__ import annotations
