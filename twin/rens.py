@@ -105,8 +105,9 @@ class Rens:
     def _search(self) -> None:
         if self.stopped.is_set():
             return
-        # not twin.solve.new_highs: it points the process's stdout away while it makes one,
-        # which from this thread would swallow the branch and bound's output
+        # as twin.solve.new_highs makes every instance after the first (twin.solve imports
+        # this module): the branch and bound's instance, made before, hid HiGHS's banner, and
+        # stdout is left alone, which from this thread would swallow the branch and bound's
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("time_limit", self.time_limit)
