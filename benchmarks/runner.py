@@ -138,10 +138,11 @@ def measure_alternatives(case: Case) -> dict:
 
 def _points(case: Case, statuses: list[str], gaps: list[float | None], seconds: float) -> dict:
     """The row of a case of many solves: how many, how many proven, the widest gap (nan
-    where one has no plan)."""
+    where one has no plan); `error` if one failed, not `time_limit`."""
+    status = "optimal" if set(statuses) == {"optimal"} else "time_limit"
     return {
         "case": case.name,
-        "status": "optimal" if set(statuses) == {"optimal"} else "time_limit",
+        "status": "error" if "error" in statuses else status,
         "solve_s": seconds,
         "total_s": seconds,
         "points": len(statuses),

@@ -110,6 +110,19 @@ def test_a_case_that_stands_for_an_analysis_solves_as_twin_run_does(tmp_path: Pa
         assert scenario.solver == run.solver, case.name
 
 
+def test_a_case_of_many_solves_says_error_where_one_failed():
+    """A case of many solves is `optimal` only if all are, `error` where one failed (an
+    alternative can end in a HiGHS solve error), else `time_limit`."""
+    from benchmarks.cases import Case
+    from benchmarks.runner import _points
+
+    case = Case("c", ("test",), "alternatives", "")
+    assert _points(case, ["optimal"] * 2, [0.0, 0.0], 1.0)["status"] == "optimal"
+    assert _points(case, ["optimal", "time_limit"], [0.0, 0.1], 1.0)["status"] == "time_limit"
+    row = _points(case, ["time_limit", "error", "optimal"], [0.1, None, 0.0], 1.0)
+    assert row["status"] == "error" and row["points_optimal"] == 1 and np.isnan(row["gap"])
+
+
 def test_the_alternatives_case_counts_every_direction_and_those_proven():
     """A case of plans near the optimum runs them as `twin run` does and reports how many
     directions it solved and proved: on the toy, every country and chain up and down,
