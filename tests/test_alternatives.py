@@ -4,12 +4,20 @@ far in its direction as the least-cost plan."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from twin.alternatives import alternatives, reach_gap, reference_shares, unproven
+from twin.alternatives import (
+    Direction,
+    _alternative,
+    alternatives,
+    reach_gap,
+    reference_shares,
+    unproven,
+)
 from twin.data import load_dataset
 from twin.parallel import ParallelOptions
 from twin.plan import optimise
@@ -109,6 +117,48 @@ def test_alternatives_stopped_by_the_clock_are_named_with_their_widest_gap():
     assert warning.startswith("2 of 3 alternatives stopped at the time limit")
     assert "widest gap 6.6% (country:KAZ max)" in warning
     assert unproven(frame.assign(status="optimal")) == []
+
+
+def capped(optimum, method: str, mip_gap: float = 1e-7) -> Scenario:
+    """The alternatives' scenario (least cost within the slack) solved by `method`."""
+    solver = replace(EXACT.solver, method=method, mip_gap=mip_gap)
+    return replace(EXACT, cost_cap=optimum.results.cost * (1 + SLACK), solver=solver)
+
+
+def test_a_capex_direction_decomposes_under_the_cost_cap_to_the_branch_and_bounds_optimum(
+    near_toy,
+):
+    """Benders holds the cost cap in its master, the thetas estimating the operations' cost
+    within it: on every capex direction of the toy it reaches what one branch and bound
+    reaches (the fixture's, exact), and its plan keeps the cap."""
+    optimum, frame, _ = near_toy
+    ds, scenario = load_dataset(DATA / "toy"), capped(optimum, "benders")
+    shares, start = reference_shares(optimum), optimum.highs.values()
+    rows = frame[frame["direction"] != "emissions"].to_dict("records")
+    assert len(rows) == 11
+    for row in rows:
+        direction = Direction(row["direction"], row["sense"])
+        task = (ds, scenario, row["alternative"], direction, shares, 0, start)
+        ours = _alternative(task)["row"]
+        assert ours["message"].startswith("Benders decomposition"), direction
+        assert ours["status"] == "optimal", direction
+        assert ours["reach"] == pytest.approx(row["reach"], rel=1e-6, abs=1e-3), direction
+        assert ours["cost"] <= scenario.cost_cap * (1 + 1e-9), direction
+
+
+def test_an_emissions_direction_under_the_cost_cap_is_left_to_one_branch_and_bound(near_toy):
+    """Emissions are operations: under a cost cap the master cannot hold them, so `auto`
+    solves such a model whole and `benders` says why it cannot."""
+    optimum, _, _ = near_toy
+    ds, shares = load_dataset(DATA / "toy"), reference_shares(optimum)
+    down = Direction("emissions", "min")
+    rows = {
+        method: _alternative((ds, capped(optimum, method, 1e-4), 1, down, shares, 0, None))["row"]
+        for method in ("auto", "benders")
+    }
+    assert rows["auto"]["status"] == "optimal" and "Benders" not in rows["auto"]["message"]
+    assert rows["benders"]["status"] == "error"
+    assert "an objective on operations under a cost cap" in rows["benders"]["message"]
 
 
 def test_emissions_span_the_optimums(near_toy):

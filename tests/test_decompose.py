@@ -12,10 +12,12 @@ from pathlib import Path
 
 import highspy
 import numpy as np
+import pyomo.environ as pyo
 import pytest
 import scipy.sparse as sp
 
 from benchmarks.synthetic import write_synthetic
+from twin.alternatives import Direction, objective
 from twin.config import compose_config, to_run_inputs
 from twin.crossover import Goal
 from twin.data import load_dataset
@@ -719,3 +721,51 @@ def test_only_exact_copies_of_an_earlier_row_are_dropped_from_the_master():
     # row 1 is row 0 stored in another order; row 2 is row 0 times 2; row 3 is row 0 with
     # another lower bound; row 4 is row 0 with its 2 on column 1 stored as 1 + 1
     assert _distinct(rows, lower, upper).tolist() == [0, 2, 3]
+
+
+class _FailedMaster:
+    """A master whose HiGHS solve ended in an error: its info reports a bound of 0."""
+
+    class _Callbacks:
+        def subscribe(self, _) -> None: ...
+
+        def unsubscribe(self, _) -> None: ...
+
+    cbMipInterrupt = _Callbacks()
+
+    def getModelStatus(self):
+        return highspy.HighsModelStatus.kSolveError
+
+    def getInfo(self):
+        return type("Info", (), {"mip_dual_bound": 0.0})()
+
+
+def test_a_master_that_fails_gives_no_bound():
+    """HiGHS ended a master (under a cost cap, a share's negated objective: bounds below 0)
+    in a solve error, and its info's bound of 0 was taken as proof of a worse plan."""
+    goal = Goal(-1.85e10, -1.79e10, 0.01)
+    with _stops_at(_FailedMaster(), goal, 0.0):
+        pass
+    assert goal.bound == -1.85e10 and not goal.closed()
+
+
+def test_under_a_cost_cap_a_plan_is_one_only_where_its_cost_keeps_the_cap():
+    """The master holds the cap with the thetas under-estimating the operations, so its
+    plans may break it: priced by the subproblems, the least-cost plan is a plan worth its
+    objective (on investments alone), and one that builds everything it may is none."""
+    ds = load_dataset(DATA / "toy")
+    least = solve(build_model(ds, Scenario(solver=MONOLITHIC)).model, MONOLITHIC)
+    built = build_model(ds, Scenario(cost_cap=least[0].objective * 1.05))
+    built.model.objective.deactivate()
+    weights = objective(built, Direction("random:0", "min"), {}, 0)
+    built.model.direction = pyo.Objective(expr=weights)
+    model = HighsModel(built.model)
+    model.start_from(least[1].values())
+    parts = split(model, cap=model.cost_cap_row())
+    assert parts is not None and parts.cap is not None and len(parts.subproblems) > 1
+    plan = _start_plan(model, parts)
+    kept = Best.of(parts, plan, [sub.solve(plan) for sub in parts.subproblems])
+    assert kept.plan is not None
+    assert kept.objective == pytest.approx(parts.offset + parts.cost[parts.master] @ plan)
+    most = np.minimum(parts.upper[parts.master], 10.0)
+    assert Best.of(parts, most, [sub.solve(most) for sub in parts.subproblems]).plan is None

@@ -195,11 +195,7 @@ def alternatives(
     if optimum.results is None:
         raise PlanError("alternatives need the least-cost plan, which has no solution")
     least = optimum.results.cost
-    capped = replace(
-        scenario,
-        cost_cap=least + slack * abs(least),
-        solver=replace(scenario.solver, method="monolithic"),  # a cost cap: no Benders
-    )
+    capped = replace(scenario, cost_cap=least + slack * abs(least))
     countries = sorted(set(ds.regions["country"]))
     chains = sorted(set(ds.commodities["chain"]))
     shares = reference_shares(optimum)

@@ -237,8 +237,15 @@ class Best:
 
     @classmethod
     def of(cls, parts: Decomposition, plan: np.ndarray, solved: list) -> Best:
-        """The plan's objective: its investments' cost plus its subproblems' optima."""
-        total = parts.offset + parts.cost[parts.master] @ plan + sum(z for z, _, _ in solved)
+        """The plan's objective: its investments' cost plus its subproblems' optima; under a
+        cost cap, its objective (on investments alone) where its cost keeps the cap, and no
+        plan where it does not."""
+        operations = sum(z for z, _, _ in solved)
+        total = parts.offset + parts.cost[parts.master] @ plan
+        if parts.cap is None:
+            total += operations
+        elif parts.priced[parts.master] @ plan + operations > parts.cap_limit:
+            return cls()
         return cls(float(total), plan, [x for _, _, x in solved], [d for _, d, _ in solved])
 
 
@@ -251,7 +258,8 @@ class Decomposition:
     master_rows: np.ndarray
     subproblems: list[Subproblem]
     matrix: sp.csr_matrix  # the full model's rows
-    cost: np.ndarray
+    cost: np.ndarray  # the objective
+    priced: np.ndarray  # what the subproblems minimise: the objective's or a cost cap's row
     offset: float
     lower: np.ndarray  # column bounds of the full model
     upper: np.ndarray
@@ -259,6 +267,7 @@ class Decomposition:
     row_upper: np.ndarray
     scale: float  # currency per unit of theta, the order of the largest investment cost
     tie: np.ndarray  # each master column's column in the master MILP (tied columns share one)
+    cap: int | None = None  # the cost cap's row, if the model has one (`split`)
     kept: int | None = None  # the subproblem whole in the master (`_keep_whole`): no more cuts
     master_iterations: int = 0  # simplex iterations of the LP and MILP masters so far
     master_nodes: int = 0  # branch-and-bound nodes of the MILP masters so far
@@ -273,6 +282,20 @@ class Decomposition:
         """Simplex iterations (masters and subproblems) and nodes so far, for the record."""
         iterations = self.master_iterations + sum(sub.iterations for sub in self.subproblems)
         return iterations, self.master_nodes
+
+    @cached_property
+    def cap_limit(self) -> float:
+        """The most a plan may cost under the cost cap, to a relative 1e-9 (HiGHS keeps rows
+        to its tolerances, and a crossover's plan, priced again, may touch the cap)."""
+        limit = float(self.row_upper[self.cap])
+        return limit + 1e-9 * abs(limit)
+
+    @cached_property
+    def cap_unit(self) -> float:
+        """Currency per unit of the cost cap's row in the master, its bound near 1e6: in
+        currency, HiGHS found a master's plan 7.6e-6 USD over a cap of 6.6e10 (the bound's
+        last bit; its feasibility tolerance is 1e-6) and ended the master in a solve error."""
+        return 10.0 ** (round(math.log10(max(abs(self.row_upper[self.cap]), 1.0))) - 6)
 
     @cached_property
     def tied(self) -> sp.csr_matrix:
@@ -303,10 +326,13 @@ class Decomposition:
         return plan, values[self.width : self.width + len(self.subproblems)]
 
 
-def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
+def split(model: HighsModel, fewest: int = 1, cap: int | None = None) -> Decomposition | None:
     """Master columns (investments and every integer column), master rows (rows of master
     columns only), and the subproblems: connected components of the other rows and the
-    operations' columns; None if there are fewer than `fewest` (before any is built)."""
+    operations' columns; None if there are fewer than `fewest` (before any is built). With
+    `cap`, the row of a cost cap (cost <= C), which the master holds and no subproblem: the
+    objective must be on master columns alone, and the subproblems price operations by the
+    cap's row."""
     lp = model.highs.getLp()
     whole = LpRows.of(model.highs, lp)
     matrix = whole.matrix
@@ -315,16 +341,18 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
     )
     master = np.flatnonzero(investment | model.integer)
     continuous = np.flatnonzero(~(investment | model.integer))
+    cost = np.asarray(lp.col_cost_)
+    priced = cost if cap is None else _capped(matrix, cost, continuous, whole, cap)
     operating = matrix[:, continuous]
-    sub_rows = np.flatnonzero(operating.getnnz(axis=1) > 0)
-    master_rows = np.flatnonzero(operating.getnnz(axis=1) == 0)
+    other = np.arange(matrix.shape[0]) != (-1 if cap is None else cap)
+    sub_rows = np.flatnonzero((operating.getnnz(axis=1) > 0) & other)
+    master_rows = np.flatnonzero((operating.getnnz(axis=1) == 0) & other)
     block = operating[sub_rows]  # sub rows x continuous columns: its components split them
     graph = sp.bmat([[None, block], [block.T, None]], format="csr")
     _, label = connected_components(graph, directed=False)
     row_label, column_label = label[: len(sub_rows)], label[len(sub_rows) :]
     if len(np.unique(row_label)) < fewest:  # blocks with rows: a lone column is no split
         return None
-    cost = np.asarray(lp.col_cost_)
     lower, upper = np.asarray(lp.col_lower_), np.asarray(lp.col_upper_)
     row_lower, row_upper = whole.lower, whole.upper
     tie, ties = _ties(
@@ -346,8 +374,8 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
         local = blocks[r0:r1, c0:c1].tocsc()
         highs = new_highs()
         bounds = (lower[columns], upper[columns], row_lower[rows], row_upper[rows])
-        pass_model(highs, local, cost[columns], *bounds)
-        floor = np.where(cost[columns] >= 0, lower[columns], upper[columns]) @ cost[columns]
+        pass_model(highs, local, priced[columns], *bounds)
+        floor = np.where(priced[columns] >= 0, lower[columns], upper[columns]) @ priced[columns]
         if not math.isfinite(floor):
             raise DecompositionError("operating costs unbounded below: no decomposition")
         coupling = couplings[r0:r1]
@@ -376,14 +404,29 @@ def split(model: HighsModel, fewest: int = 1) -> Decomposition | None:
         subproblems,
         matrix,
         cost,
+        priced,
         float(lp.offset_),
         lower,
         upper,
         row_lower,
         row_upper,
-        10.0 ** round(math.log10(max(float(np.abs(cost[master]).max(initial=0.0)), 1.0))),
+        10.0 ** round(math.log10(max(float(np.abs(priced[master]).max(initial=0.0)), 1.0))),
         tie,
+        cap,
     )
+
+
+def _capped(
+    matrix: sp.csr_matrix, cost: np.ndarray, operations: np.ndarray, rows: LpRows, cap: int
+) -> np.ndarray:
+    """What each column costs by the cost cap's row, checked: the decomposition of a capped
+    model projects its operations onto their least cost, which holds only for a ceiling on
+    cost (no floor) and an objective that leaves the operations free to be cheapest."""
+    if math.isfinite(rows.lower[cap]):
+        raise DecompositionError("the cost cap is not a ceiling: no decomposition")
+    if np.any(cost[operations] != 0):
+        raise DecompositionError("an objective on operations under a cost cap: no decomposition")
+    return matrix[cap].toarray().ravel()
 
 
 def _ties(
@@ -481,7 +524,10 @@ def benders(
                 if masters == options.keep_period_from and _may_keep(parts):  # the gap is open
                     _keep_whole(master, parts)
                     progress(f"subproblem {parts.kept} kept whole in the master from here on")
-                limit_time(master, max(deadline - time.perf_counter(), 1e-3), mip=True)
+                left = deadline - time.perf_counter()
+                if parts.cap is not None:  # no hand-over: a slow master's plans go to a crossover
+                    left = min(left, slow)
+                limit_time(master, max(left, 1e-3), mip=True)
                 master.setOptionValue("mip_rel_gap", mip_gap / 2)
                 # no solution left from the last solve: HiGHS 1.16 takes a fractional one as a
                 # MIP start, repairs it, and (when presolve empties the model) reports that plan
@@ -492,10 +538,14 @@ def benders(
                 took = time.perf_counter() - began  # the master's seconds
                 parts.count(master, mip=True)
                 lower_bound = goal.bound  # raised by the master's
+                failed = _failed(master)
                 found = [
                     (plan, estimates, evaluate(plan))
-                    for plan, estimates in ([] if goal.closed() else _master_plans(master, parts))
-                ]  # none: out of time before the master found a plan, or the best plan proven
+                    for plan, estimates in (
+                        [] if goal.closed() or failed else _master_plans(master, parts)
+                    )
+                ]  # none: out of time before the master found a plan, the best plan proven, or
+                # a HiGHS error
                 own = len(found)  # the master's plans come first
                 if crossing is not None:  # beside this master: its plan is cut like the master's
                     found += _crossed(crossing, whole, master, parts, evaluate, progress)
@@ -503,9 +553,9 @@ def benders(
                 priced = [Best.of(parts, plan, solved) for plan, _, solved in found]
                 best = min([best, *priced], key=_cost)
                 goal.plan = min(goal.plan, best.objective)
-                gap = relative_gap(best.objective, lower_bound)
+                gap = _gap(best, lower_bound)
                 seconds = min(took, deadline - time.perf_counter())  # a crossover's, at most
-                if options.crossover and gap > mip_gap and seconds > 0 and own:
+                if options.crossover and mip_gap < gap < math.inf and seconds > 0 and own:
                     whole = whole or _whole(parts)
                     plans = [best.plan, *(plan for plan, _, _ in found)]
                     crossing = _cross(whole, parts, plans, best, goal, seconds, beside)
@@ -524,8 +574,8 @@ def benders(
                     ]
                     best = min([best, *operable], key=_cost)
                     goal.plan = min(goal.plan, best.objective)
-                    gap = relative_gap(best.objective, lower_bound)
-                said = f"plan {priced[0].objective:.10g}" if own else "no plan"
+                    gap = _gap(best, lower_bound)
+                said = _said(priced[0]) if own else "solve error" if failed else "no plan"
                 progress(
                     f"master {masters:4d}  bound {lower_bound:.10g}  {said}  "
                     f"best {best.objective:.10g}  gap {gap:.4%}  plans {len(found)}  "
@@ -538,7 +588,7 @@ def benders(
                 reason = None
                 if stalled == HAND_OVER_STALL:
                     reason = f"{stalled} MILP masters barely raised its bound"
-                elif took > slow:
+                elif took > slow and parts.cap is None:  # under a cap, slow masters do better
                     reason = "a MILP master took over a quarter of the time limit"
                 if hand_over and reason is not None:
                     if crossing is not None:  # stopped where it is, its plan kept
@@ -582,7 +632,13 @@ def _stops_at(master: highspy.Highs, goal: Goal, offset: float) -> Iterator[None
         yield
     finally:
         master.cbMipInterrupt.unsubscribe(enough)
-    goal.bound = max(goal.bound, offset + float(master.getInfo().mip_dual_bound))
+    if not _failed(master):  # a failed solve reports a bound of 0
+        goal.bound = max(goal.bound, offset + float(master.getInfo().mip_dual_bound))
+
+
+def _failed(master: highspy.Highs) -> bool:
+    """Whether HiGHS ended the master's solve in an error (its bound and plans are none)."""
+    return master.getModelStatus() == highspy.HighsModelStatus.kSolveError
 
 
 def _whole(parts: Decomposition) -> Crossover:
@@ -652,6 +708,17 @@ def _crossed(
 
 def _cost(best: Best) -> float:
     return best.objective
+
+
+def _gap(best: Best, bound: float) -> float:
+    """The best plan's gap to `bound`; infinite with no plan (under a cost cap, every plan
+    so far may have broken it)."""
+    return math.inf if best.plan is None else relative_gap(best.objective, bound)
+
+
+def _said(priced: Best) -> str:
+    """A master's plan, for the log."""
+    return "plan over the cost cap" if priced.plan is None else f"plan {priced.objective:.10g}"
 
 
 def _solve_all(subs: list[Subproblem], plan: np.ndarray) -> list:
@@ -741,7 +808,8 @@ def _estimates(
     a = lp.a_matrix_
     matrix = sp.csc_matrix((a.value_, a.index_, a.start_), shape=shape).tocsr()
     end = parts.width + len(parts.subproblems)  # then a kept period's operations, if any
-    thetas = matrix[:, parts.width : end].tocoo()  # a cut holds one theta, other rows none
+    # a cut holds one theta; a cost cap's row all of them, with no lower bound (no estimate)
+    thetas = matrix[:, parts.width : end].tocoo()
     slopes = matrix[thetas.row][:, : parts.width]
     floors = np.asarray(lp.col_lower_)[parts.width : end]
     lower = np.asarray(lp.row_lower_)[thetas.row]
@@ -818,12 +886,15 @@ def _root_phase(
         solved = evaluate(point)
         above = min(above, Best.of(parts, point, solved).objective)
         progress(f"root   {len(bounds):4d}  LP bound {bound:.10g}  relaxation at most {above:.10g}")
-        if above - bound <= mip_gap / 10 * abs(above):
+        size = abs(above) if math.isfinite(above) else abs(bound)  # no point kept a cost cap
+        if above - bound <= mip_gap / 10 * size:
             break
-        if len(bounds) > ROOT_STALL and bound - bounds[-ROOT_STALL - 1] < stalled * abs(above):
+        if len(bounds) > ROOT_STALL and bound - bounds[-ROOT_STALL - 1] < stalled * size:
             break
-        gaps.append((time.perf_counter(), above - bound))
-        if gaps[-1][0] > patience and not _closing(gaps, began, mip_gap * abs(above), deadline):
+        if math.isfinite(above):
+            gaps.append((time.perf_counter(), above - bound))
+        late = gaps and gaps[-1][0] > patience
+        if late and not _closing(gaps, began, mip_gap * size, deadline):
             gave_up = True
             break
         if _add_cuts(master, parts, solved, point, plan, estimates):
@@ -859,13 +930,22 @@ def _master(parts: Decomposition) -> highspy.Highs:
     its feasibility tolerance). Rows that tying made identical are kept once: a stochastic
     plan's futures each hold a copy of every investment row, and with 500 futures the LP
     master's 375,000 rows were 499 copies in 500 (HiGHS presolves them away for a MILP, at
-    every MILP master, but not in a warm LP re-solve)."""
+    every MILP master, but not in a warm LP re-solve). Under a cost cap the thetas cost
+    nothing and the master's first row is the cap: the investments' cost and the thetas'
+    estimate of the operations' within it."""
     columns, tied, width = parts.master, parts.tied, parts.width
     local = (parts.matrix[parts.master_rows][:, columns] @ tied).tocsr()
     rows = parts.master_rows
     kept = _distinct(local, parts.row_lower[rows], parts.row_upper[rows])
-    local, rows = local[kept].tocsc(), rows[kept]
-    thetas = len(parts.subproblems)
+    local, rows = local[kept], rows[kept]
+    thetas, capped = len(parts.subproblems), parts.cap is not None
+    matrix = sp.hstack([local, sp.csr_matrix((len(rows), thetas))], format="csr")
+    row_lower, row_upper = parts.row_lower[rows], parts.row_upper[rows]
+    if capped:  # in units of parts.cap_unit
+        cap = np.r_[tied.T @ parts.priced[columns], np.full(thetas, parts.scale)]
+        matrix = sp.vstack([sp.csr_matrix(cap / parts.cap_unit), matrix], format="csr")
+        row_lower = np.r_[-INF, row_lower]
+        row_upper = np.r_[parts.row_upper[parts.cap] / parts.cap_unit, row_upper]
     floors = np.array([sub.floor for sub in parts.subproblems]) / parts.scale
     lower = np.full(width, -INF)  # a tied column keeps every copy's bounds
     np.maximum.at(lower, parts.tie, parts.lower[columns])
@@ -875,12 +955,12 @@ def _master(parts: Decomposition) -> highspy.Highs:
     highs.setOptionValue("mip_improving_solution_save", True)  # for _master_plans
     pass_model(
         highs,
-        sp.hstack([local, sp.csc_matrix((len(rows), thetas))], format="csc"),
-        np.r_[tied.T @ parts.cost[columns], np.full(thetas, parts.scale)],
+        matrix.tocsc(),
+        np.r_[tied.T @ parts.cost[columns], np.full(thetas, 0.0 if capped else parts.scale)],
         np.r_[lower, floors],
         np.r_[upper, np.full(thetas, INF)],
-        parts.row_lower[rows],
-        parts.row_upper[rows],
+        row_lower,
+        row_upper,
         np.r_[parts.tied_integer, np.zeros(thetas, dtype=bool)],
     )
     return highs
@@ -909,19 +989,25 @@ def _keep_whole(highs: highspy.Highs, parts: Decomposition) -> None:
     not yet seen (benchmarks/README.md, rounds 22-23). Its theta costs nothing from then on
     and is no longer cut (`_add_cuts`). The costs go in the objective, in currency: in a row
     with theta, over `parts.scale`, 30 of them fell below HiGHS's smallest matrix value
-    (1e-9) and were dropped."""
+    (1e-9) and were dropped. Under a cost cap they go in its row (the master's first), in
+    place of theta's estimate."""
     index = parts.kept = _kept(parts)
     sub = parts.subproblems[index]
     highs.changeColCost(parts.width + index, 0.0)
+    capped = parts.cap is not None
+    priced = parts.priced[sub.columns] / parts.cap_unit if capped else np.zeros(len(sub.columns))
+    if capped:
+        highs.changeCoeff(0, parts.width + index, 0.0)
+    in_cap = priced != 0  # each column's entry in the cap's row, if any
     highs.addCols(
         len(sub.columns),
-        parts.cost[sub.columns],
+        parts.cost[sub.columns],  # none under a cost cap (`_capped`)
         parts.lower[sub.columns],
         parts.upper[sub.columns],
-        0,
-        np.array([], dtype=np.int32),
-        np.array([], dtype=np.int32),
-        np.array([]),
+        int(in_cap.sum()),
+        np.r_[0, np.cumsum(in_cap)[:-1]].astype(np.int32),
+        np.zeros(int(in_cap.sum()), dtype=np.int32),
+        priced[in_cap],
     )
     investments = (sub.coupling @ parts.tied[sub.links]).tocsr()  # B_s, on the tied columns
     thetas = sp.csr_matrix((len(sub.rows), len(parts.subproblems)))
@@ -1038,8 +1124,8 @@ def _prices(parts: Decomposition, best: Best) -> np.ndarray | None:
     master column appears in a subproblem's rows: then None (solve the whole LP). With 500
     futures the whole LP took 36 s, cold; with the blocks, 3.2 s passed from the last
     master to the result (the plan's values loaded into the model included)."""
-    if any((~parts.integer[sub.links]).any() for sub in parts.subproblems):
-        return None
+    if parts.cap is not None or any((~parts.integer[sub.links]).any() for sub in parts.subproblems):
+        return None  # under a cost cap the subproblems' duals price costs, not the objective
     rows = np.ones(len(parts.row_lower), dtype=bool)
     rows[np.concatenate([sub.rows for sub in parts.subproblems])] = False
     rows = np.flatnonzero(rows)

@@ -257,6 +257,13 @@ class HighsModel:
         """Column of each variable, by id (built on first use: only what-ifs need it)."""
         return {id(v): j for j, v in enumerate(self.columns)}
 
+    def cost_cap_row(self) -> int | None:
+        """The row of the model's cost cap (`cost_cap`), if it has an active one."""
+        cap = self.model.component("cost_cap")
+        if cap is None or not cap.active:
+            return None
+        return next((i for i, (row, _) in enumerate(self.rows) if row is cap), None)
+
     @property
     def size(self) -> dict[str, int]:
         return {
@@ -327,8 +334,9 @@ class HighsModel:
     def _decomposed(self, options: SolverOptions, log_file: Path | None) -> SolveResult | None:
         """The Benders solve, or None where `auto` leaves the model to one branch and
         bound: operations that do not split (one subproblem, as under a horizon-wide
-        emissions budget or a cost cap), a model the decomposition cannot solve, or a gap
-        below DECOMPOSE_GAP."""
+        emissions budget), a model the decomposition cannot solve (an objective on
+        operations under a cost cap, whose row the master holds), or a gap below
+        DECOMPOSE_GAP."""
         from twin.decompose import DecompositionError, HandOver, benders, split  # builds on this
 
         chosen = options.method == "benders"
@@ -336,7 +344,7 @@ class HighsModel:
             return None
         started = time.perf_counter()
         try:
-            parts = split(self, fewest=1 if chosen else 2)
+            parts = split(self, fewest=1 if chosen else 2, cap=self.cost_cap_row())
             if parts is None:
                 return None
             result, iterations = benders(self, parts, options, log_file, hand_over=not chosen)
