@@ -20,15 +20,18 @@ while the cost counts only the annuities paid within the horizon (about a fifth 
 period's capex on the reference data), so a share pushed up is mostly last-period
 investment. Each alternative starts from the optimum's
 plan (a MIP start that satisfies the slack) and is solved to the solver's gap in its own
-objective; alternatives run in parallel (`twin.parallel`).
+objective, by Benders with the cost cap in its master for a capex direction under `auto`
+(`twin.decompose`; an emissions direction by one branch and bound); alternatives run in
+parallel (`twin.parallel`).
 
 Each row carries how far its plan goes (`reach`: the direction's objective at the plan, in
 currency or tCO2e) and the most any plan within the slack can go (`reach_bound`: the
 solve's bound, the least for a "min" direction), with the solve's `gap`. An alternative
 left at the time limit is a plan, not the furthest one: its direction lies between the two,
-and the run warns which (on the reference data, most directions are not proven within the
-default 120 s: each fills the cost slack like a knapsack, and the branch and bound's plan
-and bound both stay percents from the optimum; benchmarks/README.md, rounds 14 and 26).
+and the run warns which (each direction fills the cost slack like a knapsack; on the
+reference data with `solver=fast`, 18 of 26 are proven within the 60 s limit and the rest
+stop 1.2-3.2 % short, where one branch and bound each proved 11 with gaps up to 7.3 %:
+benchmarks/README.md, rounds 26 and 27).
 
 What this is not: the alternatives span the near-optimal region in the directions asked,
 not every plan in it; a range read off them ("KAZ can hold 12 to 31 % of the investment")

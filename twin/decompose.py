@@ -75,20 +75,42 @@ which the first crossover closes, up to 1.0 s longer: the master beside it share
 ten hard futures 255 s against 273 s, all proven either way (geometric mean of the
 ratios 0.88, from 0.41 to 2.4: the crossover's cuts reach the master after next, and
 some futures' masters take another path; round 25). The
-master's bound is a lower bound of the optimum, the best plan's
-:math:`c_y \hat y + \sum_s z_s(\hat y)` an upper
-bound; the loop stops when they meet within the MIP gap, or at the time limit. It needs
-complete recourse (every subproblem feasible for every plan, as it is with unmet demand
-allowed; a cost cap, which ties capex to operations, breaks it), operating costs bounded
-below by the column bounds and at least one integer column (a model without any is solved
-whole). A MIP start whose investments keep the master's rows is the first plan (and its
-cuts the first cuts); one that does not is dropped. The :math:`\theta_s` are in units of the
-largest investment cost, so that cuts of 1e10 USD stay within the LP master's tolerances.
-Master columns that rows :math:`y_a = y_b` tie together are one column of the master MILP
-(:math:`y = P y'`; each cut's slope becomes :math:`P^\top` of it): a stochastic plan's
-non-anticipativity rows tie every future's copy of each investment, and with 500 futures
-the master would otherwise hold 500 copies of every investment; the rows that tying makes
-identical (every future's copy of an investment row) are kept once.
+master's bound is a lower bound of the optimum, the best plan's :math:`c_y \hat y + \sum_s
+z_s(\hat y)` an upper bound; the loop stops when they meet within the MIP gap, or at the
+time limit. It needs complete recourse (every subproblem feasible for every plan, as it is
+with unmet demand allowed), operating costs bounded below by the column bounds and at least
+one integer column (a model without any is solved whole). A MIP start whose investments keep
+the master's rows is the first plan (and its cuts the first cuts); one that does not is
+dropped. The :math:`\theta_s` are in units of the largest investment cost, so that cuts of
+1e10 USD stay within the LP master's tolerances. Master columns that rows :math:`y_a = y_b`
+tie together are one column of the master MILP (:math:`y = P y'`; each cut's slope becomes
+:math:`P^\top` of it): a stochastic plan's non-anticipativity rows tie every future's copy
+of each investment, and with 500 futures the master would otherwise hold 500 copies of every
+investment; the rows that tying makes identical (every future's copy of an investment row)
+are kept once.
+
+A cost cap (`cost_cap`, :math:`c_y y + \sum_s c_s x_s \le \bar C`: the alternatives of
+`twin.alternatives`, each furthest in a direction :math:`d` within a slack of the least
+cost) couples every period, but through one row, which the master holds; the subproblems
+price their operations by that row and the objective must lie on master columns alone
+(capex directions; an emissions direction is solved whole by `auto`):
+
+.. math::
+
+    \min\ d^\top y \quad \text{s.t. master rows},\quad c_y y + \sum_s \theta_s \le \bar C,
+    \quad \theta_s \ge \text{cuts}
+
+Each plan's operations at their least cost :math:`z_s(\hat y)` are the cheapest way to keep
+the cap, so the cap holds for :math:`\hat y` if and only if :math:`c_y \hat y + \sum_s
+z_s(\hat y) \le \bar C`; the thetas under-estimate, so the master is a relaxation and its
+bound holds. Its plans spend what the cuts under-estimate and mostly break the cap (they are
+cut off, not kept): the plans come from the crossovers of the masters' plans with the best
+so far (at first the start, the least-cost plan), which search the whole model, cap
+included. The cap is the master's first row, in units that put its bound near 1e6 (in
+currency a master ended in a HiGHS solve error, 7.6e-6 USD over a cap of 6.6e10), and a
+kept period's operations enter that row. Under a cap a MILP master runs for at most a quarter
+of the time limit, its plans then crossed, and a slow master is no reason to hand over: one
+branch and bound left these models far less closed (benchmarks/README.md, round 27).
 
 `solver.method=auto`, the default, decomposes where the operations split into two or more
 subproblems and the gap is at least 1e-5 (the bound rests on the subproblems' duals, good
@@ -96,7 +118,8 @@ to the LPs' tolerances); otherwise, or when the decomposition cannot solve the m
 branch and bound solves it whole. Where the decomposition stalls (its root phase needs
 over 100 LP masters, or after a quarter of the time limit is still a whole gap from the
 relaxation and not shrinking fast enough to get there in half the time left, or three
-MILP masters in a row barely raise its bound, or one takes a quarter of the time limit),
+MILP masters in a row barely raise its bound, or one takes a quarter of the time limit
+with no cost cap),
 `auto` hands the model over to one branch and bound for the time left, with the
 decomposition's best plan as its MIP start and its bound kept where the branch and bound
 stops with a weaker one: Benders closes the reference scenarios' gaps several
