@@ -909,7 +909,7 @@ def _root_phase(
         solved = evaluate(point)
         above = min(above, Best.of(parts, point, solved).objective)
         progress(f"root   {len(bounds):4d}  LP bound {bound:.10g}  relaxation at most {above:.10g}")
-        size = abs(above) if math.isfinite(above) else abs(bound)  # no point kept a cost cap
+        size = abs(above) if math.isfinite(above) else abs(bound)  # no point kept the cap yet
         if above - bound <= mip_gap / 10 * size:
             break
         if len(bounds) > ROOT_STALL and bound - bounds[-ROOT_STALL - 1] < stalled * size:
