@@ -133,7 +133,7 @@ def measure_alternatives(case: Case) -> dict:
         seconds = time.perf_counter() - start
     table = outcome.tables["alternatives"]
     gaps = [None if pd.isna(gap) else float(gap) for gap in table["gap"]]
-    return _points(case, list(table["status"]), gaps, seconds) | {"peak_rss_mb": _peak_mb()}
+    return _points(case, list(table["status"]), gaps, seconds)
 
 
 def _points(case: Case, statuses: list[str], gaps: list[float | None], seconds: float) -> dict:
@@ -148,7 +148,7 @@ def _points(case: Case, statuses: list[str], gaps: list[float | None], seconds: 
         "points": len(statuses),
         "points_optimal": statuses.count("optimal"),
         "gap": float("nan") if None in gaps else max(gaps),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": _peak_mb(),  # its solves run on workers
     }
 
 
