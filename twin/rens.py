@@ -105,9 +105,10 @@ class Rens:
     def _search(self) -> None:
         if self.stopped.is_set():
             return
-        # as twin.solve.new_highs makes every instance after the first (twin.solve imports
-        # this module): the branch and bound's instance, made before, hid HiGHS's banner, and
-        # stdout is left alone, which from this thread would swallow the branch and bound's
+        # made as twin.solve.new_highs makes every instance after the first (it cannot be
+        # imported here: twin.solve imports this module): the branch and bound's instance,
+        # made before, hid HiGHS's banner, so stdout is left alone (pointed away from this
+        # thread, it would swallow the branch and bound's output)
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("time_limit", self.time_limit)
