@@ -1017,20 +1017,19 @@ def _keep_whole(highs: highspy.Highs, parts: Decomposition) -> None:
     index = parts.kept = _kept(parts)
     sub = parts.subproblems[index]
     highs.changeColCost(parts.width + index, 0.0)
-    capped = parts.cap is not None
-    priced = parts.priced[sub.columns] / parts.cap_unit if capped else np.zeros(len(sub.columns))
-    if capped:
+    in_cap = sp.csc_matrix((1, len(sub.columns)))  # each column's entry in the cap's row
+    if parts.cap is not None:
         highs.changeCoeff(0, parts.width + index, 0.0)
-    in_cap = priced != 0  # each column's entry in the cap's row, if any
+        in_cap = sp.csc_matrix(parts.priced[sub.columns] / parts.cap_unit)
     highs.addCols(
         len(sub.columns),
         parts.cost[sub.columns],  # none under a cost cap (`_capped`)
         parts.lower[sub.columns],
         parts.upper[sub.columns],
-        int(in_cap.sum()),
-        np.r_[0, np.cumsum(in_cap)[:-1]].astype(np.int32),
-        np.zeros(int(in_cap.sum()), dtype=np.int32),
-        priced[in_cap],
+        in_cap.nnz,
+        in_cap.indptr[:-1].astype(np.int32),
+        in_cap.indices.astype(np.int32),
+        in_cap.data,
     )
     investments = (sub.coupling @ parts.tied[sub.links]).tocsr()  # B_s, on the tied columns
     thetas = sp.csr_matrix((len(sub.rows), len(parts.subproblems)))
