@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -721,6 +722,31 @@ def test_only_exact_copies_of_an_earlier_row_are_dropped_from_the_master():
     # row 1 is row 0 stored in another order; row 2 is row 0 times 2; row 3 is row 0 with
     # another lower bound; row 4 is row 0 with its 2 on column 1 stored as 1 + 1
     assert _distinct(rows, lower, upper).tolist() == [0, 2, 3]
+
+
+def test_ctrl_c_during_a_benders_master_reaches_the_caller(
+    ctrl_c_as_in_a_terminal, monkeypatch: pytest.MonkeyPatch
+):
+    """highspy swallows an exception raised in a callback: Ctrl-C while a master's HiGHS
+    reports its bound would end that master as a solve error, and the decomposition would
+    hand back its best plan as if its time had run out (and the run write it)."""
+    pressed = []
+
+    def ctrl_c_once(_) -> None:  # in the master's callbacks, where its bound is reported
+        if not pressed:
+            pressed.append(True)
+            signal.raise_signal(signal.SIGINT)
+
+    def master_with_a_key(parts):
+        master = _master(parts)
+        master.cbMipInterrupt.subscribe(ctrl_c_once)
+        return master
+
+    monkeypatch.setattr("twin.decompose._master", master_with_a_key)
+    built = build_model(load_dataset(DATA / "toy"), Scenario(solver=BENDERS))
+    with pytest.raises(KeyboardInterrupt):
+        solve(built.model, BENDERS)
+    assert pressed and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 class _FailedMaster:

@@ -151,6 +151,7 @@ from joblib import Parallel, delayed
 from scipy.sparse.csgraph import connected_components
 
 from twin.crossover import Crossover, Goal
+from twin.interrupt import ctrl_c_stops
 from twin.parallel import chunks, thread_share
 from twin.scenario import SolverOptions
 from twin.solve import (
@@ -643,7 +644,8 @@ def _stops_at(master: highspy.Highs, goal: Goal, offset: float) -> Iterator[None
     and HiGHS stops once `goal` is closed: with the best plan proven, by the master's bound
     or by a plan a crossover beside it finds, the master's own gap no longer matters. The
     bound is read as HiGHS reports it while it runs: after a stop at its root node HiGHS
-    1.16 reports none (-inf)."""
+    1.16 reports none (-inf). Ctrl-C stops it too, and reaches the caller (`twin.interrupt`):
+    in this callback it would end the master as a solve error, and the run would go on."""
 
     def enough(event) -> None:
         goal.bound = max(goal.bound, offset + event.data_out.mip_dual_bound)
@@ -652,7 +654,8 @@ def _stops_at(master: highspy.Highs, goal: Goal, offset: float) -> Iterator[None
 
     master.cbMipInterrupt.subscribe(enough)
     try:
-        yield
+        with ctrl_c_stops(master):
+            yield
     finally:
         master.cbMipInterrupt.unsubscribe(enough)
     if not _failed(master):  # a failed solve reports a bound of 0

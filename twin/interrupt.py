@@ -1,4 +1,5 @@
-"""Ctrl-C during a HiGHS solve that calls back into Python (twin.rens, twin.crossover).
+"""Ctrl-C during a HiGHS solve that calls back into Python (twin.rens, twin.crossover, the
+Benders masters of twin.decompose).
 
 highspy 1.16 swallows an exception raised in a callback: Ctrl-C while HiGHS is in one ends
 the run as a solve error, its plan lost, and the caller carries on as if nothing was asked.
