@@ -50,7 +50,7 @@ from twin.model import build_model
 from twin.orlib import ORLIB_DIR, ORLIB_RECOURSE, read_cflp
 from twin.orlib import to_dataset as orlib_dataset
 from twin.scenario import Scenario, SolverOptions
-from twin.solve import INF, HighsModel, solve
+from twin.solve import DECOMPOSE_GAP, INF, HighsModel, solve
 
 from .conftest import DATA, edited_toy
 from .drifting import Drifting
@@ -749,6 +749,36 @@ def test_ctrl_c_during_a_benders_master_reaches_the_caller(
     assert pressed and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.parametrize("method", ["auto", "benders"])
+def test_a_master_that_fails_ends_no_decomposition_as_a_time_limit(
+    method: str, monkeypatch: pytest.MonkeyPatch
+):
+    """A HiGHS solve error in a master (here from an exception in its callback, which
+    highspy turns into one) ended the decomposition, with its time left, as `time_limit`:
+    `auto` now hands the model over to one branch and bound, which proves the optimum;
+    `benders` fails and says why."""
+
+    def broken(_) -> None:
+        raise RuntimeError("a bug in a callback")
+
+    def failing_master(parts):
+        master = _master(parts)
+        master.cbMipInterrupt.subscribe(broken)
+        return master
+
+    ds = load_dataset(DATA / "toy")
+    exact = solve(build_model(ds, Scenario(solver=MONOLITHIC)).model, MONOLITHIC)[0]
+    monkeypatch.setattr("twin.decompose._master", failing_master)
+    options = replace(BENDERS, method=method, mip_gap=DECOMPOSE_GAP)  # auto decomposes it
+    result, _ = solve(build_model(ds, Scenario(solver=options)).model, options)
+    assert "MILP master 1 ended in a HiGHS solve error" in result.message
+    if method == "auto":
+        assert result.status == "optimal" and "one branch and bound" in result.message
+        assert result.objective == pytest.approx(exact.objective, rel=DECOMPOSE_GAP)
+    else:
+        assert result.status == "error" and not result.has_solution
+
+
 class _FailedMaster:
     """A master whose HiGHS solve ended in an error: its info reports a bound of 0."""
 
@@ -763,7 +793,8 @@ class _FailedMaster:
         return highspy.HighsModelStatus.kSolveError
 
     def getInfo(self):
-        return type("Info", (), {"mip_dual_bound": 0.0})()
+        counts = {"simplex_iteration_count": -1, "mip_node_count": -1}
+        return type("Info", (), {"mip_dual_bound": 0.0, **counts})()
 
 
 def test_a_master_that_fails_gives_no_bound():
@@ -773,6 +804,10 @@ def test_a_master_that_fails_gives_no_bound():
     with _stops_at(_FailedMaster(), goal, 0.0):
         pass
     assert goal.bound == -1.85e10 and not goal.closed()
+    parts = split(HighsModel(build_model(load_dataset(DATA / "toy"), Scenario()).model))
+    assert parts is not None
+    parts.count(_FailedMaster(), mip=True)  # nor any work: its counts are -1
+    assert parts.work() == (0, 0)
 
 
 def test_under_a_cost_cap_a_plan_is_one_only_where_its_cost_keeps_the_cap():

@@ -119,11 +119,11 @@ branch and bound solves it whole. Where the decomposition stalls (its root phase
 over 100 LP masters, or after a quarter of the time limit is still a whole gap from the
 relaxation and not shrinking fast enough to get there in half the time left, or three
 MILP masters in a row barely raise its bound, or one takes a quarter of the time limit
-with no cost cap),
-`auto` hands the model over to one branch and bound for the time left, with the
-decomposition's best plan as its MIP start and its bound kept where the branch and bound
-stops with a weaker one: Benders closes the reference scenarios' gaps several
-times faster than one branch and bound, and the synthetic networks' many times slower
+with no cost cap) or fails (a master's HiGHS solve error, which `benders` reports as an
+error, not as a time limit), `auto` hands the model over to one branch and bound for the
+time left, with the decomposition's best plan as its MIP start and its bound kept where the
+branch and bound stops with a weaker one: Benders closes the reference scenarios' gaps
+several times faster than one branch and bound, and the synthetic networks' many times slower
 (their LP relaxation lies 0.8 % below the optimum on synthetic_2, against 0.35 % on the
 reference, and only branch and bound's own cuts on the whole model close it). Either way
 the plan's prices are the duals of the whole model's LP with its integer columns fixed at
@@ -194,7 +194,8 @@ NEIGHBOUR_LPS = 2000
 
 
 class DecompositionError(ValueError):
-    """A model the decomposition cannot solve (no complete recourse, unbounded operations)."""
+    """A model the decomposition cannot solve (no complete recourse, unbounded operations),
+    or a decomposition that failed (a master's HiGHS solve error, short of the time limit)."""
 
 
 class HandOver(Exception):
@@ -297,10 +298,10 @@ class Decomposition:
     master_nodes: int = 0  # branch-and-bound nodes of the MILP masters so far
 
     def count(self, master: highspy.Highs, mip: bool) -> None:
-        """Add a master solve's work."""
+        """Add a master solve's work (none from a solve error, whose counts are -1)."""
         info = master.getInfo()
-        self.master_iterations += int(info.simplex_iteration_count)
-        self.master_nodes += int(info.mip_node_count) if mip else 0
+        self.master_iterations += max(int(info.simplex_iteration_count), 0)
+        self.master_nodes += max(int(info.mip_node_count), 0) if mip else 0
 
     def work(self) -> tuple[int, int]:
         """Simplex iterations (masters and subproblems) and nodes so far, for the record."""
@@ -605,12 +606,18 @@ def benders(
                     f"best {best.objective:.10g}  gap {gap:.4%}  plans {len(found)}  "
                     f"neighbours {len(near)}"
                 )
-                if gap <= mip_gap or time.perf_counter() >= deadline or not found:
+                if gap <= mip_gap:
+                    break
+                if not failed and (time.perf_counter() >= deadline or not found):
                     break
                 low = lower_bound - before < HAND_OVER_RISE * (best.objective - before)
                 stalled = stalled + 1 if low else 0
                 reason = None
-                if stalled == HAND_OVER_STALL:
+                if failed:  # not the time limit: said so, or handed over
+                    reason = f"MILP master {masters} ended in a HiGHS solve error"
+                    if not hand_over:
+                        raise DecompositionError(f"Benders decomposition: {reason}")
+                elif stalled == HAND_OVER_STALL:
                     reason = f"{stalled} MILP masters barely raised its bound"
                 elif took > slow and parts.cap is None:  # under a cap, slow masters do better
                     reason = "a MILP master took over a quarter of the time limit"
