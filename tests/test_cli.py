@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import DATA, CsvEdit
 
 
@@ -45,3 +47,17 @@ def test_validate_missing_directory_exits_two(tmp_path: Path):
     result = twin("validate", str(tmp_path / "absent"))
     assert result.returncode == 2
     assert "not a directory" in result.stdout
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch: pytest.MonkeyPatch, capsys):
+    """Ctrl-C at any step of any command: a line that says what is safe, not a traceback."""
+    from twin.cli import main
+
+    def pressed(path: str):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("twin.cli.load_dataset", pressed)
+    assert main(["validate", str(DATA / "toy")]) == 130
+    said = capsys.readouterr()
+    assert "interrupted (Ctrl-C): nothing more was written" in said.err
+    assert "Traceback" not in said.out + said.err

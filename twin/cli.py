@@ -1,6 +1,7 @@
 """The `twin` console script: one subcommand per task.
 
-User errors (bad data, bad arguments) print a clear message and exit 2 without a traceback.
+User errors (bad data, bad arguments) print a clear message and exit 2 without a traceback;
+Ctrl-C prints one line and exits 130, as a shell reports a process it interrupted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from twin.data import DatasetError, capped, load_dataset
 from twin.network import build_graph, check_structure, derive_sets
 
 USER_ERROR = 2
+INTERRUPTED = 130  # 128 + SIGINT
 
 
 def validate(path: str, console: Console) -> int:
@@ -189,7 +191,18 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _command(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # a run's record and outputs are already safe (twin.app)
+        Console(stderr=True).print(
+            "interrupted (Ctrl-C): nothing more was written; a run's run.json says its "
+            "attempt did not finish",
+            soft_wrap=True,
+        )
+        return INTERRUPTED
+
+
+def _command(argv: list[str]) -> int:
     if argv[:1] == ["run"]:
         return run(argv[1:])
     args = _parser().parse_args(argv)
