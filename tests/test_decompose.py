@@ -724,6 +724,18 @@ def test_only_exact_copies_of_an_earlier_row_are_dropped_from_the_master():
     assert _distinct(rows, lower, upper).tolist() == [0, 2, 3]
 
 
+def _masters_calling(callback):
+    """`_master`, each master with `callback` among its HiGHS interrupt callbacks (where
+    HiGHS reports the master's bound)."""
+
+    def master(parts):
+        highs = _master(parts)
+        highs.cbMipInterrupt.subscribe(callback)
+        return highs
+
+    return master
+
+
 def test_ctrl_c_during_a_benders_master_reaches_the_caller(
     ctrl_c_as_in_a_terminal, monkeypatch: pytest.MonkeyPatch
 ):
@@ -732,17 +744,12 @@ def test_ctrl_c_during_a_benders_master_reaches_the_caller(
     hand back its best plan as if its time had run out (and the run write it)."""
     pressed = []
 
-    def ctrl_c_once(_) -> None:  # in the master's callbacks, where its bound is reported
+    def ctrl_c_once(_) -> None:
         if not pressed:
             pressed.append(True)
             signal.raise_signal(signal.SIGINT)
 
-    def master_with_a_key(parts):
-        master = _master(parts)
-        master.cbMipInterrupt.subscribe(ctrl_c_once)
-        return master
-
-    monkeypatch.setattr("twin.decompose._master", master_with_a_key)
+    monkeypatch.setattr("twin.decompose._master", _masters_calling(ctrl_c_once))
     built = build_model(load_dataset(DATA / "toy"), Scenario(solver=BENDERS))
     with pytest.raises(KeyboardInterrupt):
         solve(built.model, BENDERS)
@@ -761,14 +768,9 @@ def test_a_master_that_fails_ends_no_decomposition_as_a_time_limit(
     def broken(_) -> None:
         raise RuntimeError("a bug in a callback")
 
-    def failing_master(parts):
-        master = _master(parts)
-        master.cbMipInterrupt.subscribe(broken)
-        return master
-
     ds = load_dataset(DATA / "toy")
     exact = solve(build_model(ds, Scenario(solver=MONOLITHIC)).model, MONOLITHIC)[0]
-    monkeypatch.setattr("twin.decompose._master", failing_master)
+    monkeypatch.setattr("twin.decompose._master", _masters_calling(broken))
     options = replace(BENDERS, method=method, mip_gap=DECOMPOSE_GAP)  # auto decomposes it
     result, _ = solve(build_model(ds, Scenario(solver=options)).model, options)
     assert "MILP master 1 ended in a HiGHS solve error" in result.message
