@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,7 @@ import pytest
 
 from twin import app, stochastic
 from twin.app import Job, execute
-from twin.config import ConfigError, TwinConfig, compose_config, to_run_inputs
+from twin.config import ConfigError, SolverConfig, TwinConfig, compose_config, to_run_inputs
 from twin.config_checks import config_problems
 from twin.data import DatasetError, load_dataset
 from twin.data import files as data_files
@@ -195,6 +196,7 @@ BAD_CONFIGS = [
     ("scenario.risk.alpha=1", "scenario.risk.alpha=1.0: must be a number from 0 to below 1"),
     ("scenario.risk.weight=1", "scenario.risk.weight=1.0: must be a number from 0 to below 1"),
     ("parallel.backend=mpi", "parallel.backend='mpi': must be one of serial, joblib, ray"),
+    ("solver.root_lp=pdlp", "solver.root_lp='pdlp': must be one of simplex, ipm"),
     ("parallel.workers=-2", "parallel.workers=-2: must be a whole number >= 0"),
     ("uncertainty.sample.count=-1", "uncertainty.sample.count=-1: must be a whole number"),
     ("analysis.worth_futures=1", "analysis.worth_futures=1: must be 0 (every future) or"),
@@ -223,6 +225,31 @@ def test_config_values_the_dataset_does_not_know_are_refused(override: str, mess
 
 def test_no_time_limit_is_a_valid_time_limit():
     assert config_problems(compose_config(["solver.time_limit=inf"]), TwinConfig) == []
+
+
+SOLVER_SETTINGS = {  # a value other than the default for every solver setting but its name
+    "time_limit": 33.0,
+    "mip_gap": 0.03,
+    "threads": 1,
+    "seed": 5,
+    "strengthen": ("linking",),
+    "method": "benders",
+    "rens": False,
+    "root_lp": "ipm",
+    "neighbours_from": 2,
+    "keep_period_from": 0,
+    "crossover": False,
+}
+
+
+def test_every_solver_setting_reaches_the_solve():
+    assert set(SOLVER_SETTINGS) == {f.name for f in fields(SolverConfig)} - {"name"}
+    overrides = [
+        f"solver.{key}={list(value) if isinstance(value, tuple) else value}"
+        for key, value in SOLVER_SETTINGS.items()
+    ]
+    _, scenario = to_run_inputs(compose_config(["dataset=toy", *overrides]))
+    assert {key: getattr(scenario.solver, key) for key in SOLVER_SETTINGS} == SOLVER_SETTINGS
 
 
 def test_the_shipped_configs_break_no_rule():

@@ -215,6 +215,11 @@ class SolverConfig:
     # RENS on a spare core hands plans to a large branch and bound (twin.rens); off for
     # runs that must repeat to the last digit
     rens: bool = True
+    # how a branch and bound solves its root LP: simplex, or ipm (interior point and
+    # crossover), faster where the root LP is most of the solve and simplex slow on it
+    # (OR-Library capa at 10,000 and 14,000: 0.5-0.6 of the time; slower on capb, capc and
+    # synthetic_30; benchmarks/README.md, round 29)
+    root_lp: str = "simplex"
     # Benders also cuts at the neighbours of its MILP masters' plans from this master on
     # (twin.decompose): for gaps tighter than the default and hard runs; 0: never
     neighbours_from: int = 0
@@ -320,6 +325,7 @@ def to_run_inputs(cfg: TwinConfig, ds: Dataset | None = None) -> tuple[Dataset, 
             strengthen=tuple(cfg.solver.strengthen),
             method=cfg.solver.method,
             rens=cfg.solver.rens,
+            root_lp=cfg.solver.root_lp,
             neighbours_from=cfg.solver.neighbours_from,
             keep_period_from=cfg.solver.keep_period_from,
             crossover=cfg.solver.crossover,

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from twin.analysis import ANALYSES
 from twin.parallel import BACKENDS, cores
 from twin.pareto import METHODS as PARETO_METHODS
-from twin.scenario import FAMILIES, METHODS, OBJECTIVES, STRENGTHENING
+from twin.scenario import FAMILIES, METHODS, OBJECTIVES, ROOT_LPS, STRENGTHENING
 from twin.uncertainty import MAX_FUTURES
 
 MISSING = object()
@@ -131,6 +131,7 @@ RULES: dict[str, Rule] = {
     "solver.mip_gap": number(0, 1),
     "solver.strengthen": some_of(STRENGTHENING),
     "solver.method": one_of(METHODS),
+    "solver.root_lp": one_of(ROOT_LPS),
     "solver.neighbours_from": from_master("neighbours are cut"),
     "solver.keep_period_from": from_master("a period is kept whole"),
     "scenario.risk.alpha": Rule(

@@ -17,6 +17,9 @@ OBJECTIVES = ("cost", "carbon", "weighted")
 STRENGTHENING = ("flow_bounds", "linking", "symmetry", "cover")
 # one branch and bound, twin.decompose, or the decomposition where the operations split
 METHODS = ("auto", "monolithic", "benders")
+# how a branch and bound solves its root LP (HiGHS's `mip_lp_solver`); simplex is HiGHS's
+# own choice, and interior point no faster on most large models (benchmarks, round 29)
+ROOT_LPS = ("simplex", "ipm")
 
 
 @dataclass
@@ -31,6 +34,7 @@ class SolverOptions:
     strengthen: tuple[str, ...] = STRENGTHENING
     method: str = "auto"
     rens: bool = True  # RENS beside a large branch and bound, on a spare core (twin.rens)
+    root_lp: str = "simplex"  # the branch and bound's root LP: simplex or ipm (ROOT_LPS)
     neighbours_from: int = (
         0  # Benders cuts at its masters' neighbours from this master on; 0: never
     )

@@ -388,6 +388,7 @@ class HighsModel:
         limit_time(highs, options.time_limit, mip=bool(self.integer.any()))
         highs.setOptionValue("mip_rel_gap", float(options.mip_gap))
         highs.setOptionValue("random_seed", int(options.seed))
+        highs.setOptionValue("mip_lp_solver", options.root_lp)
         if options.threads:
             # HiGHS runs every instance of a process on one pool of threads, sized at the
             # first run, and fails an instance that asks another size ("Not Set": a branch
