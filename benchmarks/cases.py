@@ -69,6 +69,7 @@ CAPACITIES = {  # OR-Library capopt: the capacities each of capa, capb, capc sta
     "capc": (5000, 5750, 6500, 7250),
 }
 MCND = sorted(path.name for path in MCND_DIR.glob("*.dow"))
+MCND_SMOKE = "r01.6.dow"
 REFERENCE_SCENARIOS = ("smart_agro_2030", "green_hydrogen", "high_carbon_price")
 CASES = (
     Case("orlib_cap41", SMOKE, "orlib", "cap41.txt"),
@@ -86,10 +87,11 @@ CASES = (
         for name, capacities in CAPACITIES.items()
         for c in capacities
     ),
-    Case("mcnd_r01.6", SMOKE, "mcnd", "r01.6.dow", time_limit=60),
+    Case(f"mcnd_{MCND_SMOKE.removesuffix('.dow')}", SMOKE, "mcnd", MCND_SMOKE, time_limit=60),
     *(
         Case(f"mcnd_{file.removesuffix('.dow')}", FULL, "mcnd", file, time_limit=300, alone=False)
         for file in MCND
+        if file != MCND_SMOKE  # in the full tier already, as every smoke case is
     ),
     Case("toy", SMOKE, "config", "dataset=toy"),
     Case("eaeu_china", SMOKE, "config", "scenario=to_be", mip_gap=0.01),

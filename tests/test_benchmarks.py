@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.__main__ import baseline_of, check, targets
+from benchmarks.cases import CASES
 from benchmarks.synthetic import write_synthetic
 from twin.data import load_dataset
 from twin.model import build_model
@@ -81,6 +83,12 @@ def test_targets_fit_the_scaling_slope_and_read_the_largest_case():
     assert figures["handoff_slope"] == pytest.approx(1.0)
     assert figures["kb_per_nonzero_largest"] == pytest.approx(1.0)
     assert figures["overhead_ratio_lp_1m"] == 0.5
+
+
+def test_every_case_has_its_own_name():
+    """A case is chosen and its rows are read by name (`--case`, the baseline)."""
+    counts = Counter(case.name for case in CASES)
+    assert [name for name, count in counts.items() if count > 1] == []
 
 
 def test_synthetic_is_deterministic_and_grows_with_its_knob(tmp_path: Path):
