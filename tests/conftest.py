@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from twin.model import build_model
+from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, read_cflp, to_dataset
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 
@@ -39,6 +42,14 @@ def ctrl_c_as_in_a_terminal():
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(scope="module")
+def cap41(tmp_path_factory: pytest.TempPathFactory):
+    """OR-Library cap41 (16 warehouses, 50 customers) as `twin orlib` builds it."""
+    instance = read_cflp(ORLIB_DIR / "cap41.txt")
+    dataset = to_dataset(instance, tmp_path_factory.mktemp("cap41") / instance.name)
+    return build_model(dataset, ORLIB_SCENARIO).model
 
 
 @pytest.fixture

@@ -16,21 +16,12 @@ import pytest
 
 import twin.rens
 from twin.config import compose_config, to_run_inputs
-from twin.model import build_model
-from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, published_optimum, read_cflp, to_dataset
+from twin.orlib import published_optimum
 from twin.rens import Rens, alongside, rounding_bounds, wanted
 from twin.scenario import SolverOptions
 from twin.solve import HighsModel, LpRows
 
 OPTIONS = SolverOptions(time_limit=60.0, mip_gap=1e-9)
-
-
-@pytest.fixture(scope="module")
-def cap41(tmp_path_factory: pytest.TempPathFactory):
-    """OR-Library cap41 (16 warehouses, 50 customers) as twin builds it."""
-    instance = read_cflp(ORLIB_DIR / "cap41.txt")
-    dataset = to_dataset(instance, tmp_path_factory.mktemp("cap41") / instance.name)
-    return build_model(dataset, replace(ORLIB_SCENARIO, solver=OPTIONS)).model
 
 
 @pytest.fixture

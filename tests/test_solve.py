@@ -14,7 +14,7 @@ import pytest
 import twin.solve
 from twin.data import load_dataset
 from twin.model import build_model
-from twin.orlib import ORLIB_DIR, ORLIB_SCENARIO, published_optimum, read_cflp, to_dataset
+from twin.orlib import published_optimum
 from twin.scenario import Scenario, SolverOptions
 from twin.solve import HighsModel, LpRows, limit_time, new_highs, solve, status_name
 
@@ -277,20 +277,11 @@ def test_only_the_first_highs_instance_points_stdout_away(monkeypatch: pytest.Mo
     assert len(pointed) == 2 and twin.solve.BANNER_HIDDEN.is_set()
 
 
-@pytest.fixture(scope="module")
-def cap41(tmp_path_factory: pytest.TempPathFactory):
-    """OR-Library cap41 as twin builds it, and its published optimum."""
-    instance = read_cflp(ORLIB_DIR / "cap41.txt")
-    dataset = to_dataset(instance, tmp_path_factory.mktemp("cap41") / instance.name)
-    return build_model(dataset, ORLIB_SCENARIO).model, published_optimum(instance.name)
-
-
 @pytest.mark.parametrize("root_lp", ["simplex", "ipm"])
 def test_either_root_lp_proves_the_published_optimum(cap41, root_lp: str):
-    model, optimum = cap41
-    highs_model = HighsModel(model)
+    highs_model = HighsModel(cap41)
     options = SolverOptions(mip_gap=1e-9, method="monolithic", rens=False, root_lp=root_lp)
     result = highs_model.solve(options)
     assert highs_model.highs.getOptionValue("mip_lp_solver")[1] == root_lp
     assert result.status == "optimal"
-    assert result.objective == pytest.approx(optimum, rel=1e-9)
+    assert result.objective == pytest.approx(published_optimum("cap41"), rel=1e-9)
