@@ -29,6 +29,7 @@ class Case:
     capacity: float | None = None
     alone: bool = True  # also solve its MPS file by highspy alone (the overhead ratio)
     method: str = "monolithic"  # or benders (twin.decompose), as solver.method
+    root_lp: str = "simplex"  # or ipm, as solver.root_lp
 
     def peer(self, time_limit: float) -> dict:
         """The textbook model of the instance solved by highspy alone, where there is one."""
@@ -40,7 +41,10 @@ class Case:
     def inputs(self, workdir: Path) -> tuple[Dataset, Scenario, float | None]:
         """Dataset, scenario and published optimum (None when there is none)."""
         options = SolverOptions(
-            time_limit=self.time_limit, mip_gap=self.mip_gap, method=self.method
+            time_limit=self.time_limit,
+            mip_gap=self.mip_gap,
+            method=self.method,
+            root_lp=self.root_lp,
         )
         if self.kind == "orlib":
             path = ORLIB_DIR / self.source
@@ -86,6 +90,16 @@ CASES = (
         )
         for name, capacities in CAPACITIES.items()
         for c in capacities
+    ),
+    Case(  # its root LP is its whole solve, and interior point the faster on it (round 29)
+        "orlib_capa_14000_ipm",
+        FULL,
+        "orlib",
+        "capa.txt",
+        capacity=14000,
+        time_limit=600,
+        alone=False,
+        root_lp="ipm",
     ),
     Case(f"mcnd_{MCND_SMOKE.removesuffix('.dow')}", SMOKE, "mcnd", MCND_SMOKE, time_limit=60),
     *(
