@@ -75,37 +75,37 @@ CAPACITIES = {  # OR-Library capopt: the capacities each of capa, capb, capc sta
 MCND = sorted(path.name for path in MCND_DIR.glob("*.dow"))
 MCND_SMOKE = "r01.6.dow"
 REFERENCE_SCENARIOS = ("smart_agro_2030", "green_hydrogen", "high_carbon_price")
+
+
+def _capopt(name: str, capacity: int, suffix: str = "", **changes) -> Case:
+    """OR-Library's 100 x 1000 instance `name` at `capacity`, 600 s, with the textbook peer."""
+    label = f"orlib_{name}_{capacity}{suffix}"
+    return Case(
+        label,
+        FULL,
+        "orlib",
+        f"{name}.txt",
+        capacity=capacity,
+        time_limit=600,
+        alone=False,
+        **changes,
+    )
+
+
+def _mcnd(file: str, tiers: tuple[str, ...], **changes) -> Case:
+    """A Canad R network design instance (`data/mcnd_canad_r/`)."""
+    return Case(f"mcnd_{file.removesuffix('.dow')}", tiers, "mcnd", file, **changes)
+
+
 CASES = (
     Case("orlib_cap41", SMOKE, "orlib", "cap41.txt"),
     Case("orlib_cap131", SMOKE, "orlib", "cap131.txt"),
-    *(
-        Case(
-            f"orlib_{name}_{c}",
-            FULL,
-            "orlib",
-            f"{name}.txt",
-            capacity=c,
-            time_limit=600,
-            alone=False,
-        )
-        for name, capacities in CAPACITIES.items()
-        for c in capacities
-    ),
-    Case(  # its root LP is its whole solve, and interior point the faster on it (round 29)
-        "orlib_capa_14000_ipm",
-        FULL,
-        "orlib",
-        "capa.txt",
-        capacity=14000,
-        time_limit=600,
-        alone=False,
-        root_lp="ipm",
-    ),
-    Case(f"mcnd_{MCND_SMOKE.removesuffix('.dow')}", SMOKE, "mcnd", MCND_SMOKE, time_limit=60),
-    *(
-        Case(f"mcnd_{file.removesuffix('.dow')}", FULL, "mcnd", file, time_limit=300, alone=False)
-        for file in MCND
-        if file != MCND_SMOKE  # in the full tier already, as every smoke case is
+    *(_capopt(name, c) for name, capacities in CAPACITIES.items() for c in capacities),
+    # its root LP is its whole solve, and interior point the faster on it (round 29)
+    _capopt("capa", 14000, "_ipm", root_lp="ipm"),
+    _mcnd(MCND_SMOKE, SMOKE, time_limit=60),
+    *(  # the smoke instance is in the full tier already, as every smoke case is
+        _mcnd(file, FULL, time_limit=300, alone=False) for file in MCND if file != MCND_SMOKE
     ),
     Case("toy", SMOKE, "config", "dataset=toy"),
     Case("eaeu_china", SMOKE, "config", "scenario=to_be", mip_gap=0.01),
