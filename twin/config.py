@@ -90,7 +90,8 @@ class CoalitionsConfig:
 
 @dataclass
 class AnalysisConfig:
-    """What the run answers: plan (default), disruption, n1 or pareto."""
+    """What the run answers: plan (default), disruption, n1, pareto, stress, stochastic,
+    coalitions or alternatives (`twin.analysis.ANALYSES`)."""
 
     name: str = "plan"
     plan_dir: str | None = None  # a previous run directory whose plan the what-ifs take
