@@ -36,7 +36,7 @@ def check(results: pd.DataFrame, baseline: dict) -> list[str]:
             problems.append(f"{row.case}: no baseline (run check --update-baseline)")
             continue
         for counter in COUNTERS:
-            if getattr(row, counter) != expected[counter]:
+            if counter in expected and getattr(row, counter) != expected[counter]:
                 problems.append(
                     f"{row.case}: {counter} {getattr(row, counter)} != baseline {expected[counter]}"
                 )
@@ -53,9 +53,11 @@ def check(results: pd.DataFrame, baseline: dict) -> list[str]:
 
 
 def baseline_of(results: pd.DataFrame) -> dict:
+    """Each case's model size and exact objective. A case that times a whole analysis (many
+    models) has no model size, so its entry holds what it has: at least that it ran."""
     baseline = {}
     for _, row in results.drop_duplicates("case").iterrows():
-        entry = {c: int(row[c]) for c in COUNTERS}
+        entry = {c: int(row[c]) for c in COUNTERS if c in row and pd.notna(row[c])}
         if exact(row):
             entry["objective"] = float(row["objective"])
         baseline[row["case"]] = entry
@@ -99,22 +101,48 @@ def targets(results: pd.DataFrame) -> dict[str, float]:
     }
 
 
+OVERHEAD = (
+    "case",
+    "nonzeros",
+    "integer_variables",
+    "build_s",
+    "handoff_s",
+    "solve_s",
+    "highs_alone_s",
+    "overhead_ratio",
+    "peak_rss_mb",
+    "status",
+    "gap",
+)
+SOLVE_POWER = (  # issue 16: how far the root is from the end, and when plans arrive
+    "case",
+    "status",
+    "gap",
+    "root_gap",
+    "first_incumbent_s",
+    "to_1pct_s",
+    "to_target_s",
+    "nodes",
+    "peer_s",
+    "points_optimal",
+    "points",
+)
+
+
+def tables(results: pd.DataFrame) -> str:
+    """The run's two Markdown tables: modelling overhead, then solve power (the columns a
+    run has; a tier without peers or analyses has no such columns)."""
+    return "\n\n".join(
+        results[[c for c in columns if c in results.columns]].to_markdown(
+            index=False, floatfmt=".3g"
+        )
+        for columns in (OVERHEAD, SOLVE_POWER)
+    )
+
+
 def report(directory: Path) -> None:
     results = pd.read_parquet(directory / "results.parquet")
-    columns = [
-        "case",
-        "nonzeros",
-        "integer_variables",
-        "build_s",
-        "handoff_s",
-        "solve_s",
-        "highs_alone_s",
-        "overhead_ratio",
-        "peak_rss_mb",
-        "status",
-        "gap",
-    ]
-    print(results[columns].to_markdown(index=False, floatfmt=".3g"))
+    print(tables(results))
     print()
     for name, value in targets(results).items():
         print(f"{name}: {value:.3g}")

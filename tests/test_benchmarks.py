@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.__main__ import baseline_of, check, targets
+from benchmarks.__main__ import COUNTERS, baseline_of, check, tables, targets
 from benchmarks.cases import CASES
 from benchmarks.synthetic import write_synthetic
 from twin.data import load_dataset
@@ -56,6 +56,18 @@ def test_check_flags_a_wrong_objective_and_a_published_optimum_missed():
     assert any("objective" in problem for problem in check(missed, baseline))
 
 
+def test_a_case_without_a_model_size_gets_a_baseline_and_passes_its_check():
+    """An analysis case (a frontier, a stress test) times many models and has no size of
+    one: the full tier's baseline must still take it, and a size it never had is no
+    difference. A model case keeps every counter checked."""
+    analysis = _row(case="frontier", **dict.fromkeys(COUNTERS, np.nan), gap=0.002)
+    results = pd.DataFrame([_row(), analysis])
+    baseline = baseline_of(results)
+    assert baseline["frontier"] == {}
+    assert check(results, baseline) == []
+    assert check(pd.DataFrame([_row(nonzeros=np.nan)]), baseline)
+
+
 def test_check_ignores_objectives_solved_to_a_gap_but_flags_failures_and_new_cases():
     baseline = baseline_of(pd.DataFrame([_row()]))
     assert check(pd.DataFrame([_row(objective=101.0, gap=0.01)]), baseline) == []
@@ -83,6 +95,22 @@ def test_targets_fit_the_scaling_slope_and_read_the_largest_case():
     assert figures["handoff_slope"] == pytest.approx(1.0)
     assert figures["kb_per_nonzero_largest"] == pytest.approx(1.0)
     assert figures["overhead_ratio_lp_1m"] == 0.5
+
+
+def test_report_tables_show_overhead_and_solve_power():
+    """The report's second table carries issue 16's columns, where a run has them."""
+    results = pd.DataFrame(
+        [
+            _row(case="a", root_gap=0.0123, to_target_s=4.5, peer_s=7.25, points=None),
+            _row(case="b", root_gap=None, to_target_s=None, peer_s=None, points=7),
+        ]
+    )
+    overhead, power = tables(results).split("\n\n")
+    assert overhead.splitlines()[0].split("|")[1].strip() == "case"
+    assert "root_gap" not in overhead
+    header = [cell.strip() for cell in power.splitlines()[0].split("|")[1:-1]]
+    assert header == ["case", "status", "gap", "root_gap", "to_target_s", "peer_s", "points"]
+    assert "0.0123" in power and "7.25" in power
 
 
 def test_every_case_has_its_own_name():
