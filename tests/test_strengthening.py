@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 
 from twin.data import load_dataset
 from twin.model import build_model
+from twin.model.bounds import flow_bounds
+from twin.model.data import prepare
 from twin.orlib import (
     ORLIB_DIR,
     ORLIB_RECOURSE,
@@ -210,17 +212,96 @@ def test_a_given_plan_that_breaks_the_symmetry_order_still_operates():
     assert built.model.build["mill_city_b", 2030].value == 1
 
 
-def cover_terms(ds, scenario: Scenario) -> dict:
-    """(commodity, period) -> (lower bound, {variable name: coefficient}) of the cover rows."""
+def bounds_by_flow(ds, scenario: Scenario) -> dict:
+    """(link, commodity, period) -> (flow bound, most at the flow's source with no new
+    module), from `twin.model.bounds.flow_bounds`."""
+    data = prepare(ds, scenario)
+    bounds = flow_bounds(data)
+    pairs = zip(bounds.flow.tolist(), bounds.source_without_building.tolist(), strict=True)
+    return dict(zip(data.link_flows, pairs, strict=True))
+
+
+def test_flow_bounds_of_a_facility_location_by_hand(tmp_path: Path):
+    """Warehouse i (capacity 10 and 50) to customer j (demand 7 and 30): x_ij is bounded by
+    the least of u_i and d_j, what the source can make and what the destination can take,
+    never the other way round. Nothing exists before a warehouse is opened."""
+    instance = CflpInstance(
+        "hand",
+        capacities=np.array([10.0, 50.0]),
+        fixed_costs=np.array([5.0, 9.0]),
+        demands=np.array([7.0, 30.0]),
+        costs=np.ones((2, 2)),
+    )
+    ds = orlib_dataset(instance, tmp_path / "hand")
+    assert bounds_by_flow(ds, ORLIB_SCENARIO) == {
+        ("l1_1", "goods", 2025): (7.0, 0.0),
+        ("l1_2", "goods", 2025): (10.0, 0.0),
+        ("l2_1", "goods", 2025): (7.0, 0.0),
+        ("l2_2", "goods", 2025): (30.0, 0.0),
+    }
+
+
+def test_flow_bounds_of_the_toy_by_hand():
+    """Grain leaves the farm (500,000 t bought) for the hub, whose mill takes at most 3 x
+    100,000 t x 1.25 = 375,000 t in 2025; in 2030 the city's mill may use 250,000 t more,
+    and the 500,000 t that can be bought bound it. Flour to the city is bounded by its
+    demand (80,000 and 150,000 t); grain to the city in 2030 by a crossing (rail 100,000 +
+    2 x 50,000 t of expansions, road 200,000 t). At the source with no new module: the
+    farm's purchases, the hub's existing mill (100,000 t of flour), and for grain at the hub
+    what the farm's link can bring (1,000,000 t)."""
+    ds = load_dataset(DATA / "toy")
+    assert bounds_by_flow(ds, Scenario()) == {
+        ("farm_hub_rail", "grain", 2025): (375_000.0, 500_000.0),
+        ("farm_hub_rail", "grain", 2030): (500_000.0, 500_000.0),
+        ("hub_city_rail", "flour", 2025): (80_000.0, 100_000.0),
+        ("hub_city_rail", "flour", 2030): (150_000.0, 100_000.0),
+        ("hub_city_rail", "grain", 2030): (200_000.0, 1_000_000.0),
+        ("hub_city_road", "flour", 2025): (80_000.0, 100_000.0),
+        ("hub_city_road", "flour", 2030): (150_000.0, 100_000.0),
+        ("hub_city_road", "grain", 2030): (200_000.0, 1_000_000.0),
+    }
+
+
+def family_rows(ds, scenario: Scenario, family: str) -> dict:
+    """index -> (lower bound, upper bound, {variable name: coefficient}) of the rows of
+    `family` (none where the model has no such family)."""
     from pyomo.repn import generate_standard_repn
 
     model = build_model(ds, scenario).model
     rows = {}
-    for key, row in getattr(model, "cover", {}).items():
+    for key, row in getattr(model, family, {}).items():
         repn = generate_standard_repn(row.body)
         names = (v.name for v in repn.linear_vars)
-        rows[key] = (row.lower, dict(zip(names, repn.linear_coefs, strict=True)))
+        rows[key] = (row.lower, row.upper, dict(zip(names, repn.linear_coefs, strict=True)))
     return rows
+
+
+def test_link_linking_rows_of_the_toy_by_hand():
+    """The hub's rail link to the city built from nothing (capacity 0, steps of 300,000 t):
+    each flow on it is bounded under one step (flour by the city's demand, 80,000 and
+    150,000 t; grain in 2030 by the rail crossing, 200,000 t), so each gets
+    flow <= bound x (the link's expansions alive). Only flour in 2025 is also under one new
+    module of the hub's mill (100,000 t): the other two rows come from the link alone."""
+    ds = edited_toy(
+        {
+            ("links.csv", 3, "capacity"): 0,
+            ("links.csv", 3, "expansion_step"): 300_000,
+            ("links.csv", 3, "expansion_capex"): 1_000_000,
+            ("links.csv", 3, "max_expansions"): 2,
+        }
+    )
+    expand = {p: f"expand_link[hub_city_rail,{p}]" for p in (2025, 2030)}
+    flow = "flow[hub_city_rail,{},{}]".format
+
+    def row(commodity: str, period: int, bound: float) -> tuple:
+        alive = (2025,) if period == 2025 else (2025, 2030)
+        return None, 0.0, {flow(commodity, period): 1.0} | {expand[q]: -bound for q in alive}
+
+    assert family_rows(ds, Scenario(), "link_linking") == {
+        ("hub_city_rail", "flour", 2025): row("flour", 2025, 80_000.0),
+        ("hub_city_rail", "flour", 2030): row("flour", 2030, 150_000.0),
+        ("hub_city_rail", "grain", 2030): row("grain", 2030, 200_000.0),
+    }
 
 
 def test_cover_row_of_the_toy_by_hand():
@@ -231,11 +312,14 @@ def test_cover_row_of_the_toy_by_hand():
     ds = load_dataset(DATA / "toy")
     builds = ("build[mill_city,2030]", "build[mill_hub,2025]", "build[mill_hub,2030]")
     served = Scenario(allow_unmet=False)
-    assert cover_terms(ds, served) == {("flour", 2030): (50_000.0, dict.fromkeys(builds, 1e5))}
-    assert cover_terms(ds, Scenario()) == {}
-    assert cover_terms(ds, replace(served, solver=replace(EXACT, strengthen=("linking",)))) == {}
+    assert family_rows(ds, served, "cover") == {
+        ("flour", 2030): (50_000.0, None, dict.fromkeys(builds, 1e5))
+    }
+    assert family_rows(ds, Scenario(), "cover") == {}
+    linking_only = replace(served, solver=replace(EXACT, strengthen=("linking",)))
+    assert family_rows(ds, linking_only, "cover") == {}
 
 
 def test_no_cover_row_where_existing_modules_cover_the_demand():
     ds = edited_toy({("demand.csv", 3, "quantity"): 100_000})
-    assert cover_terms(ds, Scenario(allow_unmet=False)) == {}
+    assert family_rows(ds, Scenario(allow_unmet=False), "cover") == {}

@@ -37,18 +37,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.model.data import ModelData
+from twin.network import Names
 
 RCP = tuple[str, str, int]
 
 
 @dataclass
 class FlowBounds:
-    """The bounds of every flow (in `data.link_flows` order) and their ingredients."""
+    """The bounds of every flow and their ingredients, per flow in `data.link_flows` order."""
 
     flow: np.ndarray  # most each flow can carry (inf where nothing bounds it)
     link: dict[tuple[str, int], float]  # most a link carries in a period
-    without_building: dict[RCP, float]  # most at a node with no new module: bought,
-    # made by existing modules, brought in
+    source_without_building: np.ndarray  # most of the flow's commodity at its source with
+    # no new module: bought, made by existing modules, brought in
 
 
 def site_most_modules(data: ModelData, site: str, period: int) -> int:
@@ -107,30 +108,57 @@ def flow_bounds(data: ModelData) -> FlowBounds:
             else:
                 absorb[site.region, k, p] -= coefficient * most
                 used_total[k, p] -= coefficient * most
-    link = {
-        (link_id, p): link_most(data, link_id, p, link_expandable)
-        for link_id, p in data.sets.flows_by_link_period[0]
-    }
-    for link_id, k, p in data.link_flows:
-        carried = link[link_id, p]
-        avail[data.links[link_id].dst, k, p] += carried
-        without_building[data.links[link_id].dst, k, p] += carried
-        absorb[data.links[link_id].src, k, p] += carried
+    names, flows = data.sets.names, data.sets.flows
+    link_periods, positions = data.sets.flows_by_link_period
+    link = {key: link_most(data, *key, link_expandable) for key in link_periods}
     crossing = {
         (x, p): crossing_most(data, x, p, crossing_expandable)
         for x in data.crossing_links
         for p in data.periods
     }
-    bounds = np.empty(len(data.link_flows))
-    for i, (link_id, k, p) in enumerate(data.link_flows):
-        info = data.links[link_id]
-        through = crossing.get((info.crossing, p), np.inf) if info.crossing else np.inf
-        bounds[i] = min(
-            link[link_id, p],
-            through,
-            avail[info.src, k, p],
-            absorb[info.dst, k, p],
-            made_total[k, p],
-            used_total[k, p],
+    carried = np.empty(len(flows.link))  # each flow's link, at its most
+    through = np.full(len(flows.link), np.inf)  # each flow's crossing, if any, at its most
+    for (link_id, p), at in zip(link_periods, positions, strict=True):
+        carried[at] = link[link_id, p]
+        if data.links[link_id].crossing:
+            through[at] = crossing.get((data.links[link_id].crossing, p), np.inf)
+    # nodes as (period, commodity, region) codes; flows add to them in flow order, as the
+    # sums above do in the order of their data
+    source = (flows.period, flows.commodity, flows.src)
+    target = (flows.period, flows.commodity, flows.dst)
+    avail_at, absorb_at = by_node(names, avail), by_node(names, absorb)
+    without_at = by_node(names, without_building)
+    np.add.at(avail_at, target, carried)
+    np.add.at(without_at, target, carried)
+    np.add.at(absorb_at, source, carried)
+    made, used = _totals(names, made_total), _totals(names, used_total)
+    commodity = (flows.period, flows.commodity)
+    bounds = np.minimum.reduce(
+        [carried, through, avail_at[source], absorb_at[target], made[commodity], used[commodity]]
+    )
+    return FlowBounds(bounds, link, without_at[source])
+
+
+def by_node(names: Names, values: dict[RCP, float]) -> np.ndarray:
+    """`values` by (region, commodity, period) as an array over (period, commodity, region)
+    codes, 0 where there is none."""
+    nodes = np.zeros((len(names.periods), len(names.commodities), len(names.regions)))
+    if values:
+        regions, commodities, periods = zip(*values, strict=True)
+        at = (
+            names.encode("periods", periods),
+            names.encode("commodities", commodities),
+            names.encode("regions", regions),
         )
-    return FlowBounds(bounds, link, dict(without_building))
+        nodes[at] = list(values.values())  # one entry per key
+    return nodes
+
+
+def _totals(names: Names, values: dict[tuple[str, int], float]) -> np.ndarray:
+    """`values` by (commodity, period) as an array over (period, commodity) codes."""
+    totals = np.zeros((len(names.periods), len(names.commodities)))
+    if values:
+        commodities, periods = zip(*values, strict=True)
+        at = (names.encode("periods", periods), names.encode("commodities", commodities))
+        totals[at] = list(values.values())
+    return totals

@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyomo.environ as pyo
 
 from twin.model.array_constraint import ArrayConstraint
-from twin.model.bounds import FlowBounds
+from twin.model.bounds import FlowBounds, by_node
 from twin.model.data import ModelData
 
 TOLERANCE = 1e-9  # relative: a row whose bound is no tighter than this cuts nothing
@@ -54,14 +55,15 @@ def add_linking(m: pyo.ConcreteModel, data: ModelData, bounds: FlowBounds) -> No
         "link_linking": ([], [], []),
         "crossing_linking": ([], [], []),
     }
-    for (key, flow), most in zip(m.flow.items(), bounds.flow.tolist(), strict=True):
-        if not math.isfinite(most) or most <= 0:
-            continue
+    flows = list(m.flow.items())
+    for i in _candidates(data, bounds, producers, expansions).tolist():
+        key, flow = flows[i]
+        most = float(bounds.flow[i])
         link_id, k, p = key
         link = data.links[link_id]
         made = producers.get((link.src, k, p))
         if made and most < max(output for output, _ in made):
-            base = bounds.without_building.get((link.src, k, p), 0.0)
+            base = float(bounds.source_without_building[i])
             terms = [(-min(most, output), build) for output, builds in made for build in builds]
             _add(rows["site_linking"], key, flow, terms, base, most)
         for kind, owner in (("link", link_id), ("crossing", link.crossing)):
@@ -76,6 +78,26 @@ def add_linking(m: pyo.ConcreteModel, data: ModelData, bounds: FlowBounds) -> No
         setattr(m, f"{name}_index", pyo.Set(initialize=index, dimen=3, ordered=True))
         family = ArrayConstraint.from_terms(getattr(m, f"{name}_index"), terms, -math.inf, upper)
         setattr(m, name, family)
+
+
+def _candidates(
+    data: ModelData, bounds: FlowBounds, producers: dict, expansions: dict
+) -> np.ndarray:
+    """Positions of the flows that may get a linking row, in flow order: a finite, positive
+    bound below what one new module at the source makes or one step of the flow's link or
+    crossing adds. Found by arrays, so that the rows' own test runs on these alone (on large
+    networks a small share of the flows)."""
+    most = bounds.flow
+    one_more = np.zeros(len(most))  # the most one new module or one step adds, per flow
+    names, flows = data.sets.names, data.sets.flows
+    if producers:
+        largest = {node: max(output for output, _ in made) for node, made in producers.items()}
+        one_more = by_node(names, largest)[flows.period, flows.commodity, flows.src]
+    for (link_id, p), at in zip(*data.sets.flows_by_link_period, strict=True):
+        for owner in (("link", link_id, p), ("crossing", data.links[link_id].crossing, p)):
+            if owner in expansions:
+                one_more[at] = np.maximum(one_more[at], expansions[owner][1])
+    return np.flatnonzero(np.isfinite(most) & (most > 0) & (most < one_more))
 
 
 def _add(rows, key, flow, terms, base: float, most: float) -> None:
