@@ -42,6 +42,7 @@ import pyomo.environ as pyo
 from twin.model.array_constraint import ArrayConstraint
 from twin.model.bounds import FlowBounds, by_node
 from twin.model.data import ModelData
+from twin.model.variables import installed_terms
 
 TOLERANCE = 1e-9  # relative: a row whose bound is no tighter than this cuts nothing
 
@@ -114,12 +115,11 @@ def _new_producers(m: pyo.ConcreteModel, data: ModelData) -> dict:
     modules alive])] for the sites there that make the commodity and may have new modules."""
     producers: dict = {}
     for s, p in data.site_periods:
-        alive = data.builds_alive(s, p)
-        if not alive:
+        _existing, builds = installed_terms(m, s, p)
+        if not builds:
             continue
         site = data.sites[s]
         size = data.module_size(s)
-        builds = [m.build[s, q] for q in alive]
         for k, coefficient in data.recipe[site.technology]:
             if coefficient > 0:
                 producers.setdefault((site.region, k, p), []).append((coefficient * size, builds))
