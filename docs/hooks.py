@@ -1,6 +1,6 @@
 """MkDocs hooks and a griffe extension for the documentation site (see mkdocs.yml).
 
-- Files from outside docs/ that pages show: the benchmark scaling plot, and MathJax from the
+- Files from outside docs/ that pages show: the benchmark plots, and MathJax from the
   installed `django-static-mathjax` wheel, so the maths renders with no network.
 - `RstMath`: the model's docstrings write maths as RST; the API reference shows it as the
   Markdown maths of docs/model.md, through the same converter.
@@ -14,8 +14,10 @@ import griffe
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Repository files shown on a page, at the same path under the site.
-REPO_FILES = ("benchmarks/results/full/scaling.png",)
+# Repository files shown on a page, at the same path under the site: the benchmark plots.
+REPO_FILES = tuple(
+    path.relative_to(ROOT).as_posix() for path in sorted(ROOT.glob("benchmarks/results/**/*.png"))
+)
 
 # The parts of MathJax's es5 bundle that tex-mml-chtml.js loads: itself, its fonts and the
 # TeX extensions it autoloads.
