@@ -120,8 +120,8 @@ def flow_bounds(data: ModelData) -> FlowBounds:
     through = np.full(len(flows.link), np.inf)  # each flow's crossing, if any, at its most
     for (link_id, p), at in zip(link_periods, positions, strict=True):
         carried[at] = link[link_id, p]
-        if data.links[link_id].crossing:
-            through[at] = crossing.get((data.links[link_id].crossing, p), np.inf)
+        if crossed := data.links[link_id].crossing:
+            through[at] = crossing.get((crossed, p), np.inf)
     # nodes as (period, commodity, region) codes; flows add to them in flow order, as the
     # sums above do in the order of their data
     source = (flows.period, flows.commodity, flows.src)
@@ -131,7 +131,9 @@ def flow_bounds(data: ModelData) -> FlowBounds:
     np.add.at(avail_at, target, carried)
     np.add.at(without_at, target, carried)
     np.add.at(absorb_at, source, carried)
-    made, used = _totals(names, made_total), _totals(names, used_total)
+    commodity_period = ("commodities", "periods")
+    made = _by_codes(names, made_total, commodity_period)
+    used = _by_codes(names, used_total, commodity_period)
     commodity = (flows.period, flows.commodity)
     bounds = np.minimum.reduce(
         [carried, through, avail_at[source], absorb_at[target], made[commodity], used[commodity]]
@@ -142,23 +144,15 @@ def flow_bounds(data: ModelData) -> FlowBounds:
 def by_node(names: Names, values: dict[RCP, float]) -> np.ndarray:
     """`values` by (region, commodity, period) as an array over (period, commodity, region)
     codes, 0 where there is none."""
-    nodes = np.zeros((len(names.periods), len(names.commodities), len(names.regions)))
-    if values:
-        regions, commodities, periods = zip(*values, strict=True)
-        at = (
-            names.encode("periods", periods),
-            names.encode("commodities", commodities),
-            names.encode("regions", regions),
-        )
-        nodes[at] = list(values.values())  # one entry per key
-    return nodes
+    return _by_codes(names, values, ("regions", "commodities", "periods"))
 
 
-def _totals(names: Names, values: dict[tuple[str, int], float]) -> np.ndarray:
-    """`values` by (commodity, period) as an array over (period, commodity) codes."""
-    totals = np.zeros((len(names.periods), len(names.commodities)))
+def _by_codes(names: Names, values: dict[tuple, float], kinds: tuple[str, ...]) -> np.ndarray:
+    """`values`, keyed by names of `kinds` (`Names.KINDS`), as an array whose axes are those
+    kinds' codes in reverse order (period first), 0 where there is none."""
+    array = np.zeros(tuple(len(getattr(names, kind)) for kind in reversed(kinds)))
     if values:
-        commodities, periods = zip(*values, strict=True)
-        at = (names.encode("periods", periods), names.encode("commodities", commodities))
-        totals[at] = list(values.values())
-    return totals
+        columns = zip(*values, strict=True)
+        at = tuple(names.encode(kind, column) for kind, column in zip(kinds, columns, strict=True))
+        array[at[::-1]] = list(values.values())  # one entry per key
+    return array

@@ -56,10 +56,9 @@ def add_linking(m: pyo.ConcreteModel, data: ModelData, bounds: FlowBounds) -> No
         "link_linking": ([], [], []),
         "crossing_linking": ([], [], []),
     }
-    flows = list(m.flow.items())
     for i in _candidates(data, bounds, producers, expansions).tolist():
-        key, flow = flows[i]
-        most = float(bounds.flow[i])
+        key = data.link_flows[i]  # in the order of m.flow, as the bounds are
+        flow, most = m.flow[key], float(bounds.flow[i])
         link_id, k, p = key
         link = data.links[link_id]
         made = producers.get((link.src, k, p))
